@@ -1,0 +1,173 @@
+"""Pydantic models of component manifests and service manifests.
+
+A component manifest (``manifests/<service>/<Component>.json``) describes one component: its
+name, handler, auth needs, ports and properties. A service manifest (``service.json``) describes
+the service the components talk to. JSON keys are camelCase as in the files; Python attributes
+are snake_case.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_-]*\.[A-Z][A-Za-z0-9]*$")
+HANDLER_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+PORT_PATTERN = re.compile(r"^[a-z][A-Za-z0-9_]*$")
+SEMVER_PATTERN = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class Port(_Model):
+    """An in- or out-port; ``schema`` is a JSON Schema of the messages it carries."""
+
+    name: str
+    label: str | None = None
+    schema_: dict[str, Any] = Field(default_factory=dict, alias="schema")
+
+    @field_validator("name")
+    @classmethod
+    def _port_name(cls, value: str) -> str:
+        if not PORT_PATTERN.match(value):
+            raise ValueError("must start with a lowercase letter and hold only letters, digits, _")
+        return value
+
+
+class AuthRequirement(_Model):
+    """The service whose account the component uses and the scopes its calls need."""
+
+    service: str
+    scopes: tuple[str, ...] = ()
+
+
+class Quota(_Model):
+    """The service's quota resources (rate-limit categories) the component consumes."""
+
+    resources: tuple[str, ...] = ()
+
+
+class Properties(_Model):
+    """The JSON Schema of the component's ``config.properties`` in a flow."""
+
+    schema_: dict[str, Any] = Field(default_factory=dict, alias="schema")
+
+
+class Tick(_Model):
+    """Polling triggers: the default seconds between ticks (a property may override it)."""
+
+    interval: float = Field(gt=0)
+
+
+class ComponentManifest(_Model):
+    """One component. ``name`` is ``vendor.service.Component``."""
+
+    name: str
+    label: str
+    description: str
+    version: str = "1.0.0"
+    handler: str
+    icon: str | None = None
+    auth: AuthRequirement | None = None
+    quota: Quota | None = None
+    properties: Properties = Field(default_factory=Properties)
+    in_ports: tuple[Port, ...] = ()
+    out_ports: tuple[Port, ...] = ()
+    tick: Tick | None = None
+    webhook: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError(
+                "must look like vendor.service.Component (e.g. acme.pinterest.CreatePin)"
+            )
+        return value
+
+    @field_validator("handler")
+    @classmethod
+    def _handler(cls, value: str) -> str:
+        if not HANDLER_PATTERN.match(value):
+            raise ValueError("must look like package.module:ClassName")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not SEMVER_PATTERN.match(value):
+            raise ValueError("must be a version like 1.0.0")
+        return value
+
+    @model_validator(mode="after")
+    def _shape(self) -> ComponentManifest:
+        for ports, key in ((self.in_ports, "inPorts"), (self.out_ports, "outPorts")):
+            names = [p.name for p in ports]
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ValueError(f"{key} has duplicate port names: {', '.join(duplicates)}")
+        if (self.tick is not None or self.webhook) and self.in_ports:
+            raise ValueError("a trigger (tick or webhook) must not have inPorts")
+        if self.tick is not None and self.webhook:
+            raise ValueError("a trigger is either polling (tick) or pushed (webhook), not both")
+        return self
+
+    @property
+    def is_trigger(self) -> bool:
+        return not self.in_ports
+
+    @property
+    def service(self) -> str:
+        """``vendor.service`` part of the name."""
+        return self.name.rsplit(".", 1)[0]
+
+    def in_port(self, name: str) -> Port | None:
+        return next((p for p in self.in_ports if p.name == name), None)
+
+    def out_port(self, name: str) -> Port | None:
+        return next((p for p in self.out_ports if p.name == name), None)
+
+
+class OAuth2Settings(_Model):
+    """How a service's OAuth2 authorization-code flow is driven (used by the auth provider)."""
+
+    authorize_url: str
+    token_url: str
+    revoke_url: str | None = None
+    scope_delimiter: str = " "
+    client_authentication: str = Field(default="basic", pattern="^(basic|body)$")
+    extra_authorize_params: dict[str, str] = Field(default_factory=dict)
+    extra_token_params: dict[str, str] = Field(default_factory=dict)
+    profile_url: str | None = None
+    account_name_field: str | None = None
+
+
+class QuotaRule(_Model):
+    """At most ``limit`` calls per ``window`` seconds, per app or per account."""
+
+    resource: str
+    limit: int = Field(gt=0)
+    window: float = Field(gt=0)
+    scope: str = Field(default="account", pattern="^(app|account)$")
+    max_wait: float | None = Field(default=None, ge=0)
+
+
+class ServiceManifest(_Model):
+    """A service (``vendor:service``, e.g. ``acme:pinterest``) and what is needed to reach it."""
+
+    service: str = Field(pattern=r"^[a-z][a-z0-9_-]*:[a-z][a-z0-9_-]*$")
+    label: str
+    description: str = ""
+    api_base: str | None = None
+    config_keys: tuple[str, ...] = ()
+    secret_keys: tuple[str, ...] = ()
+    oauth2: OAuth2Settings | None = None
+    scopes: tuple[str, ...] = ()
+    quota: tuple[QuotaRule, ...] = ()

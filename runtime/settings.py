@@ -1,0 +1,93 @@
+"""Typed process settings, read once from ``FLOWMIXER_*`` environment variables.
+
+Each setting is a field of :class:`Settings` plus one line in :meth:`Settings.from_env`; a value
+that is not accepted is refused with a :class:`~runtime.errors.ConfigurationError` naming the
+variable and what it accepts, before anything starts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from runtime.errors import ConfigurationError
+
+LOG_FORMATS: Final = ("auto", "console", "json")
+LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
+
+DEFAULT_HOME: Final = ".flowmixer"
+
+
+def _default_home() -> Path:
+    return Path(DEFAULT_HOME).resolve()
+
+
+def _choice(name: str, value: str, accepted: tuple[str, ...]) -> str:
+    """``value`` normalised (trimmed, lower case) when it is one of ``accepted``."""
+    normal = value.strip().lower()
+    if normal not in accepted:
+        raise ConfigurationError(
+            f"{name} is {value!r}, which is not accepted; use one of: {', '.join(accepted)}"
+        )
+    return normal
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where flowmixer keeps its files and how it logs.
+
+    ``home`` holds the database and (later) the token vault, so it is created private to the
+    user (see :meth:`ensure_home`). Constructing ``Settings()`` directly ignores the
+    environment; :meth:`from_env` is what the command line uses.
+    """
+
+    home: Path = field(default_factory=_default_home)
+    log_format: str = "auto"
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        # The same checks as from_env, for settings built in code (tests, embedding).
+        object.__setattr__(self, "log_format", _choice("log_format", self.log_format, LOG_FORMATS))
+        object.__setattr__(self, "log_level", _choice("log_level", self.log_level, LOG_LEVELS))
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite database holding state and dead letters."""
+        return self.home / "flowmixer.db"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``environ`` (default: ``os.environ``); unset or empty means default.
+
+        ``FLOWMIXER_HOME``: directory for flowmixer's files, relative paths and ``~`` resolved
+        (default ``./.flowmixer``). ``FLOWMIXER_LOG_FORMAT``: one of :data:`LOG_FORMATS`
+        (default ``auto``: console on a terminal, JSON lines otherwise).
+        ``FLOWMIXER_LOG_LEVEL``: one of :data:`LOG_LEVELS` (default ``info``).
+        """
+        env = os.environ if environ is None else environ
+
+        def choose(name: str, accepted: tuple[str, ...], default: str) -> str:
+            value = env.get(name, "")
+            return _choice(name, value, accepted) if value.strip() else default
+
+        home = env.get("FLOWMIXER_HOME", "").strip()
+        return cls(
+            home=Path(home).expanduser().resolve() if home else _default_home(),
+            log_format=choose("FLOWMIXER_LOG_FORMAT", LOG_FORMATS, "auto"),
+            log_level=choose("FLOWMIXER_LOG_LEVEL", LOG_LEVELS, "info"),
+        )
+
+    def ensure_home(self) -> Path:
+        """Create ``home`` (mode 0700) when missing and return it; an existing one is kept as is."""
+        # mkdir applies the mode to the last directory only; missing parents get the umask default.
+        try:
+            self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"the flowmixer home {str(self.home)!r} (FLOWMIXER_HOME) cannot be created:"
+                f" {exc.strerror or exc}"
+            ) from exc
+        return self.home

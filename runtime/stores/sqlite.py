@@ -1,0 +1,323 @@
+"""The default store: component state and dead letters in one SQLite file.
+
+Every sqlite3 call runs on one worker thread owned by the store, so the event loop never waits
+on the disk and the connection is only ever used by the thread that opened it. The file is in
+WAL mode with ``synchronous=NORMAL``: a commit survives a crash of the process, and the last
+commits may be lost only when the whole machine loses power.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, TypeVar
+
+from runtime.errors import ConfigurationError
+from runtime.settings import Settings
+from runtime.stores import codec
+from runtime.stores.base import DeadLetter
+
+T = TypeVar("T")
+
+# Schema steps in order; the database's ``PRAGMA user_version`` counts those applied. Later
+# tables are added by appending a step, never by editing one that has shipped.
+_MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (
+        """CREATE TABLE state (
+            flow_id TEXT NOT NULL,
+            component_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value_json TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (flow_id, component_id, key)
+        )""",
+        """CREATE TABLE dead_letters (
+            id TEXT PRIMARY KEY,
+            flow_id TEXT NOT NULL,
+            component_id TEXT NOT NULL,
+            correlation_id TEXT NOT NULL,
+            error TEXT NOT NULL,
+            error_type TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            failed_at REAL NOT NULL,
+            retry_requested INTEGER NOT NULL DEFAULT 0,
+            envelope_json TEXT NOT NULL
+        )""",
+        "CREATE INDEX dead_letters_by_flow ON dead_letters (flow_id, failed_at)",
+    ),
+)
+
+SCHEMA_VERSION: Final = len(_MIGRATIONS)
+
+_LETTER_COLUMNS = "id, error, error_type, attempts, failed_at, retry_requested, envelope_json"
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    # IMMEDIATE takes the write lock first, so two processes opening a new file at once
+    # cannot both apply the same step.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"the database has schema version {version}, newer than the {SCHEMA_VERSION}"
+                " this flowmixer knows; upgrade flowmixer to use it"
+            )
+        for number, steps in enumerate(_MIGRATIONS[version:], start=version + 1):
+            for statement in steps:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _connect(path: str, busy_timeout: float) -> sqlite3.Connection:
+    """Create the file (private to the user) when missing, connect, and bring the schema up."""
+    if path != ":memory:":
+        Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # SQLite gives its -wal and -shm files the database file's permissions.
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    # isolation_level=None: each statement commits alone unless inside an explicit BEGIN.
+    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        _migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _discard(opening: Future[sqlite3.Connection]) -> None:
+    """Close a connection whose opener stopped waiting for it (runs on the worker thread)."""
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
+
+
+def _letter(row: tuple[Any, ...]) -> DeadLetter:
+    letter_id, error, error_type, attempts, failed_at, retry_requested, envelope_json = row
+    return DeadLetter(
+        id=letter_id,
+        envelope=codec.decode_envelope(envelope_json),
+        error=error,
+        error_type=error_type,
+        attempts=int(attempts),
+        failed_at=float(failed_at),
+        retry_requested=bool(retry_requested),
+    )
+
+
+class SQLiteStore:
+    """A :class:`~runtime.stores.base.Store` in one SQLite file; make one with :meth:`open`."""
+
+    def __init__(
+        self, path: str, executor: ThreadPoolExecutor, connection: sqlite3.Connection
+    ) -> None:
+        self.path = path
+        self._executor = executor
+        self._conn = connection
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls, path: str | os.PathLike[str] | None = None, *, busy_timeout: float = 5.0
+    ) -> SQLiteStore:
+        """Open (creating when missing) the database at ``path``.
+
+        ``path`` defaults to the database of the configured home (``FLOWMIXER_HOME``);
+        ``":memory:"`` gives a private in-memory database. Missing directories are created
+        with mode 0700 and a new file with mode 0600. Writers wait up to ``busy_timeout``
+        seconds for another process holding the file. A path that cannot be opened as a
+        flowmixer database raises :class:`~runtime.errors.ConfigurationError`.
+        """
+        target = os.fspath(Settings.from_env().db_path if path is None else path)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowmixer-sqlite")
+        opening = executor.submit(_connect, target, busy_timeout)
+        try:
+            connection = await asyncio.wrap_future(opening)
+        except BaseException as exc:
+            executor.submit(_discard, opening)
+            executor.shutdown(wait=False)
+            if isinstance(exc, (sqlite3.Error, OSError)):
+                raise ConfigurationError(
+                    f"cannot open the flowmixer database {target!r}: {exc}"
+                ) from exc
+            raise
+        return cls(target, executor, connection)
+
+    async def __aenter__(self) -> SQLiteStore:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Finish the calls already made, close the file and refuse further use."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        try:
+            # Shielded: a cancelled caller must not leave the file open.
+            await asyncio.shield(loop.run_in_executor(self._executor, self._conn.close))
+        finally:
+            self._executor.shutdown(wait=False)
+
+    async def _run(self, work: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise RuntimeError(f"the store for {self.path!r} is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _get_state(self, flow_id: str, component_id: str, key: str) -> str | None:
+        row = self._conn.execute(
+            "SELECT value_json FROM state WHERE flow_id = ? AND component_id = ? AND key = ?",
+            (flow_id, component_id, key),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    async def get_state(self, flow_id: str, component_id: str, key: str) -> Any:
+        text = await self._run(self._get_state, flow_id, component_id, key)
+        return None if text is None else codec.decode(text)
+
+    def _set_state(self, flow_id: str, component_id: str, key: str, value_json: str) -> None:
+        self._conn.execute(
+            "INSERT INTO state (flow_id, component_id, key, value_json, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (flow_id, component_id, key)"
+            " DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at",
+            (flow_id, component_id, key, value_json, time.time()),
+        )
+
+    async def set_state(self, flow_id: str, component_id: str, key: str, value: Any) -> None:
+        value_json = codec.encode_state(key, value)
+        await self._run(self._set_state, flow_id, component_id, key, value_json)
+
+    def _delete_state(self, flow_id: str, component_id: str, key: str) -> None:
+        self._conn.execute(
+            "DELETE FROM state WHERE flow_id = ? AND component_id = ? AND key = ?",
+            (flow_id, component_id, key),
+        )
+
+    async def delete_state(self, flow_id: str, component_id: str, key: str) -> None:
+        await self._run(self._delete_state, flow_id, component_id, key)
+
+    def _delete_flow_state(self, flow_id: str) -> int:
+        return self._conn.execute("DELETE FROM state WHERE flow_id = ?", (flow_id,)).rowcount
+
+    async def delete_flow_state(self, flow_id: str) -> int:
+        return await self._run(self._delete_flow_state, flow_id)
+
+    # -- dead letters -----------------------------------------------------------------------
+
+    def _add_dead_letter(self, letter: DeadLetter, envelope_json: str) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO dead_letters (id, flow_id, component_id, correlation_id,"
+            " error, error_type, attempts, failed_at, retry_requested, envelope_json)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                letter.id,
+                letter.flow_id,
+                letter.component_id,
+                letter.envelope.correlation_id,
+                letter.error,
+                letter.error_type,
+                letter.attempts,
+                letter.failed_at,
+                int(letter.retry_requested),
+                envelope_json,
+            ),
+        )
+
+    async def add_dead_letter(self, letter: DeadLetter) -> None:
+        """Keep ``letter``; one with the same id is replaced."""
+        envelope_json = codec.encode_envelope(letter.envelope)
+        await self._run(self._add_dead_letter, letter, envelope_json)
+
+    def _list_dead_letters(
+        self, flow_id: str | None, component_id: str | None, limit: int
+    ) -> list[DeadLetter]:
+        where: list[str] = []
+        params: list[Any] = []
+        if flow_id is not None:
+            where.append("flow_id = ?")
+            params.append(flow_id)
+        if component_id is not None:
+            where.append("component_id = ?")
+            params.append(component_id)
+        rows = self._conn.execute(
+            f"SELECT {_LETTER_COLUMNS} FROM dead_letters"
+            f" {'WHERE ' + ' AND '.join(where) if where else ''}"
+            " ORDER BY failed_at DESC, rowid DESC LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return [_letter(row) for row in rows]
+
+    async def list_dead_letters(
+        self, *, flow_id: str | None = None, component_id: str | None = None, limit: int = 100
+    ) -> list[DeadLetter]:
+        """Dead letters, newest first, optionally of one flow and/or component."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        return await self._run(self._list_dead_letters, flow_id, component_id, limit)
+
+    def _get_dead_letter(self, letter_id: str) -> DeadLetter | None:
+        row = self._conn.execute(
+            f"SELECT {_LETTER_COLUMNS} FROM dead_letters WHERE id = ?", (letter_id,)
+        ).fetchone()
+        return None if row is None else _letter(row)
+
+    async def get_dead_letter(self, letter_id: str) -> DeadLetter | None:
+        return await self._run(self._get_dead_letter, letter_id)
+
+    def _delete_dead_letter(self, letter_id: str) -> bool:
+        cursor = self._conn.execute("DELETE FROM dead_letters WHERE id = ?", (letter_id,))
+        return cursor.rowcount > 0
+
+    async def delete_dead_letter(self, letter_id: str) -> bool:
+        return await self._run(self._delete_dead_letter, letter_id)
+
+    def _request_retry(self, letter_id: str) -> bool:
+        cursor = self._conn.execute(
+            "UPDATE dead_letters SET retry_requested = 1 WHERE id = ?", (letter_id,)
+        )
+        return cursor.rowcount > 0
+
+    async def request_retry(self, letter_id: str) -> bool:
+        return await self._run(self._request_retry, letter_id)
+
+    def _take_retries(self, flow_id: str) -> list[DeadLetter]:
+        # One write transaction: no other writer can mark or take a letter in between.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = self._conn.execute(
+                f"SELECT {_LETTER_COLUMNS} FROM dead_letters"
+                " WHERE flow_id = ? AND retry_requested = 1 ORDER BY failed_at, rowid",
+                (flow_id,),
+            ).fetchall()
+            self._conn.execute(
+                "DELETE FROM dead_letters WHERE flow_id = ? AND retry_requested = 1", (flow_id,)
+            )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        return [_letter(row) for row in rows]
+
+    async def take_retries(self, flow_id: str) -> list[DeadLetter]:
+        """Remove and return ``flow_id``'s letters marked for retry, oldest first, atomically."""
+        return await self._run(self._take_retries, flow_id)

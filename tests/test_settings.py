@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runtime.errors import ConfigurationError
+from runtime.settings import LOG_FORMATS, LOG_LEVELS, Settings
+
+
+def test_an_empty_environment_gives_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+
+    settings = Settings.from_env({})
+
+    assert settings.home == (tmp_path / ".flowmixer").resolve()
+    assert settings.db_path == settings.home / "flowmixer.db"
+    assert settings.log_format == "auto"
+    assert settings.log_level == "info"
+
+
+def test_the_environment_sets_every_field(tmp_path: Path):
+    settings = Settings.from_env(
+        {
+            "FLOWMIXER_HOME": str(tmp_path / "home"),
+            "FLOWMIXER_LOG_FORMAT": "json",
+            "FLOWMIXER_LOG_LEVEL": "debug",
+        }
+    )
+
+    assert settings == Settings(home=tmp_path / "home", log_format="json", log_level="debug")
+
+
+def test_without_a_mapping_the_process_environment_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("FLOWMIXER_HOME", str(tmp_path))
+    monkeypatch.setenv("FLOWMIXER_LOG_LEVEL", "error")
+
+    settings = Settings.from_env()
+
+    assert settings.home == tmp_path.resolve()
+    assert settings.log_level == "error"
+
+
+def test_a_relative_home_is_resolved_against_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+
+    settings = Settings.from_env({"FLOWMIXER_HOME": "data/../state"})
+
+    assert settings.home == (tmp_path / "state").resolve()
+    assert settings.home.is_absolute()
+
+
+def test_a_home_starting_with_a_tilde_is_in_the_users_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    assert Settings.from_env({"FLOWMIXER_HOME": "~/fm"}).home == (tmp_path / "fm").resolve()
+
+
+def test_choices_ignore_case_and_surrounding_spaces():
+    settings = Settings.from_env(
+        {"FLOWMIXER_LOG_FORMAT": " JSON ", "FLOWMIXER_LOG_LEVEL": "Warning"}
+    )
+
+    assert (settings.log_format, settings.log_level) == ("json", "warning")
+
+
+def test_empty_variables_count_as_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    empty = {"FLOWMIXER_HOME": "", "FLOWMIXER_LOG_FORMAT": "  ", "FLOWMIXER_LOG_LEVEL": ""}
+
+    assert Settings.from_env(empty) == Settings.from_env({})
+
+
+@pytest.mark.parametrize(
+    ("variable", "accepted"),
+    [("FLOWMIXER_LOG_FORMAT", LOG_FORMATS), ("FLOWMIXER_LOG_LEVEL", LOG_LEVELS)],
+    ids=["log-format", "log-level"],
+)
+def test_a_value_that_is_not_accepted_is_refused_naming_the_variable_and_the_choices(
+    variable: str, accepted: tuple[str, ...]
+):
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({variable: "loud"})
+
+    message = str(caught.value)
+    assert variable in message
+    assert "'loud'" in message
+    assert all(choice in message for choice in accepted)
+
+
+@given(value=st.text().filter(lambda v: v.strip() and v.strip().lower() not in LOG_LEVELS))
+def test_any_unknown_log_level_is_refused(value: str):
+    with pytest.raises(ConfigurationError, match="FLOWMIXER_LOG_LEVEL"):
+        Settings.from_env({"FLOWMIXER_LOG_LEVEL": value})
+
+
+def test_settings_built_in_code_are_checked_too(tmp_path: Path):
+    with pytest.raises(ConfigurationError, match="log_format"):
+        Settings(home=tmp_path, log_format="xml")
+
+
+def test_settings_cannot_be_changed_after_creation(tmp_path: Path):
+    settings = Settings(home=tmp_path)
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.log_level = "debug"  # type: ignore[misc]
+
+
+def test_ensure_home_creates_a_directory_only_the_user_can_enter(tmp_path: Path):
+    settings = Settings(home=tmp_path / "a" / "b" / ".flowmixer")
+
+    created = settings.ensure_home()
+
+    assert created == settings.home
+    assert created.is_dir()
+    assert stat.S_IMODE(created.stat().st_mode) == 0o700
+
+
+def test_ensure_home_leaves_an_existing_directory_and_its_files_alone(tmp_path: Path):
+    home = tmp_path / "home"
+    home.mkdir(mode=0o750)
+    os.chmod(home, 0o750)
+    (home / "keep.txt").write_text("kept")
+
+    Settings(home=home).ensure_home()
+    Settings(home=home).ensure_home()
+
+    assert stat.S_IMODE(home.stat().st_mode) == 0o750
+    assert (home / "keep.txt").read_text() == "kept"
+
+
+def test_a_home_that_is_a_file_is_refused_with_a_clear_error(tmp_path: Path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+
+    with pytest.raises(ConfigurationError, match="FLOWMIXER_HOME"):
+        Settings(home=blocker).ensure_home()
