@@ -1,0 +1,147 @@
+"""Engine throughput: messages through a chain of pass-through components.
+
+Pushes N messages into a webhook trigger followed by a chain of C pass-through components
+(so C hops per message) on the in-memory broker, and measures the same chain built from bare
+``asyncio.Queue``s (one task per stage doing ``get`` then ``put``) in the same run. Prints
+messages/s, component hops/s and the ratio engine/bare. Each figure is the best of ``--repeat``
+runs, which filters out noise from other processes.
+
+    python bench/engine_throughput.py [--messages 100000] [--chain 10] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import time
+from typing import Any
+
+from runtime.component import Component, Context
+from runtime.engine import Engine
+from runtime.manifest import ComponentManifest
+from runtime.plan import FlowPlan, NodePlan, Route
+from runtime.stores.memory import MemoryStore
+
+QUEUE_SIZE = 1024
+
+
+class Source(Component):
+    async def receive(self, context: Context) -> None:
+        await context.send(context.message)
+
+
+class PassThrough(Component):
+    async def receive(self, context: Context) -> None:
+        await context.send(context.message)
+
+
+def _manifest(name: str, handler: str, *, trigger: bool) -> ComponentManifest:
+    return ComponentManifest.model_validate(
+        {
+            "name": f"bench.engine.{name}",
+            "label": name,
+            "description": "benchmark component",
+            "handler": handler,
+            "inPorts": [] if trigger else [{"name": "in"}],
+            "outPorts": [{"name": "out"}],
+            "webhook": trigger,
+        }
+    )
+
+
+def chain_plan(length: int) -> FlowPlan:
+    """A webhook trigger followed by ``length`` pass-through components."""
+    source = _manifest("Source", "bench.engine_throughput:Source", trigger=True)
+    hop = _manifest("PassThrough", "bench.engine_throughput:PassThrough", trigger=False)
+    ids = ["source"] + [f"hop{i}" for i in range(length)]
+    nodes: dict[str, NodePlan] = {}
+    for index, cid in enumerate(ids):
+        last = index == len(ids) - 1
+        routes = () if last else (Route(ids[index + 1], "in"),)
+        nodes[cid] = NodePlan(
+            id=cid,
+            type=(source if index == 0 else hop).name,
+            manifest=source if index == 0 else hop,
+            handler=Source if index == 0 else PassThrough,
+            properties={},
+            routes={"out": routes},
+            webhook=index == 0,
+        )
+    return FlowPlan(id="bench", name="bench", nodes=nodes)
+
+
+async def run_engine(messages: int, length: int) -> float:
+    received = 0
+    done = asyncio.Event()
+
+    def on_output(_: Any) -> None:
+        nonlocal received
+        received += 1
+        if received == messages:
+            done.set()
+
+    async with Engine(MemoryStore(), queue_size=QUEUE_SIZE, on_output=on_output) as engine:
+        await engine.start_flow(chain_plan(length))
+        began = time.perf_counter()
+        for i in range(messages):
+            await engine.push("bench", "source", i)
+        await done.wait()
+        elapsed = time.perf_counter() - began
+    return elapsed
+
+
+async def run_bare(messages: int, length: int) -> float:
+    """The same shape with bare queues: a feeder, ``length + 1`` stages, a sink counter."""
+    queues: list[asyncio.Queue[Any]] = [asyncio.Queue(QUEUE_SIZE) for _ in range(length + 2)]
+    done = asyncio.Event()
+
+    async def stage(inbox: asyncio.Queue[Any], outbox: asyncio.Queue[Any]) -> None:
+        while True:
+            item = await inbox.get()
+            await outbox.put(item)
+
+    async def sink(inbox: asyncio.Queue[Any]) -> None:
+        for _ in range(messages):
+            await inbox.get()
+        done.set()
+
+    tasks = [asyncio.create_task(stage(queues[i], queues[i + 1])) for i in range(length + 1)]
+    tasks.append(asyncio.create_task(sink(queues[-1])))
+    began = time.perf_counter()
+    for i in range(messages):
+        await queues[0].put(i)
+    await done.wait()
+    elapsed = time.perf_counter() - began
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return elapsed
+
+
+def best_of(repeat: int, runner: Any, messages: int, length: int) -> float:
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        times.append(asyncio.run(runner(messages, length)))
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--chain", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    engine = best_of(args.repeat, run_engine, args.messages, args.chain)
+    bare = best_of(args.repeat, run_bare, args.messages, args.chain)
+    hops = args.messages * args.chain
+    print(f"messages: {args.messages}, chain: {args.chain} components, best of {args.repeat}")
+    print(f"engine : {args.messages / engine:>10,.0f} messages/s  {hops / engine:>12,.0f} hops/s")
+    print(f"bare   : {args.messages / bare:>10,.0f} messages/s  {hops / bare:>12,.0f} hops/s")
+    print(f"ratio engine/bare: {bare / engine:.2f} (target >= 0.45)")
+
+
+if __name__ == "__main__":
+    main()

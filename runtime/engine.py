@@ -1,0 +1,177 @@
+"""The engine: runs many flows at once, each started and stopped on its own.
+
+::
+
+    async with Engine(store) as engine:
+        await engine.start_flow(plan)
+        event_id = await engine.push(plan.id, "hook", {"order": 42})
+        await engine.wait_idle(plan.id)
+        await engine.stop_flow(plan.id)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Literal
+
+import structlog
+
+from runtime.brokers.memory import MemoryBroker
+from runtime.errors import EngineError
+from runtime.flow_runner import FlowRunner
+from runtime.http import HttpSessions
+from runtime.node import ComponentStats, Output
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+
+    from structlog.typing import FilteringBoundLogger
+
+    from runtime.brokers.base import Broker
+    from runtime.plan import FlowPlan
+    from runtime.stores.base import Store
+
+__all__ = ["ComponentStats", "Engine", "Output"]
+
+
+class Engine:
+    """Runs flows on a broker, keeping state and dead letters in a store.
+
+    ``on_output`` is called with every message that leaves a flow (sent by a component with no
+    wires leaving it). ``queue_size`` bounds each component's input channel: a component that
+    sends to a saturated one waits (backpressure). The engine owns the broker and the HTTP
+    session it creates, not the store it is given.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        broker: Broker | None = None,
+        http: HttpSessions | None = None,
+        queue_size: int = 1024,
+        on_output: Callable[[Output], None] | None = None,
+        logger: FilteringBoundLogger | None = None,
+    ) -> None:
+        if queue_size < 1:
+            raise ValueError("queue_size must be at least 1")
+        self.store = store
+        self.broker = broker or MemoryBroker()
+        self._owns_broker = broker is None
+        self._http = http or HttpSessions()
+        self._owns_http = http is None
+        self._queue_size = queue_size
+        self._on_output = on_output
+        self._logger: FilteringBoundLogger = logger or structlog.get_logger("flowmixer.engine")
+        self._flows: dict[str, FlowRunner] = {}
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- flows ---------------------------------------------------------------------------
+
+    async def start_flow(self, plan: FlowPlan) -> None:
+        """Start a validated flow; raises :class:`EngineError` if it runs already or fails."""
+        if plan.id in self._flows:
+            raise EngineError(f"flow {plan.id!r} is already running")
+        runner = FlowRunner(
+            plan,
+            broker=self.broker,
+            store=self.store,
+            http=self._http,
+            logger=self._logger,
+            queue_size=self._queue_size,
+            on_output=self._on_output,
+        )
+        self._flows[plan.id] = runner
+        try:
+            await runner.start()
+        except BaseException:
+            del self._flows[plan.id]
+            self.broker.release(plan.id)
+            raise
+        self._logger.info("flow started", flow_id=plan.id, components=len(plan.nodes))
+
+    async def stop_flow(self, flow_id: str, *, timeout: float = 30.0) -> None:
+        """Stop a flow gracefully: see :mod:`runtime.flow_runner` for what happens to its work."""
+        runner = self._runner(flow_id)
+        await runner.stop(timeout)
+        del self._flows[flow_id]
+        self._logger.info("flow stopped", flow_id=flow_id)
+
+    def flows(self) -> list[str]:
+        """Ids of the running flows."""
+        return sorted(self._flows)
+
+    def is_running(self, flow_id: str) -> bool:
+        return flow_id in self._flows
+
+    def status(self, flow_id: str) -> Literal["starting", "running", "stopping", "stopped"]:
+        runner = self._flows.get(flow_id)
+        return "stopped" if runner is None else runner.status  # type: ignore[return-value]
+
+    def stats(self, flow_id: str) -> dict[str, ComponentStats]:
+        """Counters of each component of a running flow."""
+        return {cid: node.stats for cid, node in self._runner(flow_id).nodes.items()}
+
+    def depths(self, flow_id: str) -> dict[str, int]:
+        """Messages waiting for each component of a running flow."""
+        return {cid: node.channel.depth() for cid, node in self._runner(flow_id).nodes.items()}
+
+    # -- events --------------------------------------------------------------------------
+
+    async def push(self, flow_id: str, component_id: str, payload: Any) -> str:
+        """Push an event into a webhook trigger; returns the event id (its correlation id)."""
+        return await self._runner(flow_id).push(component_id, payload)
+
+    async def wait_idle(self, flow_id: str | None = None) -> None:
+        """Wait until nothing is queued, delayed for retry or in flight (one flow, or all)."""
+        while True:
+            runners = [self._runner(flow_id)] if flow_id else list(self._flows.values())
+            busy = [r for r in runners if not r.pending.idle.is_set()]
+            if not busy:
+                return
+            await asyncio.gather(*(r.pending.idle.wait() for r in busy))
+
+    async def retry_dead_letter(self, letter_id: str) -> Literal["requeued", "scheduled"]:
+        """Deliver a dead letter again: now if its flow runs here, else at the flow's next start."""
+        letter = await self.store.get_dead_letter(letter_id)
+        if letter is None:
+            raise EngineError(f"there is no dead letter {letter_id!r}")
+        runner = self._flows.get(letter.flow_id)
+        node = runner.nodes.get(letter.component_id) if runner else None
+        if runner is None or node is None or runner.status != "running":
+            await self.store.request_retry(letter_id)
+            return "scheduled"
+        envelope = letter.envelope
+        envelope.attempt = 1
+        await runner.deliver(envelope)
+        await self.store.delete_dead_letter(letter_id)
+        return "requeued"
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def close(self, *, timeout: float = 30.0) -> None:
+        """Stop every flow, then release what the engine owns."""
+        for flow_id in list(self._flows):
+            await self.stop_flow(flow_id, timeout=timeout)
+        if self._owns_http:
+            await self._http.close()
+        if self._owns_broker:
+            await self.broker.close()
+
+    def _runner(self, flow_id: str) -> FlowRunner:
+        runner = self._flows.get(flow_id)
+        if runner is None:
+            running = ", ".join(sorted(self._flows)) or "none"
+            raise EngineError(f"flow {flow_id!r} is not running (running: {running})")
+        return runner

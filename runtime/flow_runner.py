@@ -1,0 +1,229 @@
+"""Runs one flow: starts its components in a safe order, drives its triggers, stops it cleanly.
+
+Start order: ``start`` of every non-trigger component, then the workers, then the dead letters
+that were marked for retry, then ``start`` of the triggers, then the polling loops; so no message
+reaches a component before it has started. Stop order is the reverse: triggers stop producing
+(a running tick is allowed to finish), queued and in-flight work is given ``timeout`` seconds to
+finish, then workers are cancelled. With a non-durable broker, whatever is still held then goes
+to the dead letters (reason "flow stopped") rather than being lost; a durable broker keeps it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from runtime.component import Context
+from runtime.envelope import Envelope, new_event_id
+from runtime.errors import EngineError, RetryError
+from runtime.node import Node, Pending
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from structlog.typing import FilteringBoundLogger
+
+    from runtime.brokers.base import Broker
+    from runtime.http import HttpSessions
+    from runtime.node import Output
+    from runtime.plan import FlowPlan
+    from runtime.stores.base import DeadLetter, Store
+
+WEBHOOK_PORT = "webhook"
+STOPPED_REASON = "the flow stopped before this message was handled; retry it to deliver it again"
+
+
+class FlowRunner:
+    """One running flow."""
+
+    def __init__(
+        self,
+        plan: FlowPlan,
+        *,
+        broker: Broker,
+        store: Store,
+        http: HttpSessions,
+        logger: FilteringBoundLogger,
+        queue_size: int,
+        on_output: Callable[[Output], None] | None,
+    ) -> None:
+        self.plan = plan
+        self.status = "starting"
+        self.pending = Pending()
+        self._broker = broker
+        self._store = store
+        self._logger = logger.bind(flow_id=plan.id)
+        self._stopping = asyncio.Event()
+        self._tick_tasks: list[asyncio.Task[None]] = []
+        channels = {cid: broker.channel(plan.id, cid, maxsize=queue_size) for cid in plan.nodes}
+        self.nodes = {
+            cid: Node(
+                node_plan,
+                flow_id=plan.id,
+                channel=channels[cid],
+                store=store,
+                retry=plan.retry,
+                pending=self.pending,
+                http=http,
+                logger=self._logger,
+                on_output=on_output,
+            )
+            for cid, node_plan in plan.nodes.items()
+        }
+        for node in self.nodes.values():
+            node.connect(dict(channels))
+
+    @property
+    def _triggers(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.plan.is_trigger]
+
+    # -- start ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        started: list[Node] = []
+        try:
+            for node in self.nodes.values():
+                if not node.plan.is_trigger:
+                    await self._start_component(node)
+                    started.append(node)
+            for node in self.nodes.values():
+                node.start_workers()
+            await self._requeue_retries()
+            for node in self._triggers:
+                await self._start_component(node)
+                started.append(node)
+        except BaseException:
+            await self._abort(started)
+            raise
+        self._tick_tasks = [
+            asyncio.create_task(
+                self._tick_loop(n), name=f"flowmixer:{self.plan.id}:{n.component_id}:tick"
+            )
+            for n in self._triggers
+            if n.plan.tick_interval is not None
+        ]
+        self.status = "running"
+
+    async def _start_component(self, node: Node) -> None:
+        try:
+            await node.handler.start(Context(node))
+        except Exception as exc:
+            raise EngineError(
+                f"flow {self.plan.id!r}: component {node.component_id!r} failed to start: {exc}"
+            ) from exc
+
+    async def _abort(self, started: list[Node]) -> None:
+        for node in self.nodes.values():
+            await node.stop_workers()
+        for node in reversed(started):
+            await self._stop_component(node)
+        self.status = "stopped"
+
+    async def _requeue_retries(self) -> None:
+        for letter in await self._store.take_retries(self.plan.id):
+            envelope = letter.envelope
+            node = self.nodes.get(envelope.component_id)
+            if node is None or (node.plan.is_trigger and not node.plan.webhook):
+                await self._keep_unretryable(letter)
+                continue
+            envelope.attempt = 1
+            await self.deliver(envelope)
+
+    async def _keep_unretryable(self, letter: DeadLetter) -> None:
+        error = (
+            f"cannot retry: the flow has no component {letter.component_id!r} that takes"
+            f" messages any more (was: {letter.error})"
+        )
+        await self._store.add_dead_letter(replace(letter, retry_requested=False, error=error))
+
+    # -- events in -----------------------------------------------------------------------
+
+    async def deliver(self, envelope: Envelope) -> None:
+        """Queue ``envelope`` for its component (used for retries of dead letters)."""
+        self.pending.add()
+        await self.nodes[envelope.component_id].channel.put(envelope)
+
+    async def push(self, component_id: str, payload: Any) -> str:
+        node = self.nodes.get(component_id)
+        if node is None:
+            raise EngineError(f"flow {self.plan.id!r} has no component {component_id!r}")
+        if not node.plan.webhook:
+            raise EngineError(
+                f"component {component_id!r} of flow {self.plan.id!r} is not a webhook trigger"
+            )
+        if self.status != "running":
+            raise EngineError(f"flow {self.plan.id!r} is {self.status}; it accepts no events")
+        event_id = new_event_id()
+        await self.deliver(
+            Envelope(
+                id=event_id,
+                flow_id=self.plan.id,
+                component_id=component_id,
+                port=WEBHOOK_PORT,
+                payload=payload,
+                correlation_id=event_id,
+            )
+        )
+        return event_id
+
+    async def _tick_loop(self, node: Node) -> None:
+        interval = node.plan.tick_interval or 0.0
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            began = loop.time()
+            wait = interval
+            self.pending.add()
+            try:
+                await node.handler.tick(Context(node))
+            except RetryError as exc:
+                node.stats.failed += 1
+                wait = exc.delay if exc.delay is not None else interval
+                node.logger.warning("tick asked to retry", error=str(exc), delay=wait)
+            except Exception as exc:
+                node.stats.failed += 1
+                node.logger.warning("tick failed", error=f"{type(exc).__name__}: {exc}")
+            finally:
+                self.pending.done()
+            remaining = max(0.0, began + wait - loop.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), remaining)
+
+    # -- stop ----------------------------------------------------------------------------
+
+    async def stop(self, timeout: float) -> None:
+        """Stop producing, let work finish for up to ``timeout`` seconds, then stop."""
+        if self.status in ("stopping", "stopped"):
+            return
+        self.status = "stopping"
+        self._stopping.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if self._tick_tasks:
+            _, late = await asyncio.wait(self._tick_tasks, timeout=timeout)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*self._tick_tasks, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.pending.idle.wait(), max(0.0, deadline - loop.time()))
+        await self._halt_workers()
+        for node in self._triggers + [n for n in self.nodes.values() if not n.plan.is_trigger]:
+            await self._stop_component(node)
+        self._broker.release(self.plan.id)
+        self.status = "stopped"
+
+    async def _halt_workers(self) -> None:
+        for node in self.nodes.values():
+            interrupted = await node.stop_workers()
+            if self._broker.durable:
+                continue  # the broker delivers them again at the next start
+            for envelope in interrupted + node.channel.drain():
+                await node.bury(envelope, STOPPED_REASON, "Stopped")
+                self.pending.done()
+
+    async def _stop_component(self, node: Node) -> None:
+        try:
+            await node.handler.stop(Context(node))
+        except Exception as exc:
+            node.logger.warning("component failed to stop", error=f"{type(exc).__name__}: {exc}")

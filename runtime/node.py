@@ -1,0 +1,302 @@
+"""One component of a running flow: its workers and the per-message path.
+
+The per-message path, top to bottom: take an envelope from the component's channel, map its
+payload (``config.transform``), validate it against the in-port schema, call the handler, then
+acknowledge it; a failure is retried later or dead-lettered, and every envelope ends in exactly
+one of ``ack`` or a dead letter. ``emit`` (behind ``Context.send``) publishes to the wired
+in-ports, or hands the message to the output callback when the component is a sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from runtime.component import Context, State
+from runtime.envelope import Envelope, new_id
+from runtime.errors import (
+    CancelError,
+    EngineError,
+    InvalidInputError,
+    ReauthorizeError,
+    RetryError,
+)
+from runtime.redaction import redact_text
+from runtime.stores.base import DeadLetter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import aiohttp
+    from structlog.typing import FilteringBoundLogger
+
+    from runtime.brokers.base import Channel
+    from runtime.envelope import Trail
+    from runtime.http import HttpSessions
+    from runtime.plan import NodePlan
+    from runtime.retry import RetryPolicy
+    from runtime.stores.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A message that left the flow: sent by a component that has no wires leaving it."""
+
+    flow_id: str
+    component_id: str
+    port: str
+    correlation_id: str
+    payload: Any
+
+
+@dataclass(slots=True)
+class ComponentStats:
+    """Counters of one component of a running flow."""
+
+    received: int = 0
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "received": self.received,
+            "sent": self.sent,
+            "failed": self.failed,
+            "retried": self.retried,
+            "dead_lettered": self.dead_lettered,
+        }
+
+
+class Pending:
+    """Counts the envelopes of a flow that are not finished yet; ``idle`` is set at zero."""
+
+    __slots__ = ("count", "idle")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def add(self) -> None:
+        if self.count == 0:
+            self.idle.clear()
+        self.count += 1
+
+    def done(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self.idle.set()
+
+
+class Node:
+    """A running component: handler instance, channel, workers and counters."""
+
+    def __init__(
+        self,
+        plan: NodePlan,
+        *,
+        flow_id: str,
+        channel: Channel,
+        store: Store,
+        retry: RetryPolicy,
+        pending: Pending,
+        http: HttpSessions,
+        logger: FilteringBoundLogger,
+        on_output: Callable[[Output], None] | None,
+        auth: Any = None,
+    ) -> None:
+        self.plan = plan
+        self.flow_id = flow_id
+        self.component_id = plan.id
+        self.properties = plan.properties
+        self.channel = channel
+        self.state = State(store, flow_id, plan.id)
+        self.auth = auth
+        self.logger = logger.bind(component_id=plan.id)
+        self.stats = ComponentStats()
+        self.handler = plan.handler()
+        self._store = store
+        self._retry = retry
+        self._pending = pending
+        self._http = http
+        self._on_output = on_output if plan.is_sink else None
+        self._transforms = plan.transforms
+        self._validators = plan.validators
+        self._keep_output = plan.keep_output
+        self._needs_ack = channel.needs_ack
+        self._maps_input = bool(plan.transforms or plan.validators)
+        self._targets: dict[str, tuple[tuple[Channel, str, str], ...]] = {}
+        self._interrupted: list[Envelope] = []
+        self._workers: list[asyncio.Task[None]] = []
+
+    def connect(self, channels: dict[str, Channel]) -> None:
+        """Resolve each out-port's routes to the target channels (once, before starting)."""
+        self._targets = {
+            port: tuple((channels[r.component_id], r.component_id, r.port) for r in routes)
+            for port, routes in self.plan.routes.items()
+        }
+
+    def http(self) -> aiohttp.ClientSession:
+        return self._http.session()
+
+    # -- workers -------------------------------------------------------------------------
+
+    def start_workers(self) -> None:
+        name = f"flowmixer:{self.flow_id}:{self.component_id}"
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"{name}:{i}")
+            for i in range(self.plan.concurrency)
+        ]
+
+    async def stop_workers(self) -> list[Envelope]:
+        """Cancel the workers; return the envelopes they were handling when cancelled."""
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+        interrupted, self._interrupted = self._interrupted, []
+        return interrupted
+
+    async def _work(self) -> None:
+        # The per-message path, kept in one frame: it runs for every message of every flow.
+        channel = self.channel
+        get, get_nowait, ack = channel.get, channel.get_nowait, channel.ack
+        needs_ack, maps_input = self._needs_ack, self._maps_input
+        receive = self.handler.receive
+        stats, pending = self.stats, self._pending
+        envelope: Envelope | None = None
+        try:
+            while True:
+                envelope = None
+                envelope = get_nowait() or await get()
+                stats.received += 1
+                try:
+                    payload = self._map(envelope) if maps_input else envelope.payload
+                    await receive(Context(self, envelope, payload))
+                except Exception as exc:
+                    await self._settle_failure(envelope, exc)
+                    continue
+                if needs_ack:
+                    await ack(envelope)
+                pending.count -= 1  # Pending.done, inlined on the hot path
+                if pending.count == 0:
+                    pending.idle.set()
+        except asyncio.CancelledError:
+            if envelope is not None:
+                self._interrupted.append(envelope)
+            raise
+
+    def _map(self, envelope: Envelope) -> Any:
+        """Apply the in-port's transform, then check the result against the port's schema."""
+        port = envelope.port
+        payload = envelope.payload
+        transform = self._transforms.get(port)
+        if transform is not None:
+            payload = transform(envelope.trail)
+        validator = self._validators.get(port)
+        if validator is not None:
+            problem = validator(payload)
+            if problem is not None:
+                raise InvalidInputError(
+                    f"input on in-port {port!r} does not match its schema: {problem}"
+                )
+        return payload
+
+    async def _settle_failure(self, envelope: Envelope, exc: Exception) -> None:
+        try:
+            await self._failed(envelope, exc)
+        except Exception:  # the store failed: keep the message and try again later
+            self.logger.exception("could not settle a failed message; retrying later")
+            await self.channel.retry_later(envelope, self._retry.max_delay)
+
+    async def _failed(self, envelope: Envelope, exc: Exception) -> None:
+        self.stats.failed += 1
+        if isinstance(exc, CancelError | ReauthorizeError):
+            await self._dead_letter(envelope, str(exc), type(exc).__name__)
+            return
+        reason = str(exc) if isinstance(exc, RetryError) else f"{type(exc).__name__}: {exc}"
+        if not self._retry.should_retry(envelope.attempt):
+            await self._dead_letter(envelope, reason, type(exc).__name__)
+            return
+        delay = exc.delay if isinstance(exc, RetryError) and exc.delay is not None else None
+        if delay is None:
+            delay = self._retry.delay(envelope.attempt)
+        self.logger.debug(
+            "retrying message",
+            envelope_id=envelope.id,
+            attempt=envelope.attempt,
+            delay=round(delay, 3),
+            error=reason,
+        )
+        self.stats.retried += 1
+        envelope.attempt += 1
+        await self.channel.retry_later(envelope, delay)
+
+    async def _dead_letter(self, envelope: Envelope, error: str, error_type: str) -> None:
+        await self.bury(envelope, error, error_type)
+        await self.channel.ack(envelope)
+        self._pending.done()
+
+    async def bury(self, envelope: Envelope, error: str, error_type: str) -> None:
+        """Store ``envelope`` as a dead letter with its reason (does not ack it)."""
+        error = redact_text(error)  # exception text may quote a URL or header with a secret
+        letter = DeadLetter(
+            id=new_id(),
+            envelope=envelope,
+            error=error,
+            error_type=error_type,
+            attempts=envelope.attempt,
+            failed_at=time.time(),
+        )
+        await self._store.add_dead_letter(letter)
+        self.stats.dead_lettered += 1
+        self.logger.warning(
+            "message dead-lettered",
+            dead_letter_id=letter.id,
+            envelope_id=envelope.id,
+            correlation_id=envelope.correlation_id,
+            attempts=envelope.attempt,
+            error_type=error_type,
+            error=error,
+        )
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def emit(self, context: Context, payload: Any, port: str) -> None:
+        """Publish ``payload`` from out-port ``port`` (behind :meth:`Context.send`)."""
+        targets = self._targets.get(port)
+        if targets is None:
+            ports = ", ".join(self._targets) or "none"
+            raise EngineError(
+                f"component {self.component_id!r} has no out-port {port!r}; its out-ports: {ports}"
+            )
+        incoming = context.envelope
+        if incoming is not None:
+            correlation_id = incoming.correlation_id
+            trail: Trail | None = incoming.trail
+        else:
+            correlation_id = context.begin_event()
+            trail = None
+        if self._keep_output:
+            trail = dict(trail or {})
+            trail[self.component_id] = {**trail.get(self.component_id, {}), port: payload}
+        self.stats.sent += 1
+        if not targets:
+            if self._on_output is not None:
+                self._on_output(
+                    Output(self.flow_id, self.component_id, port, correlation_id, payload)
+                )
+            return
+        pending = self._pending
+        flow_id = self.flow_id
+        for channel, component_id, in_port in targets:
+            if pending.count == 0:  # Pending.add, inlined on the hot path
+                pending.idle.clear()
+            pending.count += 1
+            envelope = Envelope(flow_id, component_id, in_port, payload, correlation_id, trail)
+            if not channel.offer(envelope):
+                await channel.put(envelope)
