@@ -1,0 +1,236 @@
+"""Checking one flow file against the registry, gathering every problem at its JSON path.
+
+:class:`FlowChecker` reads the file with the :mod:`runtime.flow_spec` models, then checks what
+the models cannot: component types, ports, wires, properties against each manifest's schema,
+cycles and the variables of templates. It reports every problem at once and keeps what the
+compiler needs (manifests, defaulted properties, compiled templates) for a flow with none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from runtime.errors import Problem
+from runtime.flow_spec import ComponentSpec, FlowSpec
+from runtime.flow_wiring import Wires, cycles, feeding_wires
+from runtime.mapping import (
+    COMPONENT_ID_PATTERN,
+    Template,
+    compile_template,
+    fresh,
+    json_path,
+    scan_template,
+)
+from runtime.problems import cap, did_you_mean, json_type, pydantic_problems, schema_problems
+
+if TYPE_CHECKING:
+    from runtime.manifest import ComponentManifest, Port
+    from runtime.registry import Registry
+
+
+@dataclass
+class CheckedNode:
+    """One component of the flow as checked: its spec, manifest and what the compiler needs."""
+
+    spec: ComponentSpec
+    manifest: ComponentManifest | None
+    path: str
+    # the wires into it; a trigger's are refused and ignored, so they make no cycle
+    sources: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
+    templates: dict[str, Template] = field(default_factory=dict)
+
+
+class FlowChecker:
+    """Walks one flow, gathering every problem in :attr:`problems`."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.problems: list[Problem] = []
+        self.nodes: dict[str, CheckedNode] = {}
+        # every id in the file, also of components too broken to check further
+        self.declared: set[str] = set()
+        self.kept: set[str] = set()
+
+    def report(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, cap(message)))
+
+    def wires(self) -> Wires:
+        return {cid: node.sources for cid, node in self.nodes.items()}
+
+    def check(self, data: Any) -> FlowSpec | None:
+        """The spec of the flow ``data`` when it has no problem (nor any reported before)."""
+        if not isinstance(data, dict):
+            self.report("$", f"a flow must be a JSON object, not {json_type(data)}")
+            return None
+        try:
+            spec: FlowSpec | None = FlowSpec.model_validate(data)
+        except ValidationError as exc:
+            spec = None
+            self.problems.extend(pydantic_problems(exc, FlowSpec))
+        components = data.get("components")
+        if not isinstance(components, dict):
+            return None
+        if not components:
+            self.report("$.components", "is empty; a flow needs at least one component")
+        self.declared = set(components)
+        for cid, raw in components.items():
+            self.read_component(cid, raw)
+        for cid, node in self.nodes.items():
+            self.check_wiring(cid, node)
+            self.check_properties(node)
+        self.check_cycles()
+        for cid, node in self.nodes.items():
+            self.check_templates(cid, node)
+        return None if self.problems else spec
+
+    def read_component(self, cid: str, raw: Any) -> None:
+        path = json_path("$.components", cid)
+        if not COMPONENT_ID_PATTERN.match(cid):
+            self.report(
+                path,
+                f'the component id "{cid}" must start with a letter and hold only letters,'
+                ' digits, "_" and "-"',
+            )
+        try:
+            spec = ComponentSpec.model_validate(raw)
+        except ValidationError as exc:
+            self.problems.extend(pydantic_problems(exc, ComponentSpec, root=path))
+            return
+        manifest = self.registry.find(spec.type)
+        if manifest is None:
+            hint = did_you_mean(spec.type, self.registry.names())
+            self.report(f"{path}.type", f'unknown component type "{spec.type}"{hint}')
+        trigger = manifest is not None and manifest.is_trigger
+        self.nodes[cid] = CheckedNode(spec, manifest, path, {} if trigger else spec.source)
+
+    def check_wiring(self, cid: str, node: CheckedNode) -> None:
+        manifest, spec = node.manifest, node.spec
+        if manifest is not None and manifest.is_trigger:
+            what = f'component "{cid}" is a trigger ({manifest.name} has no in-ports)'
+            if spec.source:
+                self.report(f"{node.path}.source", f"{what}, so it cannot have a source")
+            if spec.config.transform:
+                where = f"{node.path}.config.transform"
+                self.report(where, f"{what}, so it has no input to transform")
+            return
+        for port in spec.config.transform:
+            if manifest is not None and manifest.in_port(port) is None:
+                where = json_path(f"{node.path}.config.transform", port)
+                self.report(where, _no_port(cid, "in", port, manifest.in_ports))
+        for port, feeds in node.sources.items():
+            at = json_path(f"{node.path}.source", port)
+            if manifest is not None and manifest.in_port(port) is None:
+                self.report(at, _no_port(cid, "in", port, manifest.in_ports))
+            for source_id, ports in feeds.items():
+                self.check_feed(json_path(at, source_id), source_id, ports)
+
+    def check_feed(self, at: str, source_id: str, ports: list[str]) -> None:
+        source = self.nodes.get(source_id)
+        if source is None and source_id in self.declared:
+            return  # its own problems are reported
+        if source is None:
+            hint = did_you_mean(source_id, self.nodes)
+            self.report(at, f'there is no component "{source_id}" in this flow{hint}')
+            return
+        if not ports:
+            self.report(at, 'lists no out-ports; name the ones to take messages from, e.g. ["out"]')
+        for i, port in enumerate(ports):
+            if port in ports[:i]:
+                self.report(json_path(at, i), f'lists the out-port "{port}" twice')
+            elif source.manifest is not None and source.manifest.out_port(port) is None:
+                outs = source.manifest.out_ports
+                self.report(json_path(at, i), _no_port(source_id, "out", port, outs))
+
+    def check_properties(self, node: CheckedNode) -> None:
+        manifest, properties = node.manifest, dict(node.spec.config.properties)
+        if manifest is None:
+            return
+        at = f"{node.path}.config.properties"
+        schema = manifest.properties.schema_
+        errors = schema_problems(schema, properties, at) if schema else []
+        for error in errors:
+            self.report(error.path, error.message)
+        if errors:
+            return
+        declared = schema.get("properties")
+        for key, sub in declared.items() if isinstance(declared, dict) else ():
+            if isinstance(sub, dict) and "default" in sub and key not in properties:
+                properties[key] = fresh(sub["default"])
+        interval = properties.get("interval")
+        if manifest.tick is not None and "interval" in properties and not _positive(interval):
+            self.report(f"{at}.interval", "must be a number of seconds greater than 0")
+        node.properties = fresh(properties)  # the plan must not share data with the caller
+
+    def check_cycles(self) -> None:
+        for cycle in cycles(self.wires()):
+            at = f"{json_path('$.components', cycle[0])}.source"
+            if len(cycle) == 1:
+                message = f'component "{cycle[0]}" is wired to itself'
+            else:
+                message = f"components {_quoted([*cycle, cycle[0]], ' -> ')} form a cycle"
+            self.report(at, f"{message}: a message would go round forever; remove one wire")
+
+    def check_templates(self, cid: str, node: CheckedNode) -> None:
+        if node.manifest is not None and node.manifest.is_trigger:
+            return
+        upstream = feeding_wires(cid, self.wires()) if node.spec.config.transform else None
+        for port, value in node.spec.config.transform.items():
+            at = json_path(f"{node.path}.config.transform", port)
+            variables, errors = scan_template(value, at)
+            for error in errors:
+                self.report(error.path, error.message)
+            for variable in variables:
+                wrong = self.wrong_reference(cid, variable.component_id, variable.port, upstream)
+                if wrong:
+                    self.report(variable.location, f"variable {variable.text} {wrong}")
+                else:
+                    self.kept.add(variable.component_id)
+            if not errors:
+                node.templates[port] = compile_template(value, at)
+
+    def wrong_reference(
+        self, cid: str, ref: str, port: str, upstream: set[tuple[str, str]] | None
+    ) -> str | None:
+        source = self.nodes.get(ref)
+        if source is None and ref in self.declared:
+            return None  # its own problems are reported
+        if source is None:
+            return (
+                f'reads component "{ref}", which is not in this flow{did_you_mean(ref, self.nodes)}'
+            )
+        if source.manifest is not None and source.manifest.out_port(port) is None:
+            outs = source.manifest.out_ports
+            return f"reads a port that does not exist: {_no_port(ref, 'out', port, outs)}"
+        if upstream is None or (ref, port) in upstream:
+            return None
+        feeders = sorted({c for c, _ in upstream})
+        if ref not in feeders:
+            return (
+                f'reads component "{ref}", which is not upstream of "{cid}" (no wires lead from'
+                f' it to "{cid}"), so its output is unknown when "{cid}" runs; upstream of'
+                f' "{cid}": {_quoted(feeders) or "no component"}'
+            )
+        used = ", ".join(sorted(p for c, p in upstream if c == ref))
+        return (
+            f'reads the out-port "{port}" of component "{ref}", but no wire from that port leads'
+            f' to "{cid}", so the value would always be missing; its ports that do: {used}'
+        )
+
+
+def _no_port(cid: str, kind: str, port: str, ports: Iterable[Port]) -> str:
+    names = [p.name for p in ports]
+    listed = f"its {kind}-ports are: {', '.join(names)}" if names else f"it has no {kind}-ports"
+    return f'component "{cid}" has no {kind}-port "{port}"; {listed}{did_you_mean(port, names)}'
+
+
+def _quoted(names: Iterable[str], between: str = ", ") -> str:
+    return between.join(f'"{name}"' for name in names)
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
