@@ -1,0 +1,87 @@
+"""The ``flowmixer`` command.
+
+Exit codes (the same for every command):
+
+====  ===========================================================================
+0     success
+1     the input was refused (invalid flow or manifest, unknown id) or the run failed
+2     the command line itself is wrong (unknown option, missing argument)
+3     ``run`` finished, but some messages ended in the dead letters
+130   interrupted (Ctrl-C) before the work was done
+====  ===========================================================================
+
+Results go to standard output (JSON lines where asked); logs and summaries go to standard
+error, so output can be piped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from runtime import __version__
+from runtime.cli import dead_letters, inspect, run
+from runtime.errors import FlowmixerError
+from runtime.logging import configure_logging
+from runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flowmixer",
+        description="Run integration flows: JSON manifests, async components, queues.",
+        epilog="Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 dead letters, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"flowmixer {__version__}")
+    parser.add_argument(
+        "--log-format",
+        choices=["auto", "console", "json"],
+        default=None,
+        help="log style on standard error (default: console on a terminal, else JSON lines;"
+        " env FLOWMIXER_LOG_FORMAT)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default=None,
+        help="lowest level logged (default: info; env FLOWMIXER_LOG_LEVEL)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    inspect.register(commands)
+    run.register(commands)
+    dead_letters.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        configure_logging(
+            fmt=args.log_format or settings.log_format,
+            level=args.log_level or settings.log_level,
+        )
+        code: int = args.handler(args, settings)
+    except FlowmixerError as exc:
+        print(f"flowmixer: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        print("flowmixer: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`flowmixer components | head`): not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    return code

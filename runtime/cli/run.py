@@ -1,0 +1,173 @@
+"""``flowmixer run``: run one flow in this process, push events into it, print what leaves it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runtime.engine import Engine, Output
+from runtime.errors import ConfigurationError
+from runtime.flow import load_flow
+from runtime.registry import Registry
+from runtime.stores.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    import argparse
+
+    from runtime.node import ComponentStats
+    from runtime.plan import FlowPlan
+    from runtime.settings import Settings
+
+EXIT_DEAD_LETTERS = 3
+EXIT_INTERRUPTED = 130
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run a flow in this process",
+        description="Run a flow with the in-memory broker and the SQLite store under"
+        " $FLOWMIXER_HOME. Each message that leaves the flow is printed to standard output as"
+        " a JSON line; a summary goes to standard error. Without --until-idle or --duration"
+        " it runs until interrupted (Ctrl-C stops it gracefully).",
+    )
+    run.add_argument("flow", type=Path, metavar="FLOW.json")
+    run.add_argument(
+        "--push",
+        action="append",
+        default=[],
+        metavar="COMPONENT_ID=FILE.json",
+        help="push the JSON event in FILE (- for standard input) into webhook trigger"
+        " COMPONENT_ID once the flow runs; repeatable, pushed in order",
+    )
+    until = run.add_mutually_exclusive_group()
+    until.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="stop once nothing is queued, waiting for a retry or being handled",
+    )
+    until.add_argument(
+        "--duration", type=float, metavar="SECONDS", help="stop after this many seconds"
+    )
+    run.set_defaults(handler=cmd_run)
+
+
+@dataclass(frozen=True)
+class Push:
+    component_id: str
+    payload: Any
+    source: str
+
+
+def parse_pushes(specs: list[str], plan: FlowPlan) -> list[Push]:
+    """Read every ``ID=FILE`` before the flow starts, so a bad one starts nothing."""
+    pushes: list[Push] = []
+    for spec in specs:
+        component_id, sep, filename = spec.partition("=")
+        if not sep or not component_id or not filename:
+            raise ConfigurationError(f"--push {spec!r}: expected COMPONENT_ID=FILE.json")
+        node = plan.nodes.get(component_id)
+        if node is None or not node.webhook:
+            hooks = ", ".join(n.id for n in plan.nodes.values() if n.webhook) or "none"
+            raise ConfigurationError(
+                f"--push {spec!r}: flow {plan.id!r} has no webhook trigger {component_id!r}"
+                f" (its webhook triggers: {hooks})"
+            )
+        try:
+            text = sys.stdin.read() if filename == "-" else Path(filename).read_text("utf-8")
+        except OSError as exc:
+            raise ConfigurationError(
+                f"--push {spec!r}: cannot read {filename}: {exc.strerror}"
+            ) from None
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(
+                f"--push {spec!r}: {filename} is not JSON: {exc.msg} at line {exc.lineno}"
+                f" column {exc.colno}"
+            ) from None
+        pushes.append(Push(component_id, payload, filename))
+    return pushes
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    plan = load_flow(args.flow, Registry.load())
+    pushes = parse_pushes(args.push, plan)
+    return asyncio.run(_run(plan, pushes, args, settings))
+
+
+def _print_output(output: Output) -> None:
+    line = {
+        "flow": output.flow_id,
+        "component": output.component_id,
+        "port": output.port,
+        "correlationId": output.correlation_id,
+        "payload": output.payload,
+    }
+    sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+async def _run(
+    plan: FlowPlan, pushes: list[Push], args: argparse.Namespace, settings: Settings
+) -> int:
+    settings.ensure_home()
+    interrupted = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, interrupted.set)
+    store = await SQLiteStore.open(settings.db_path)
+    async with store, Engine(store, on_output=_print_output) as engine:
+        await engine.start_flow(plan)
+        for push in pushes:
+            await engine.push(plan.id, push.component_id, push.payload)
+        finished = await _wait(engine, plan.id, args, interrupted)
+        stats = engine.stats(plan.id)
+        await engine.stop_flow(plan.id)
+    dead = sum(s.dead_lettered for s in stats.values())
+    _print_summary(plan, stats, dead)
+    if not finished:
+        return EXIT_INTERRUPTED
+    return EXIT_DEAD_LETTERS if dead else 0
+
+
+async def _wait(
+    engine: Engine, flow_id: str, args: argparse.Namespace, interrupted: asyncio.Event
+) -> bool:
+    """Wait for the run's end condition; False when interrupted before it was met."""
+    if args.until_idle:
+        done: asyncio.Future[Any] = asyncio.ensure_future(engine.wait_idle(flow_id))
+    elif args.duration is not None:
+        done = asyncio.ensure_future(asyncio.sleep(args.duration))
+    else:
+        await interrupted.wait()
+        return True  # running until interrupted is the normal way to end
+    stop = asyncio.ensure_future(interrupted.wait())
+    await asyncio.wait({done, stop}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (done, stop):
+        task.cancel()
+    return not interrupted.is_set()
+
+
+def _print_summary(plan: FlowPlan, stats: dict[str, ComponentStats], dead: int) -> None:
+    out = sys.stderr
+    width = max(len(cid) for cid in stats)
+    out.write(f"\nflow {plan.id!r}: summary\n")
+    out.write(f"  {'component':<{width}}  received  sent  failed  retried  dead-lettered\n")
+    for cid, s in stats.items():
+        out.write(
+            f"  {cid:<{width}}  {s.received:>8}  {s.sent:>4}  {s.failed:>6}  {s.retried:>7}"
+            f"  {s.dead_lettered:>13}\n"
+        )
+    if dead:
+        out.write(
+            f"  {dead} message(s) went to the dead letters: see"
+            f" `flowmixer dead-letters list --flow {plan.id}`\n"
+        )
