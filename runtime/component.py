@@ -8,7 +8,7 @@ trigger's interval (never overlapping) and ``stop`` once on the way down.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime.envelope import new_event_id
@@ -57,7 +57,7 @@ class NodeServices(Protocol):
 
     def http(self) -> aiohttp.ClientSession: ...
 
-    def emit(self, context: Context, payload: Any, port: str) -> Coroutine[Any, Any, None]: ...
+    def emit(self, context: Context, payload: Any, port: str) -> Awaitable[None]: ...
 
 
 class Context:
@@ -141,9 +141,13 @@ class Context:
         self._log = None
         return self._event_id
 
-    def send(self, payload: Any, port: str = "out") -> Coroutine[Any, Any, None]:
-        """Send ``payload`` (JSON data) on out-port ``port``; await the result."""
-        # Returns the engine's coroutine instead of wrapping it: one frame less per message.
+    def send(self, payload: Any, port: str = "out") -> Awaitable[None]:
+        """Send ``payload`` (JSON data) on out-port ``port``; await the result.
+
+        Payloads are shared with every component that receives them: treat inputs as
+        read-only and send new objects rather than changing what arrived.
+        """
+        # Returns the engine's awaitable instead of wrapping it: no extra frame per message.
         return self._node.emit(self, payload, port)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import time
-import uuid
 from typing import Any
 
 # Outputs of upstream components of the same event, by component id then port.
@@ -38,8 +37,8 @@ new_id = _IdSource()
 
 
 def new_event_id() -> str:
-    """A new random event id (32 hex digits): a correlation id, shown to people."""
-    return uuid.uuid4().hex
+    """A new random event id (32 hex digits, 128 random bits): a correlation id."""
+    return os.urandom(16).hex()
 
 
 class Envelope:

@@ -141,9 +141,11 @@ class FlowRunner:
     # -- events in -----------------------------------------------------------------------
 
     async def deliver(self, envelope: Envelope) -> None:
-        """Queue ``envelope`` for its component (used for retries of dead letters)."""
+        """Queue ``envelope`` for its component (pushed events, retried dead letters)."""
         self.pending.add()
-        await self.nodes[envelope.component_id].channel.put(envelope)
+        channel = self.nodes[envelope.component_id].channel
+        if not channel.offer(envelope):
+            await channel.put(envelope)
 
     async def push(self, component_id: str, payload: Any) -> str:
         node = self.nodes.get(component_id)

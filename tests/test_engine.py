@@ -414,3 +414,22 @@ async def test_a_dead_letter_never_keeps_a_credential_quoted_in_the_error(engine
     assert "abc123" not in letter.error
     assert letter.error.startswith("GET https://api.example/v5?code=*** failed")
     assert "SECRETVALUE" not in repr(logs)
+
+
+async def test_a_component_sending_into_a_full_successor_waits_and_loses_nothing(store, outputs):
+    kit.Gate.opened = asyncio.Event()
+    kit.Gate.active = kit.Gate.peak = 0
+    async with Engine(store, on_output=outputs.append, queue_size=1) as engine:
+        await engine.start_flow(
+            kit.plan("f", {"hook": "Hook", "e": "Echo", "g": "Gate"}, [("hook", "e"), ("e", "g")])
+        )
+        for i in range(4):
+            await engine.push("f", "hook", i)
+        await kit.eventually(lambda: engine.depths("f")["g"] == 1 and kit.Gate.active == 1)
+        await asyncio.sleep(0.02)
+        stats = engine.stats("f")
+        assert stats["e"].sent < 4  # Echo is held back by the saturated Gate
+        kit.Gate.opened.set()
+        await engine.wait_idle("f")
+
+    assert [o.payload for o in outputs] == [0, 1, 2, 3]

@@ -22,6 +22,7 @@ class Channel(ABC):
 
     #: False when ``ack`` does nothing, so the engine can skip awaiting it.
     needs_ack: ClassVar[bool] = True
+
     @abstractmethod
     async def put(self, envelope: Envelope) -> None:
         """Publish an envelope; waits while the channel is full (backpressure)."""
