@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 from runtime.brokers import Broker, Channel, MemoryBroker
 from runtime.component import Component, Context, State
+from runtime.credentials import Credentials, StaticCredentials
 from runtime.engine import ComponentStats, Engine, Output
 from runtime.envelope import Envelope
 from runtime.errors import (
@@ -44,6 +45,7 @@ __all__ = [
     "ComponentStats",
     "ConfigurationError",
     "Context",
+    "Credentials",
     "DeadLetter",
     "Engine",
     "EngineError",
@@ -65,6 +67,7 @@ __all__ = [
     "ServiceManifest",
     "Settings",
     "State",
+    "StaticCredentials",
     "Store",
     "__version__",
     "load_flow",

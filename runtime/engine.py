@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.brokers.base import Broker
+    from runtime.credentials import CredentialsResolver
     from runtime.plan import FlowPlan
     from runtime.stores.base import Store
 
@@ -40,8 +41,9 @@ class Engine:
 
     ``on_output`` is called with every message that leaves a flow (sent by a component with no
     wires leaving it). ``queue_size`` bounds each component's input channel: a component that
-    sends to a saturated one waits (backpressure). The engine owns the broker and the HTTP
-    session it creates, not the store it is given.
+    sends to a saturated one waits (backpressure). ``credentials`` gives each component that
+    calls a service its ``context.auth``; a flow whose components have none does not start.
+    The engine owns the broker and the HTTP session it creates, not the store it is given.
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class Engine:
         http: HttpSessions | None = None,
         queue_size: int = 1024,
         on_output: Callable[[Output], None] | None = None,
+        credentials: CredentialsResolver | None = None,
         logger: FilteringBoundLogger | None = None,
     ) -> None:
         if queue_size < 1:
@@ -63,6 +66,7 @@ class Engine:
         self._owns_http = http is None
         self._queue_size = queue_size
         self._on_output = on_output
+        self._credentials = credentials
         self._logger: FilteringBoundLogger = logger or structlog.get_logger("flowmixer.engine")
         self._flows: dict[str, FlowRunner] = {}
 
@@ -91,6 +95,7 @@ class Engine:
             logger=self._logger,
             queue_size=self._queue_size,
             on_output=self._on_output,
+            credentials=self._credentials,
         )
         self._flows[plan.id] = runner
         try:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.brokers.base import Broker
+    from runtime.credentials import Credentials, CredentialsResolver
     from runtime.http import HttpSessions
     from runtime.node import Output
     from runtime.plan import FlowPlan
@@ -48,8 +49,10 @@ class FlowRunner:
         logger: FilteringBoundLogger,
         queue_size: int,
         on_output: Callable[[Output], None] | None,
+        credentials: CredentialsResolver | None = None,
     ) -> None:
         self.plan = plan
+        auth = resolve_credentials(plan, credentials)
         self.status = "starting"
         self.pending = Pending()
         self._broker = broker
@@ -69,6 +72,7 @@ class FlowRunner:
                 http=http,
                 logger=self._logger,
                 on_output=on_output,
+                auth=auth.get(cid),
             )
             for cid, node_plan in plan.nodes.items()
         }
@@ -229,3 +233,28 @@ class FlowRunner:
             await node.handler.stop(Context(node))
         except Exception as exc:
             node.logger.warning("component failed to stop", error=f"{type(exc).__name__}: {exc}")
+
+
+def resolve_credentials(
+    plan: FlowPlan, resolver: CredentialsResolver | None
+) -> dict[str, Credentials]:
+    """The credentials of every component that calls a service; refuses to start without."""
+    found: dict[str, Credentials] = {}
+    missing: dict[str, list[str]] = {}
+    for cid, node in plan.nodes.items():
+        if node.manifest.auth is None:
+            continue
+        credentials = resolver(node.manifest) if resolver is not None else None
+        if credentials is None:
+            missing.setdefault(node.manifest.auth.service, []).append(cid)
+        else:
+            found[cid] = credentials
+    if missing:
+        needs = "; ".join(
+            f"{service} (needed by {', '.join(cids)})" for service, cids in missing.items()
+        )
+        raise EngineError(
+            f"flow {plan.id!r} cannot start: no account is connected for {needs}."
+            " Connect one, or set <SERVICE>_ACCESS_TOKEN (e.g. PINTEREST_ACCESS_TOKEN)."
+        )
+    return found

@@ -256,3 +256,17 @@ def test_the_command_exits_with_documented_codes_in_a_real_process(tmp_path):
     )
     assert (ok.returncode, usage.returncode) == (0, 2)
     assert "the following arguments are required: FLOW.json" in usage.stderr
+
+
+def test_the_flow_shown_in_the_readme_validates_and_runs(tmp_path, capsys):
+    readme = (REPO / "README.md").read_text("utf-8")
+    section = readme[readme.index("## A flow file") :]
+    text = section[section.index("```json") + len("```json") : section.index("```\n\n")]
+    flow = tmp_path / "readme-flow.json"
+    flow.write_text(text)
+    event = tmp_path / "event.json"
+    event.write_text('{"orderId": "o-1", "total": 150}')
+
+    assert main(["run", str(flow), "--push", f"hook={event}", "--until-idle"]) == 0
+    [line] = json_lines(capsys.readouterr().out)
+    assert line["message"] == {"order": "o-1", "summary": "o-1: 150 EUR"}
