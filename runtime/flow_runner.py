@@ -191,6 +191,7 @@ class FlowRunner:
                 node.stats.failed += 1
                 node.logger.warning("tick failed", error=f"{type(exc).__name__}: {exc}")
             finally:
+                node.stats.ticks += 1
                 self.pending.done()
             remaining = max(0.0, began + wait - loop.time())
             with contextlib.suppress(TimeoutError):

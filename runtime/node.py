@@ -56,6 +56,7 @@ class ComponentStats:
     """Counters of one component of a running flow."""
 
     received: int = 0
+    ticks: int = 0
     sent: int = 0
     failed: int = 0
     retried: int = 0
@@ -64,6 +65,7 @@ class ComponentStats:
     def as_dict(self) -> dict[str, int]:
         return {
             "received": self.received,
+            "ticks": self.ticks,
             "sent": self.sent,
             "failed": self.failed,
             "retried": self.retried,

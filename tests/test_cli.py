@@ -270,3 +270,59 @@ def test_the_flow_shown_in_the_readme_validates_and_runs(tmp_path, capsys):
     assert main(["run", str(flow), "--push", f"hook={event}", "--until-idle"]) == 0
     [line] = json_lines(capsys.readouterr().out)
     assert line["message"] == {"order": "o-1", "summary": "o-1: 150 EUR"}
+
+
+def test_call_runs_one_component_once_and_prints_what_it_sends(capsys):
+    code = main(
+        [
+            "call",
+            "Filter",
+            "--props",
+            '{"field": "a", "operator": "greaterThan", "value": 1}',
+            "--input",
+            '{"a": 5}',
+        ]
+    )
+    assert code == 0
+    assert json_lines(capsys.readouterr().out) == [{"port": "out", "payload": {"a": 5}}]
+
+
+def test_call_of_a_polling_trigger_runs_one_tick(capsys):
+    assert main(["call", "flowmixer.core.Schedule", "--props", '{"interval": 60}']) == 0
+    [line] = json_lines(capsys.readouterr().out)
+    assert line["payload"]["tick"] == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["call", "Filtr"], 1, 'did you mean "flowmixer.core.Filter"'),
+        (
+            ["call", "Filter", "--props", '{"field": "a", "operator": "exists", "value": 1}'],
+            1,
+            '$.value: property "value" is not allowed here when "operator" is "exists"',
+        ),
+        (["call", "Filter", "--props", "[1]"], 2, "argument --props: must be a JSON object"),
+        (["call", "Filter", "--input", "{nope"], 2, "argument --input: not JSON"),
+    ],
+    ids=["unknown-component", "bad-props", "props-not-object", "input-not-json"],
+)
+def test_call_refuses_bad_arguments_naming_what_is_wrong(argv, code, message, capsys):
+    try:
+        got = main(argv)
+    except SystemExit as exit_:  # argparse refuses its own arguments with exit code 2
+        got = exit_.code
+    assert got == code
+    assert message in capsys.readouterr().err
+
+
+def test_call_exits_1_with_the_reason_when_the_component_fails(capsys):
+    schema = '{"schema": {"type": "object", "required": ["id"]}}'
+    assert main(["call", "Webhook", "--props", schema, "--input", '{"id": 1}']) == 0
+    assert json_lines(capsys.readouterr().out) == [{"port": "out", "payload": {"id": 1}}]
+
+    assert main(["call", "Webhook", "--props", schema, "--input", "{}"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "flowmixer.core.Webhook failed: the event does not match" in captured.err
+    assert "field $.id is missing" in captured.err

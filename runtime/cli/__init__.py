@@ -22,7 +22,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from runtime import __version__
-from runtime.cli import dead_letters, inspect, run
+from runtime.cli import call, dead_letters, inspect, run
 from runtime.errors import FlowmixerError
 from runtime.logging import configure_logging
 from runtime.settings import Settings
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     inspect.register(commands)
     run.register(commands)
+    call.register(commands)
     dead_letters.register(commands)
     return parser
 

@@ -1,0 +1,139 @@
+"""``flowmixer call``: run one component once and print what it sends.
+
+The component runs inside a two-component flow (a webhook feeding its in-port), so the same
+validation, mapping and error handling apply as in any flow. A polling trigger runs one tick
+(its first tick records a baseline and sends nothing unless its ``emitExisting`` is set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import difflib
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from runtime.credentials import environment_credentials
+from runtime.engine import Engine, Output
+from runtime.errors import ConfigurationError, FlowValidationError, Problem
+from runtime.flow import validate_flow
+from runtime.registry import Registry
+from runtime.stores.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from runtime.manifest import ComponentManifest
+    from runtime.settings import Settings
+
+FLOW_ID = "call"
+INPUT_ID = "input"
+TARGET_ID = "component"
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    call = commands.add_parser(
+        "call",
+        help="run one component once and print what it sends",
+        description="Run one component once against the configured API and print each"
+        " message it sends as a JSON line ({port, payload}). The token comes from"
+        " <SERVICE>_ACCESS_TOKEN (e.g. PINTEREST_ACCESS_TOKEN) and the API base from"
+        " <SERVICE>_API_BASE. Exit 1 when the call fails, with the reason.",
+    )
+    call.add_argument("component", help="component name, e.g. acme.pinterest.GetBoard or GetBoard")
+    call.add_argument("--props", type=_json_object, default={}, help="properties as JSON")
+    call.add_argument("--input", type=_json_value, default={}, help="the input message as JSON")
+    call.add_argument("--port", help="the in-port to send the input to (if it has several)")
+    call.set_defaults(handler=cmd_call)
+
+
+def _json_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(
+            f"not JSON: {exc.msg} at column {exc.colno}: {text}"
+        ) from None
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    value = _json_value(text)
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object, not {text}")
+    return value
+
+
+def find_component(registry: Registry, name: str) -> ComponentManifest:
+    """A component by full name, or by its last part when that is unambiguous."""
+    manifest = registry.find(name)
+    if manifest is not None:
+        return manifest
+    matches = [m for m in registry.components() if m.name.rsplit(".", 1)[-1] == name]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        names = ", ".join(m.name for m in matches)
+        raise ConfigurationError(f"{name!r} is ambiguous: {names}")
+    short = {m.name.rsplit(".", 1)[-1]: m.name for m in registry.components()}
+    close = difflib.get_close_matches(name, short, n=1, cutoff=0.6)
+    if close:
+        raise ConfigurationError(f'unknown component "{name}"; did you mean "{short[close[0]]}"?')
+    return registry.get(name)  # raises, suggesting from the full names
+
+
+def call_flow(manifest: ComponentManifest, props: dict[str, Any], port: str | None) -> Any:
+    """The flow that runs ``manifest`` once: a webhook feeds an action's in-port; a webhook
+    trigger gets the input pushed into it; a polling trigger ticks once."""
+    target: dict[str, Any] = {"type": manifest.name, "config": {"properties": props}}
+    components: dict[str, Any] = {TARGET_ID: target}
+    if manifest.in_ports:
+        names = [p.name for p in manifest.in_ports]
+        chosen = port or (names[0] if len(names) == 1 else None)
+        if chosen is None:
+            raise ConfigurationError(
+                f"{manifest.name} has several in-ports ({', '.join(names)}); choose one with --port"
+            )
+        components[INPUT_ID] = {"type": "flowmixer.core.Webhook"}
+        target["source"] = {chosen: {INPUT_ID: ["out"]}}
+    return {"id": FLOW_ID, "retry": {"maxAttempts": 1}, "components": components}
+
+
+def cmd_call(args: argparse.Namespace, settings: Settings) -> int:
+    registry = Registry.load()
+    manifest = find_component(registry, args.component)
+    try:
+        plan = validate_flow(call_flow(manifest, args.props, args.port), registry)
+    except FlowValidationError as exc:
+        # Speak of --props, not of the two-component flow built around the component.
+        prefix = f"$.components.{TARGET_ID}.config.properties"
+        problems = [
+            Problem(p.path.replace(prefix, "$", 1), p.message)
+            for p in exc.problems
+            if p.path.startswith(prefix)
+        ] or exc.problems
+        raise FlowValidationError(f"--props for {manifest.name}", problems) from None
+    return asyncio.run(_call(plan, manifest, args.input))
+
+
+def _print(output: Output) -> None:
+    line = {"port": output.port, "payload": output.payload}
+    sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+async def _call(plan: Any, manifest: ComponentManifest, message: Any) -> int:
+    store = MemoryStore()
+    async with Engine(store, on_output=_print, credentials=environment_credentials()) as engine:
+        await engine.start_flow(plan)
+        if manifest.in_ports:
+            await engine.push(FLOW_ID, INPUT_ID, message)
+        elif manifest.webhook:
+            await engine.push(FLOW_ID, TARGET_ID, message)
+        elif manifest.tick is not None:  # the first tick runs as the flow starts
+            while engine.stats(FLOW_ID)[TARGET_ID].ticks == 0:  # noqa: ASYNC110 - no event
+                await asyncio.sleep(0.01)
+        await engine.wait_idle(FLOW_ID)
+        await engine.stop_flow(FLOW_ID)
+    letters = await store.list_dead_letters()
+    for letter in letters:
+        print(f"flowmixer: {manifest.name} failed: {letter.error}", file=sys.stderr)
+    return 1 if letters else 0
