@@ -1,0 +1,102 @@
+"""``flowmixer emulate pinterest``: run the emulator on 127.0.0.1 until SIGTERM or Ctrl-C.
+
+Prints the base URL, the API base, the OAuth URLs and the demo app's client id on standard
+output (the client secret only with ``--show-secret``), then serves until stopped; exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from components.pinterest.emulator.config import EmulatorConfig
+from components.pinterest.emulator.emulator import Emulator
+
+if TYPE_CHECKING:
+    from runtime.settings import Settings
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    emulate = commands.add_parser(
+        "emulate",
+        help="run a local emulator of an external API",
+        description="Run a local emulator of an external API on 127.0.0.1, for tests, demos"
+        " and offline flow development.",
+    )
+    services = emulate.add_subparsers(dest="service", metavar="SERVICE", required=True)
+    add_arguments(
+        services.add_parser(
+            "pinterest",
+            help="Pinterest API v5 with OAuth",
+            description="Serve Pinterest API v5 (base path /v5) and its OAuth pages from memory"
+            " until SIGTERM or Ctrl-C.",
+        )
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port to listen on; 0 picks a free one (8080)"
+    )
+    parser.add_argument(
+        "--seed", type=Path, metavar="FILE.json", help="starting data (default: the demo seed)"
+    )
+    parser.add_argument(
+        "--auto-approve",
+        action="store_true",
+        help="approve every authorization request at once, without the consent page",
+    )
+    parser.add_argument(
+        "--show-secret", action="store_true", help="also print the demo app's client secret"
+    )
+    parser.set_defaults(handler=cmd_emulate_pinterest)
+
+
+def cmd_emulate_pinterest(args: argparse.Namespace, settings: Settings | None) -> int:
+    emu = Emulator(seed=args.seed, config=EmulatorConfig(auto_approve=args.auto_approve))
+    return asyncio.run(serve(emu, args.host, args.port, show_secret=args.show_secret))
+
+
+async def serve(emu: Emulator, host: str, port: int, *, show_secret: bool = False) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # Some platforms (Windows) have no loop signal handlers; Ctrl-C still ends the process.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    async with emu.running(host, port) as base:
+        secret = emu.app.client_secret if show_secret else "(hidden; use --show-secret)"
+        print(
+            f"Pinterest emulator listening on {base}\n"
+            f"  API base       {base}/v5\n"
+            f"  authorize URL  {base}/oauth/\n"
+            f"  token URL      {base}/v5/oauth/token\n"
+            f"  client id      {emu.app.client_id}\n"
+            f"  client secret  {secret}\n"
+            "Stop with Ctrl-C or SIGTERM.",
+            flush=True,
+        )
+        await stop.wait()
+    print("Pinterest emulator stopped.", file=sys.stderr, flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m components.pinterest.emulator``: the same options, without ``flowmixer``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m components.pinterest.emulator",
+        description="Serve Pinterest API v5 and its OAuth pages from memory on 127.0.0.1.",
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    code: int = args.handler(args, None)
+    return code

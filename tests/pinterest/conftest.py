@@ -1,0 +1,52 @@
+"""Fixtures for Pinterest tests: a running emulator whose every exchange is checked.
+
+``emulator`` yields an :class:`~tests.pinterest.emulator_harness.EmulatorHarness` (``.base``,
+``.api``, ``.emu``, ``.clock``, ``.session``, ``.token(scopes=...)``, ``.call(...)``);
+``make_emulator(seed=..., **EmulatorConfig fields)`` starts one with other settings.
+
+When Pinterest's OpenAPI description is absent (see ``tests/pinterest/openapi.py``), the
+emulator still runs, unchecked; tests that need the description skip, saying where it was
+looked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from tests.pinterest.emulator_harness import EmulatorHarness, run_emulator
+from tests.pinterest.openapi import Spec, spec_path
+
+
+@pytest.fixture(scope="session")
+def openapi_spec() -> Spec | None:
+    """The loaded description, or ``None`` when it is not there."""
+    path = spec_path()
+    return Spec.load(path) if path.is_file() else None
+
+
+@pytest.fixture
+def spec(openapi_spec: Spec | None) -> Spec:
+    """The description; skips the test when it is absent."""
+    if openapi_spec is None:
+        pytest.skip(
+            f"Pinterest's OpenAPI description is not at {spec_path()}; set PINTEREST_OPENAPI"
+        )
+    return openapi_spec
+
+
+@pytest.fixture
+def make_emulator(
+    openapi_spec: Spec | None,
+) -> Callable[..., contextlib.AbstractAsyncContextManager[EmulatorHarness]]:
+    """``async with make_emulator(seed=..., **EmulatorConfig fields) as harness``."""
+    return functools.partial(run_emulator, openapi_spec)
+
+
+@pytest.fixture
+async def emulator(openapi_spec: Spec | None) -> AsyncIterator[EmulatorHarness]:
+    async with run_emulator(openapi_spec) as harness:
+        yield harness
