@@ -1,0 +1,50 @@
+"""Board section components: list, create, rename and delete the sections of a board."""
+
+from __future__ import annotations
+
+from components.pinterest.base import client_for, fetch_limit, send_items
+from runtime.component import Component, Context
+
+
+class ListBoardSections(Component):
+    """Sends the sections of board ``boardId`` as ``outputMode`` says."""
+
+    async def receive(self, context: Context) -> None:
+        props = context.properties
+        sections = client_for(context).list_board_sections(
+            context.message["boardId"], limit=fetch_limit(props["outputMode"], props["limit"])
+        )
+        await send_items(
+            context, sections, mode=props["outputMode"], limit=props["limit"], input=context.message
+        )
+
+
+class CreateBoardSection(Component):
+    """Adds section ``name`` to board ``boardId`` and sends it."""
+
+    async def receive(self, context: Context) -> None:
+        message = context.message
+        section = await client_for(context).create_board_section(
+            message["boardId"], message["name"]
+        )
+        await context.send(section.model_dump(mode="json", exclude_none=True))
+
+
+class UpdateBoardSection(Component):
+    """Renames section ``sectionId`` of board ``boardId`` to ``name`` and sends it."""
+
+    async def receive(self, context: Context) -> None:
+        message = context.message
+        section = await client_for(context).update_board_section(
+            message["boardId"], message["sectionId"], message["name"]
+        )
+        await context.send(section.model_dump(mode="json", exclude_none=True))
+
+
+class DeleteBoardSection(Component):
+    """Deletes a section; sends ``{"deleted": true, "boardId": id, "sectionId": id}``."""
+
+    async def receive(self, context: Context) -> None:
+        board_id, section_id = context.message["boardId"], context.message["sectionId"]
+        await client_for(context).delete_board_section(board_id, section_id)
+        await context.send({"deleted": True, "boardId": board_id, "sectionId": section_id})
