@@ -17,18 +17,28 @@ error, so output can be piped.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from typing import TYPE_CHECKING
 
 from runtime import __version__
-from runtime.cli import call, dead_letters, inspect, run
 from runtime.errors import FlowmixerError
 from runtime.logging import configure_logging
 from runtime.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+# Modules that add sub-commands, each with ``register(commands)``: the runtime's own, then the
+# connectors' (imported here by name so the runtime does not depend on them otherwise).
+COMMAND_MODULES = (
+    "runtime.cli.inspect",
+    "runtime.cli.run",
+    "runtime.cli.call",
+    "runtime.cli.dead_letters",
+    "components.pinterest.cli",
+)
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -56,10 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="lowest level logged (default: info; env FLOWMIXER_LOG_LEVEL)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    inspect.register(commands)
-    run.register(commands)
-    call.register(commands)
-    dead_letters.register(commands)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(commands)
     return parser
 
 
