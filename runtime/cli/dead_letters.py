@@ -13,6 +13,7 @@ from runtime.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Awaitable, Callable
 
     from runtime.settings import Settings
     from runtime.stores.base import DeadLetter
@@ -107,31 +108,32 @@ async def _select(store: SQLiteStore, args: argparse.Namespace) -> list[str]:
 
 
 def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
-    _targets(args)
-
-    async def work() -> tuple[int, list[str]]:
-        async with await _open(settings) as store:
-            ids = await _select(store, args)
-            missing = [i for i in ids if not await store.request_retry(i)]
-            return len(ids) - len(missing), missing
-
-    done, missing = asyncio.run(work())
+    done, missing = _apply(args, settings, SQLiteStore.request_retry)
     print(f"{done} dead letter(s) will be delivered again at the next start of their flow")
     return _report_missing(missing)
 
 
 def cmd_drop(args: argparse.Namespace, settings: Settings) -> int:
+    done, missing = _apply(args, settings, SQLiteStore.delete_dead_letter)
+    print(f"{done} dead letter(s) dropped")
+    return _report_missing(missing)
+
+
+def _apply(
+    args: argparse.Namespace,
+    settings: Settings,
+    action: Callable[[SQLiteStore, str], Awaitable[bool]],
+) -> tuple[int, list[str]]:
+    """Apply ``action`` to the chosen dead letters: how many it applied to, which were unknown."""
     _targets(args)
 
     async def work() -> tuple[int, list[str]]:
         async with await _open(settings) as store:
             ids = await _select(store, args)
-            missing = [i for i in ids if not await store.delete_dead_letter(i)]
+            missing = [i for i in ids if not await action(store, i)]
             return len(ids) - len(missing), missing
 
-    done, missing = asyncio.run(work())
-    print(f"{done} dead letter(s) dropped")
-    return _report_missing(missing)
+    return asyncio.run(work())
 
 
 def _report_missing(missing: list[str]) -> int:

@@ -15,10 +15,12 @@ import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable
 
+import aiohttp
 import pytest
 
 from tests.pinterest.emulator_harness import EmulatorHarness, run_emulator
 from tests.pinterest.openapi import Spec, spec_path
+from tests.pinterest.stub_api import StubApi
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +52,16 @@ def make_emulator(
 async def emulator(openapi_spec: Spec | None) -> AsyncIterator[EmulatorHarness]:
     async with run_emulator(openapi_spec) as harness:
         yield harness
+
+
+@pytest.fixture
+async def stub() -> AsyncIterator[StubApi]:
+    """A tiny API on 127.0.0.1 for the edge cases the emulator does not produce."""
+    async with StubApi().running() as api:
+        yield api
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as http:
+        yield http

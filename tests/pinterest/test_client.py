@@ -31,7 +31,6 @@ from tests.pinterest.emulator_harness import EmulatorHarness
 from tests.pinterest.stub_api import (
     Handler,
     RecordingNode,
-    StubApi,
     SwappingCredentials,
     answer,
     pages,
@@ -40,18 +39,6 @@ from tests.pinterest.stub_api import (
 STALE = "pina_STALE-token-aaaaaaaaaaaa"
 FRESH = "pina_FRESH-token-bbbbbbbbbbbb"
 IMAGE = {"source_type": "image_url", "url": "https://example.com/soup.jpg"}
-
-
-@pytest.fixture
-async def stub():
-    async with StubApi().running() as api:
-        yield api
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as http:
-        yield http
 
 
 def only_token(token: str) -> Handler:

@@ -7,7 +7,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-import aiohttp
 import pytest
 import structlog
 from aiohttp import web
@@ -37,18 +36,6 @@ from tests.pinterest.stub_api import StubApi, SwappingCredentials, answer, drop_
 
 TOKEN = "pina_SECRET-token-0123456789abcdef"
 SECOND_TOKEN = "pina_SECOND-secret-token-fedcba9876"
-
-
-@pytest.fixture
-async def stub():
-    async with StubApi().running() as api:
-        yield api
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as http:
-        yield http
 
 
 def debug_logger() -> structlog.typing.FilteringBoundLogger:

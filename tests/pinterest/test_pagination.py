@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +12,7 @@ from components.pinterest.client import PinterestClient
 from components.pinterest.errors import PaginationError, PinterestInputError
 from components.pinterest.models import Board
 from components.pinterest.pagination import matching, paginate
-from tests.pinterest.stub_api import StubApi, SwappingCredentials, pages
+from tests.pinterest.stub_api import SwappingCredentials, pages
 
 TOKEN = "pina_pagination-token"
 
@@ -136,18 +135,6 @@ async def test_out_of_range_sizes_are_refused_naming_the_field(kwargs, field):
 
 
 # -- over HTTP -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def stub():
-    async with StubApi().running() as api:
-        yield api
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as http:
-        yield http
 
 
 async def test_the_client_follows_bookmarks_and_keeps_the_other_parameters(stub, session):

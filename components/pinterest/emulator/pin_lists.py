@@ -8,7 +8,6 @@ A board's listing includes the Pins in its sections. Filters follow the spec: ``
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
 
 from aiohttp import web
 
@@ -18,23 +17,7 @@ from components.pinterest.emulator.errors import json_response
 from components.pinterest.emulator.lookup import can_see, own_board
 from components.pinterest.emulator.pagination import listing_key, page_size, paginate
 from components.pinterest.emulator.state import Pin, newest_first
-
-CREATIVE_TYPES: Final = (
-    "REGULAR",
-    "VIDEO",
-    "SHOPPING",
-    "CAROUSEL",
-    "MAX_VIDEO",
-    "SHOP_THE_PIN",
-    "COLLECTION",
-    "IDEA",
-    "SHOWCASE",
-    "QUIZ",
-    "COLLAGE",
-    "MAX_WIDTH_REGULAR_COLLECTION",
-    "MAX_WIDTH_VIDEO_COLLECTION",
-)
-PIN_FILTERS: Final = ("exclude_native", "exclude_repins", "has_been_promoted")
+from components.pinterest.limits import CREATIVE_TYPES, PIN_FILTERS
 
 
 def _page(request: web.Request, pins: list[Pin], listing: str, size: int) -> web.Response:
