@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -326,3 +328,65 @@ def test_call_exits_1_with_the_reason_when_the_component_fails(capsys):
     assert captured.out == ""
     assert "flowmixer.core.Webhook failed: the event does not match" in captured.err
     assert "field $.id is missing" in captured.err
+
+
+def test_an_interrupted_run_stops_quickly_and_keeps_unfinished_messages(tmp_path):
+    # CreatePin against a closed port keeps failing and retrying with backoff; Ctrl-C must
+    # not wait for the retries, and the message must survive as a dead letter.
+    flow = write_flow(
+        tmp_path,
+        {
+            "id": "stuck",
+            "retry": {"maxAttempts": 3, "baseDelay": 60, "maxDelay": 60},
+            "components": {
+                "hook": {"type": "flowmixer.core.Webhook"},
+                "pin": {"type": "acme.pinterest.CreatePin", "source": {"in": {"hook": ["out"]}}},
+            },
+        },
+    )
+    event = tmp_path / "event.json"
+    event.write_text('{"boardId": "1", "imageUrl": "https://example.com/a.png"}')
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "FLOWMIXER_HOME": str(home),
+        "PYTHONPATH": str(REPO),
+        "PINTEREST_ACCESS_TOKEN": "pina_test",
+        "PINTEREST_API_BASE": "http://127.0.0.1:9/v5",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runtime.cli",
+            "run",
+            str(flow),
+            "--push",
+            f"hook={event}",
+            "--until-idle",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.0)  # the first attempts fail; the message waits for a retry
+    began = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert time.monotonic() - began < 10
+    assert "1 message(s) went to the dead letters" in err
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "dead-letters", "list", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    [letter] = json_lines(listed.stdout)
+    assert letter["component_id"] == "pin"
+    assert letter["error_type"] == "Stopped"
+    assert "pina_test" not in err + listed.stdout

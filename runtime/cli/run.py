@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runtime.credentials import environment_credentials
 from runtime.engine import Engine, Output
 from runtime.errors import ConfigurationError
 from runtime.flow import load_flow
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from runtime.settings import Settings
 
 EXIT_DEAD_LETTERS = 3
+STOP = 30.0
+STOP_AFTER_INTERRUPT = 3.0
 EXIT_INTERRUPTED = 130
 
 
@@ -34,7 +37,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="run a flow in this process",
         description="Run a flow with the in-memory broker and the SQLite store under"
         " $FLOWMIXER_HOME. Each message that leaves the flow is printed to standard output as"
-        " a JSON line; a summary goes to standard error. Without --until-idle or --duration"
+        " a JSON line; a summary goes to standard error. Components that call a service use"
+        " the token in <SERVICE>_ACCESS_TOKEN (e.g. PINTEREST_ACCESS_TOKEN) and the API base in"
+        " <SERVICE>_API_BASE. Without --until-idle or --duration"
         " it runs until interrupted (Ctrl-C stops it gracefully).",
     )
     run.add_argument("flow", type=Path, metavar="FLOW.json")
@@ -124,13 +129,18 @@ async def _run(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, interrupted.set)
     store = await SQLiteStore.open(settings.db_path)
-    async with store, Engine(store, on_output=_print_output) as engine:
+    credentials = environment_credentials()
+    async with store, Engine(store, on_output=_print_output, credentials=credentials) as engine:
         await engine.start_flow(plan)
         for push in pushes:
             await engine.push(plan.id, push.component_id, push.payload)
         finished = await _wait(engine, plan.id, args, interrupted)
         stats = engine.stats(plan.id)
-        await engine.stop_flow(plan.id)
+        # Interrupted: a person is waiting, so in-flight work gets a few seconds and what is
+        # still queued goes to the dead letters (retry them later) instead of a long drain.
+        await engine.stop_flow(
+            plan.id, timeout=STOP_AFTER_INTERRUPT if interrupted.is_set() else STOP
+        )
     dead = sum(s.dead_lettered for s in stats.values())
     _print_summary(plan, stats, dead)
     if not finished:
