@@ -58,15 +58,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--show-secret", action="store_true", help="also print the demo app's client secret"
     )
+    parser.add_argument(
+        "--issue-token",
+        action="store_true",
+        help="also print an access token of the seed's first user with every organic scope,"
+        " for PINTEREST_ACCESS_TOKEN (a credential of this emulator only)",
+    )
     parser.set_defaults(handler=cmd_emulate_pinterest)
 
 
 def cmd_emulate_pinterest(args: argparse.Namespace, settings: Settings | None) -> int:
     emu = Emulator(seed=args.seed, config=EmulatorConfig(auto_approve=args.auto_approve))
-    return asyncio.run(serve(emu, args.host, args.port, show_secret=args.show_secret))
+    return asyncio.run(
+        serve(
+            emu,
+            args.host,
+            args.port,
+            show_secret=args.show_secret,
+            issue_token=getattr(args, "issue_token", False),
+        )
+    )
 
 
-async def serve(emu: Emulator, host: str, port: int, *, show_secret: bool = False) -> int:
+async def serve(
+    emu: Emulator, host: str, port: int, *, show_secret: bool = False, issue_token: bool = False
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -75,16 +91,19 @@ async def serve(emu: Emulator, host: str, port: int, *, show_secret: bool = Fals
             loop.add_signal_handler(signum, stop.set)
     async with emu.running(host, port) as base:
         secret = emu.app.client_secret if show_secret else "(hidden; use --show-secret)"
-        print(
-            f"Pinterest emulator listening on {base}\n"
-            f"  API base       {base}/v5\n"
-            f"  authorize URL  {base}/oauth/\n"
-            f"  token URL      {base}/v5/oauth/token\n"
-            f"  client id      {emu.app.client_id}\n"
-            f"  client secret  {secret}\n"
-            "Stop with Ctrl-C or SIGTERM.",
-            flush=True,
-        )
+        lines = [
+            f"Pinterest emulator listening on {base}",
+            f"  API base       {base}/v5",
+            f"  authorize URL  {base}/oauth/",
+            f"  token URL      {base}/v5/oauth/token",
+            f"  client id      {emu.app.client_id}",
+            f"  client secret  {secret}",
+        ]
+        if issue_token:  # asked for: a credential of this local emulator only
+            user = emu.state.users[emu.signed_in_user].username
+            lines.append(f"  access token   {emu.issue_token().access_token} (user {user})")
+        lines.append("Stop with Ctrl-C or SIGTERM.")
+        print("\n".join(lines), flush=True)
         await stop.wait()
     print("Pinterest emulator stopped.", file=sys.stderr, flush=True)
     return 0
