@@ -147,6 +147,8 @@ class OAuth2Settings(_Model):
     extra_token_params: dict[str, str] = Field(default_factory=dict)
     profile_url: str | None = None
     account_name_field: str | None = None
+    # Scopes the profile call needs: every login asks for them, to name the account.
+    profile_scopes: tuple[str, ...] = ()
 
 
 class QuotaRule(_Model):

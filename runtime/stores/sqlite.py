@@ -51,6 +51,56 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX dead_letters_by_flow ON dead_letters (flow_id, failed_at)",
     ),
+    # Auth: app configuration per service (secret values sealed by runtime.auth.secretbox)
+    # and the token vault (one sealed token set per account; the other columns are plain).
+    (
+        """CREATE TABLE app_config (
+            service TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            secret INTEGER NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (service, key)
+        )""",
+        """CREATE TABLE accounts (
+            service TEXT NOT NULL,
+            name TEXT NOT NULL,
+            sealed_tokens BLOB NOT NULL,
+            status TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            expires_at REAL,
+            reason TEXT,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (service, name)
+        )""",
+    ),
+    # OAuth logins under way: the SHA-256 of each single-use ``state`` and what it is bound to.
+    (
+        """CREATE TABLE oauth_states (
+            state_hash TEXT PRIMARY KEY,
+            service TEXT NOT NULL,
+            account TEXT,
+            redirect_uri TEXT NOT NULL,
+            binding_hash TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        )""",
+    ),
+    # The server: deployed flows, and the SHA-256 of each webhook trigger's secret.
+    (
+        """CREATE TABLE flows (
+            id TEXT PRIMARY KEY,
+            definition_json TEXT NOT NULL,
+            status TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        """CREATE TABLE hooks (
+            flow_id TEXT NOT NULL,
+            component_id TEXT NOT NULL,
+            secret_hash TEXT NOT NULL,
+            PRIMARY KEY (flow_id, component_id)
+        )""",
+    ),
 )
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
@@ -181,6 +231,15 @@ class SQLiteStore:
         if self._closed:
             raise RuntimeError(f"the store for {self.path!r} is closed")
         return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+
+    async def with_connection(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work(connection)`` on the store's thread and return its result.
+
+        For modules that keep their own tables in this file (auth, the server): calls run one
+        at a time, each statement commits alone, and several writes are made atomic by
+        wrapping them in ``BEGIN IMMEDIATE`` ... ``COMMIT`` inside ``work``.
+        """
+        return await self._run(work, self._conn)
 
     # -- state ------------------------------------------------------------------------------
 

@@ -1,0 +1,203 @@
+"""Refreshing credentials from the token vault, and the provider that hands them to flows.
+
+:class:`VaultCredentials` gives components a valid access token: it refreshes when the token
+expires within :data:`REFRESH_MARGIN` seconds, and once when the API rejects it. Refreshes are
+single-flight per account (one lock and one cached token set per account, shared by every
+credentials object of the provider): fifty calls with an expired token cause one refresh. The
+rotated refresh token is saved in the vault before the new access token is handed out. A refused
+refresh marks the account as needing re-authorization and raises
+:class:`~runtime.errors.ReauthorizeError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final, NoReturn
+
+import structlog
+
+from runtime.auth.oauth2 import InvalidGrantError
+from runtime.errors import ConfigurationError, ReauthorizeError
+
+if TYPE_CHECKING:
+    from runtime.auth.oauth2 import OAuth2Client
+    from runtime.auth.vault import AccountRecord, TokenSet, TokenVault
+    from runtime.credentials import Credentials, CredentialsResolver
+    from runtime.manifest import ComponentManifest
+
+REFRESH_MARGIN: Final = 300.0
+
+
+@dataclass
+class _Account:
+    """What all credentials of one account share: the lock and the last known tokens."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tokens: TokenSet | None = None
+    # The refresh token the service refused: not sent again until a new login replaces it.
+    refused: str | None = None
+
+
+class VaultCredentials:
+    """The credentials of one account kept in the vault (implements ``Credentials``)."""
+
+    def __init__(
+        self,
+        vault: TokenVault,
+        client: OAuth2Client,
+        account: str,
+        *,
+        settings: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+        margin: float = REFRESH_MARGIN,
+        shared: _Account | None = None,
+    ) -> None:
+        self._vault = vault
+        self._client = client
+        self._account = account
+        self._settings = dict(settings or {"apiBase": client.api_base})
+        self._clock = clock
+        self._margin = margin
+        self._shared = shared or _Account()
+        self._logger = structlog.get_logger("flowmixer.auth").bind(
+            service=client.service, account=account
+        )
+
+    @property
+    def service(self) -> str:
+        return self._client.service
+
+    @property
+    def account(self) -> str | None:
+        return self._account
+
+    @property
+    def settings(self) -> Mapping[str, str]:
+        return self._settings
+
+    def __repr__(self) -> str:
+        return f"VaultCredentials(service={self.service!r}, account={self._account!r})"
+
+    async def access_token(self) -> str:
+        tokens = self._shared.tokens
+        if tokens is not None and self._fresh(tokens):
+            return tokens.access_token
+        async with self._shared.lock:
+            tokens = self._shared.tokens or await self._load()
+            if self._fresh(tokens):
+                self._shared.tokens = tokens
+                return tokens.access_token
+            return (await self._refresh(tokens)).access_token
+
+    async def token_rejected(self, token: str) -> None:
+        async with self._shared.lock:
+            tokens = self._shared.tokens or await self._load()
+            if tokens.access_token != token:
+                self._shared.tokens = tokens
+                return  # another call refreshed it meanwhile
+            await self._refresh(tokens)
+
+    def _fresh(self, tokens: TokenSet) -> bool:
+        return tokens.expires_at is None or tokens.expires_at - self._margin > self._clock()
+
+    async def _load(self) -> TokenSet:
+        tokens = await self._vault.load(self.service, self._account)
+        if tokens is None:
+            raise ReauthorizeError(
+                f"{self.service} account {self._account!r} is not connected; connect it with"
+                f" `flowmixer auth login {self.service.split(':', 1)[-1]}`"
+            )
+        return tokens
+
+    async def _refresh(self, tokens: TokenSet) -> TokenSet:
+        if tokens.refresh_token is None:
+            await self._reauthorize("its token expired and cannot be refreshed")
+        if tokens.refresh_token == self._shared.refused:
+            await self._reauthorize("the service refused to refresh its token")
+        try:
+            new = await self._client.refresh(tokens.refresh_token, previous=tokens)
+        except InvalidGrantError:
+            self._shared.refused = tokens.refresh_token
+            await self._reauthorize("the service refused to refresh its token")
+        # Saved first: a rotated refresh token lost here would lock the account out.
+        await self._vault.save(self.service, self._account, new)
+        self._shared.tokens = new
+        self._logger.info("auth.token_refreshed", expires_at=new.expires_at)
+        return new
+
+    async def _reauthorize(self, reason: str) -> NoReturn:
+        self._shared.tokens = None
+        await self._vault.mark_needs_reauthorization(self.service, self._account, reason)
+        self._logger.warning("auth.reauthorization_needed", reason=reason)
+        raise ReauthorizeError(
+            f"{self.service} account {self._account!r} needs to be connected again ({reason});"
+            f" run `flowmixer auth login {self.service.split(':', 1)[-1]} --account"
+            f" {self._account}`"
+        )
+
+
+class AuthProvider:
+    """Credentials for flows from the vault, one OAuth2 client per service.
+
+    Call :meth:`load` (and again after logins change) before :meth:`resolver`: resolvers are
+    synchronous and choose among the accounts known at the last load.
+    """
+
+    def __init__(
+        self,
+        vault: TokenVault,
+        clients: Mapping[str, OAuth2Client],
+        *,
+        clock: Callable[[], float] = time.time,
+        margin: float = REFRESH_MARGIN,
+    ) -> None:
+        self._vault = vault
+        self._clients = dict(clients)
+        self._clock = clock
+        self._margin = margin
+        self._shared: dict[tuple[str, str], _Account] = {}
+        self._accounts: list[AccountRecord] | None = None
+
+    async def load(self) -> list[AccountRecord]:
+        """Read the vault's accounts (the resolvers choose among them)."""
+        self._accounts = await self._vault.accounts()
+        return self._accounts
+
+    def credentials(self, service: str, account: str) -> VaultCredentials:
+        """The credentials of ``account`` of ``service`` (sharing its lock and tokens)."""
+        client = self._clients.get(service)
+        if client is None:
+            raise ConfigurationError(f"there is no OAuth2 client for {service}")
+        shared = self._shared.setdefault((service, account), _Account())
+        return VaultCredentials(
+            self._vault, client, account, clock=self._clock, margin=self._margin, shared=shared
+        )
+
+    def resolver(self, flow_account: str | None = None) -> CredentialsResolver:
+        """A resolver for one flow: its named account, or the service's only account."""
+        if self._accounts is None:
+            raise RuntimeError("AuthProvider.load() must be awaited before resolver()")
+        accounts = list(self._accounts)
+
+        def resolve(manifest: ComponentManifest) -> Credentials | None:
+            if manifest.auth is None or manifest.auth.service not in self._clients:
+                return None
+            service = manifest.auth.service
+            names = [a.name for a in accounts if a.service == service]
+            if flow_account is not None:
+                if flow_account not in names:
+                    return None
+                return self.credentials(service, flow_account)
+            if len(names) != 1:
+                if names:
+                    raise ConfigurationError(
+                        f"{service} has several accounts ({', '.join(names)}); the flow must"
+                        " name the one it uses"
+                    )
+                return None
+            return self.credentials(service, names[0])
+
+        return resolve

@@ -1,0 +1,104 @@
+"""Which scopes a login asks for: what the connector's components declare, and no more.
+
+The scopes asked for are the union of the ``auth.scopes`` of every component of the service
+(least privilege: nothing that no component needs), unless a person names them (``--scopes``).
+Named scopes may use Pinterest's older names; they are mapped to v5 scopes as below (Pinterest
+publishes no official mapping; this one follows the endpoints each old scope covered):
+
+=====================================  ==============================================
+older name                             v5 scopes
+=====================================  ==============================================
+``read_public``                        ``boards:read``, ``pins:read``, ``user_accounts:read``
+``write_public``                       ``boards:write``, ``pins:write``, ``boards:read``,
+                                       ``pins:read``
+``read_secret``                        ``boards:read_secret``, ``pins:read_secret``
+``write_secret``                       ``boards:write_secret``, ``pins:write_secret``
+``read_users``, ``read_relationships``   ``user_accounts:read``
+``write_users``, ``write_relationships`` ``user_accounts:write``
+=====================================  ==============================================
+
+A name that is neither a scope of the service nor an older name is refused, naming the valid
+ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Final
+
+from runtime.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from runtime.manifest import ComponentManifest, ServiceManifest
+
+LEGACY_SCOPES: Final[Mapping[str, tuple[str, ...]]] = {
+    "read_public": ("boards:read", "pins:read", "user_accounts:read"),
+    "write_public": ("boards:write", "pins:write", "boards:read", "pins:read"),
+    "read_secret": ("boards:read_secret", "pins:read_secret"),
+    "write_secret": ("boards:write_secret", "pins:write_secret"),
+    "read_users": ("user_accounts:read",),
+    "read_relationships": ("user_accounts:read",),
+    "write_users": ("user_accounts:write",),
+    "write_relationships": ("user_accounts:write",),
+}
+
+
+def declared_scopes(
+    service: ServiceManifest, components: Iterable[ComponentManifest]
+) -> tuple[str, ...]:
+    """The union of the scopes the components using ``service`` declare, sorted."""
+    found: set[str] = set()
+    for component in components:
+        if component.auth is not None and component.auth.service == service.service:
+            found.update(component.auth.scopes)
+    return tuple(sorted(found))
+
+
+def parse_scope_list(text: str) -> list[str]:
+    """Scope names given on a command line: separated by commas and/or spaces."""
+    return [name for name in text.replace(",", " ").split() if name]
+
+
+def normalize_scopes(service: ServiceManifest, names: Iterable[str]) -> tuple[str, ...]:
+    """``names`` as v5 scopes of ``service`` (older names mapped), sorted and unique.
+
+    :class:`ConfigurationError` names every unknown scope and lists the valid names.
+    """
+    known = set(service.scopes)
+    result: set[str] = set()
+    unknown: list[str] = []
+    for name in names:
+        if name in known:
+            result.add(name)
+        elif name in LEGACY_SCOPES and set(LEGACY_SCOPES[name]) <= known:
+            result.update(LEGACY_SCOPES[name])
+        else:
+            unknown.append(name)
+    if unknown:
+        valid = ", ".join(service.scopes) or "none"
+        older = ", ".join(LEGACY_SCOPES) if set(service.scopes) & _LEGACY_TARGETS else ""
+        raise ConfigurationError(
+            f"{service.service} has no scope {', '.join(map(repr, unknown))}; its scopes are: "
+            f"{valid}" + (f" (older names also accepted: {older})" if older else "")
+        )
+    if not result:
+        raise ConfigurationError(f"no scopes to ask {service.service} for; name at least one")
+    return tuple(sorted(result))
+
+
+def scopes_to_request(
+    service: ServiceManifest,
+    components: Iterable[ComponentManifest],
+    override: Iterable[str] | None = None,
+) -> tuple[str, ...]:
+    """The scopes a login asks for: ``override`` when given (checked, older names mapped),
+    else the union the components declare; plus, always, what the profile call needs to name
+    the account (``oauth2.profileScopes``)."""
+    profile = service.oauth2.profile_scopes if service.oauth2 is not None else ()
+    if override is not None:
+        return normalize_scopes(service, [*override, *profile])
+    declared = declared_scopes(service, components)
+    return normalize_scopes(service, [*declared, *profile])
+
+
+_LEGACY_TARGETS: Final = frozenset(s for scopes in LEGACY_SCOPES.values() for s in scopes)

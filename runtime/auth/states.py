@@ -1,0 +1,144 @@
+"""The ``state`` of OAuth logins: random, single-use, short-lived and bound to its login.
+
+A login gets a fresh random ``state`` (256 bits) when it starts; the callback must bring it
+back within :data:`STATE_LIFETIME` seconds, for the same service and redirect URI, from the
+same login (a ``binding``: e.g. a browser cookie's value, or the CLI's own secret). The state
+is deleted when it is presented, so it cannot be replayed whatever the outcome. Only SHA-256
+digests of the state and binding are stored (table ``oauth_states``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from runtime.errors import FlowmixerError
+
+if TYPE_CHECKING:
+    from runtime.stores.sqlite import SQLiteStore
+
+STATE_LIFETIME: Final = 600.0
+
+
+class LoginStateError(FlowmixerError):
+    """A callback's ``state`` is unknown, used, expired or belongs to another login."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLogin:
+    """What a login was started for, returned when its state is accepted."""
+
+    service: str
+    account: str | None
+    redirect_uri: str
+    scopes: tuple[str, ...]
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _insert(conn: sqlite3.Connection, row: tuple[Any, ...], now: float) -> None:
+    conn.execute("DELETE FROM oauth_states WHERE expires_at <= ?", (now,))
+    conn.execute(
+        "INSERT INTO oauth_states (state_hash, service, account, redirect_uri, binding_hash,"
+        " scopes, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        row,
+    )
+
+
+def _take(conn: sqlite3.Connection, state_hash: str) -> tuple[Any, ...] | None:
+    # Read and delete in one transaction: two callbacks with one state cannot both get it.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute(
+            "SELECT service, account, redirect_uri, binding_hash, scopes, expires_at"
+            " FROM oauth_states WHERE state_hash = ?",
+            (state_hash,),
+        ).fetchone()
+        conn.execute("DELETE FROM oauth_states WHERE state_hash = ?", (state_hash,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return None if row is None else tuple(row)
+
+
+class LoginStates:
+    """Issue and check the states of logins, kept in ``store``."""
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        *,
+        lifetime: float = STATE_LIFETIME,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._lifetime = lifetime
+        self._clock = clock
+
+    async def issue(
+        self,
+        service: str,
+        *,
+        redirect_uri: str,
+        binding: str,
+        account: str | None = None,
+        scopes: Sequence[str] = (),
+    ) -> str:
+        """A new state for a login of ``service`` bound to ``binding`` and ``redirect_uri``."""
+        if not binding:
+            raise ValueError("a login state needs a binding to the login that started it")
+        state = secrets.token_urlsafe(32)
+        now = self._clock()
+        row = (
+            _digest(state),
+            service,
+            account,
+            redirect_uri,
+            _digest(binding),
+            json.dumps(list(scopes)),
+            now + self._lifetime,
+        )
+        await self._store.with_connection(lambda conn: _insert(conn, row, now))
+        return state
+
+    async def consume(
+        self, state: str, *, service: str, redirect_uri: str, binding: str
+    ) -> PendingLogin:
+        """Accept ``state`` once: :class:`LoginStateError` unless it was issued for this
+        service, redirect URI and binding less than the lifetime ago (it is gone either way)."""
+        if not state:
+            raise LoginStateError("the callback has no state; start the login again")
+        row = await self._store.with_connection(lambda conn: _take(conn, _digest(state)))
+        if row is None:
+            raise LoginStateError(
+                "the callback's state is unknown or was already used; start the login again"
+            )
+        found_service, account, found_uri, binding_hash, scopes, expires_at = row
+        if self._clock() >= float(expires_at):
+            raise LoginStateError(
+                f"the login took more than {self._lifetime / 60:g} minutes; start it again"
+            )
+        if (
+            found_service != service
+            or found_uri != redirect_uri
+            or not hmac.compare_digest(str(binding_hash), _digest(binding))
+        ):
+            raise LoginStateError(
+                "the callback's state belongs to another login; start the login again"
+            )
+        return PendingLogin(
+            service=service,
+            account=None if account is None else str(account),
+            redirect_uri=redirect_uri,
+            scopes=tuple(json.loads(scopes)),
+        )
