@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "runtime.cli.run",
     "runtime.cli.call",
     "runtime.cli.dead_letters",
+    "runtime.cli.serve",
     "runtime.cli.config",
     "runtime.cli.auth",
     "components.pinterest.cli",

@@ -1,0 +1,50 @@
+"""What every route of the server uses, kept on the aiohttp application under :data:`CONTEXT`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
+
+    from runtime.auth.app_config import AppConfigStore
+    from runtime.auth.vault import TokenVault
+    from runtime.engine import Engine
+    from runtime.registry import Registry
+    from runtime.server.auth_routes import OAuthLogins
+    from runtime.server.deployments import Deployments
+    from runtime.server.metrics import Metrics
+    from runtime.stores.sqlite import SQLiteStore
+
+
+@dataclass(slots=True)
+class ServerContext:
+    """The server's parts. ``admin_token`` ``None`` leaves the admin API answering 503.
+
+    Without ``vault`` (``app_config``) the accounts (configuration) routes are left out; the
+    browser login routes need ``logins`` as well.
+    ``public_url`` is how clients reach this server (no trailing slash): hook URLs and OAuth
+    redirect URIs are built from it; left empty, the server sets ``http://HOST:PORT`` once it
+    listens.
+    """
+
+    engine: Engine
+    store: SQLiteStore
+    deployments: Deployments
+    registry: Registry
+    metrics: Metrics
+    admin_token: str | None
+    public_url: str
+    logger: FilteringBoundLogger
+    vault: TokenVault | None = None
+    app_config: AppConfigStore | None = None
+    logins: OAuthLogins | None = None
+
+    def hook_url(self, flow_id: str, component_id: str) -> str:
+        return f"{self.public_url}/hooks/{flow_id}/{component_id}"
+
+
+CONTEXT: web.AppKey[ServerContext] = web.AppKey("flowmixer", ServerContext)

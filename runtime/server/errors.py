@@ -1,0 +1,37 @@
+"""Errors as JSON: ``{"error": "..."}`` with the right status, for every route."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from aiohttp.typedefs import Handler
+
+
+def fail(status: int, message: str, **extra: Any) -> web.HTTPException:
+    """An HTTP error to raise, whose body is ``{"error": message, **extra}``."""
+    error = web.HTTPException(
+        text=json.dumps({"error": message, **extra}), content_type="application/json"
+    )
+    error.set_status(status)
+    return error
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn aiohttp's own plain-text errors (404 route, 405, 413...) into JSON ones."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.content_type == "application/json" or exc.status < 400:
+            raise
+        if exc.status == 413:
+            message = "the body is larger than the limit of 1 MiB"
+        elif exc.status == 404:
+            message = f"no such route: {request.method} {request.path}"
+        else:
+            message = exc.reason
+        raise fail(exc.status, message) from None

@@ -1,0 +1,133 @@
+"""The server's Prometheus metrics, with a small typed API for the code that counts things.
+
+Metrics (all prefixed ``flowmixer_``):
+
+==========================================  =====================================================
+``messages_received_total{flow,component}``  messages a component took in (running flows)
+``messages_sent_total{flow,component}``      messages a component sent
+``messages_failed_total{flow,component}``    failed handlings and ticks
+``messages_retried_total{flow,component}``   handlings scheduled for another attempt
+``messages_dead_lettered_total{...}``        messages the component sent to the dead letters
+``queue_depth{flow,component}``              messages waiting for the component
+``flows_running``                            flows running in this server
+``dead_letters{flow,component}``             dead letters kept in the store
+``api_calls_total{service,status}``          calls to services, by HTTP status (or ``error``)
+``rate_limit_waits_total{service}``          times a call waited for the service's rate limit
+``token_refreshes_total{service,outcome}``   access-token refreshes (``ok``, ``failed``)
+==========================================  =====================================================
+
+Message counters come from the engine at scrape time, so they restart at 0 when a flow
+restarts (Prometheus' ``rate`` handles such resets). The last three are counted by the code
+that makes calls, through :meth:`Metrics.api_call`, :meth:`Metrics.rate_limit_wait` and
+:meth:`Metrics.token_refresh`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from prometheus_client.metrics_core import Metric
+
+    from runtime.engine import Engine
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_COUNTED = ("received", "sent", "failed", "retried", "dead_lettered")
+
+
+class _EngineCollector(Collector):
+    """Reads the engine's counters and queue depths when Prometheus scrapes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        counters = {
+            name: CounterMetricFamily(
+                f"flowmixer_messages_{name}",
+                f"Messages {name.replace('_', ' ')} per component of a running flow",
+                labels=["flow", "component"],
+            )
+            for name in _COUNTED
+        }
+        depth = GaugeMetricFamily(
+            "flowmixer_queue_depth",
+            "Messages waiting for a component",
+            labels=["flow", "component"],
+        )
+        running = self._engine.flows()
+        for flow_id in running:
+            depths = self._engine.depths(flow_id)
+            for component_id, stats in self._engine.stats(flow_id).items():
+                labels = [flow_id, component_id]
+                values = stats.as_dict()
+                for name, family in counters.items():
+                    family.add_metric(labels, values[name])
+                depth.add_metric(labels, depths.get(component_id, 0))
+        yield from counters.values()
+        yield depth
+        yield GaugeMetricFamily(
+            "flowmixer_flows_running", "Flows running in this server", value=len(running)
+        )
+
+
+class Metrics:
+    """One server's metrics; each server (and each test) has its own registry."""
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self.registry = CollectorRegistry()
+        if engine is not None:
+            self.registry.register(_EngineCollector(engine))
+        self._api_calls = Counter(
+            "flowmixer_api_calls",
+            "Calls to services, by HTTP status (or 'error' when no answer came)",
+            ["service", "status"],
+            registry=self.registry,
+        )
+        self._rate_limit_waits = Counter(
+            "flowmixer_rate_limit_waits",
+            "Times a call waited for its service's rate limit",
+            ["service"],
+            registry=self.registry,
+        )
+        self._token_refreshes = Counter(
+            "flowmixer_token_refreshes",
+            "Access-token refreshes, by outcome (ok, failed)",
+            ["service", "outcome"],
+            registry=self.registry,
+        )
+        self._dead_letters = Gauge(
+            "flowmixer_dead_letters",
+            "Dead letters kept in the store",
+            ["flow", "component"],
+            registry=self.registry,
+        )
+
+    def api_call(self, service: str, status: int | str) -> None:
+        """Count one call to ``service`` answered with HTTP ``status`` (or ``"error"``)."""
+        self._api_calls.labels(service=service, status=str(status)).inc()
+
+    def rate_limit_wait(self, service: str) -> None:
+        """Count one wait for ``service``'s rate limit."""
+        self._rate_limit_waits.labels(service=service).inc()
+
+    def token_refresh(self, service: str, *, ok: bool) -> None:
+        """Count one access-token refresh for ``service``."""
+        self._token_refreshes.labels(service=service, outcome="ok" if ok else "failed").inc()
+
+    def set_dead_letters(self, counts: Iterable[tuple[str, str, int]]) -> None:
+        """Replace the dead-letter gauges with ``(flow, component, count)`` rows."""
+        self._dead_letters.clear()
+        for flow_id, component_id, count in counts:
+            self._dead_letters.labels(flow=flow_id, component=component_id).set(count)
+
+    def render(self) -> bytes:
+        """Every metric in the Prometheus text format (:data:`CONTENT_TYPE`)."""
+        return generate_latest(self.registry)
