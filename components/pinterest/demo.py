@@ -12,20 +12,25 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+import aiohttp
+
+from components.pinterest.demo_login import Connected, connect
+from components.pinterest.emulator.config import EmulatorConfig
 from components.pinterest.emulator.emulator import Emulator
-from runtime.credentials import StaticCredentials
+from runtime.auth.scopes import scopes_to_request
 from runtime.engine import Engine, Output
 from runtime.examples import example_path
 from runtime.flow import validate_flow
 from runtime.registry import Registry
 from runtime.stores.memory import MemoryStore
+from runtime.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
-    from runtime.credentials import Credentials
-    from runtime.manifest import ComponentManifest
     from runtime.plan import FlowPlan
 
 FLOW_FILE = ("flows", "repin-new-pins.json")
@@ -69,16 +74,9 @@ def demo_flow(registry: Registry) -> FlowPlan:
     return validate_flow(data, registry, source="/".join(("examples", *FLOW_FILE)))
 
 
-def flow_scopes(plan: FlowPlan) -> list[str]:
-    """The union of the scopes the flow's components declare: what the demo account grants."""
-    return sorted(
-        {s for n in plan.nodes.values() if n.manifest.auth for s in n.manifest.auth.scopes}
-    )
-
-
 async def run_demo(*, timeout: float = 30.0, out: TextIO = sys.stdout) -> DemoReport:
     """Start an emulator with the demo seed, run the demo against it, print what happens."""
-    emulator = Emulator()
+    emulator = Emulator(config=EmulatorConfig(auto_approve=True))
     async with emulator.running() as base:
         return await demo_against(emulator, base, timeout=timeout, out=out)
 
@@ -89,15 +87,38 @@ async def demo_against(
     """Run the demo flow against a running emulator (at ``base``) that has the demo seed."""
     registry = Registry.load()
     plan = demo_flow(registry)
-    account = emulator.state.users[emulator.signed_in_user].username
     api = f"{base}/v5"
-    token = emulator.issue_token(scopes=flow_scopes(plan))
-    credentials = StaticCredentials(
-        "acme:pinterest", token.access_token, account=account, settings={"apiBase": api}
-    )
+    service = registry.services()["acme:pinterest"]
+    # The demo keeps its vault and key in a directory of its own, gone when it ends.
+    with tempfile.TemporaryDirectory(prefix="flowmixer-demo-") as home:
+        store = await SQLiteStore.open(Path(home) / "demo.db")
+        async with store, aiohttp.ClientSession() as session:
+            _say(out, f"Pinterest emulator at {api}.")
+            # What the flow's components need, plus what naming the account needs.
+            scopes = scopes_to_request(service, [n.manifest for n in plan.nodes.values()])
+            connected = await connect(
+                emulator, base, service, scopes, home=Path(home), store=store, session=session
+            )
+            _say(
+                out,
+                f"  oauth : authorized flowmixer for {connected.account}"
+                f" ({', '.join(connected.scopes)}); tokens stored encrypted",
+            )
+            return await _run_flow(emulator, plan, api, connected, timeout=timeout, out=out)
+
+
+async def _run_flow(
+    emulator: Emulator,
+    plan: FlowPlan,
+    api: str,
+    connected: Connected,
+    *,
+    timeout: float,
+    out: TextIO,
+) -> DemoReport:
+    account = connected.account
     report = DemoReport(api_base=api, account=account)
     boards = {b.id: b.name for b in emulator.state.boards.values()}
-    _say(out, f"Pinterest emulator at {api}, signed in as {account}.")
     _say(out, f"Flow {plan.id}: {plan.name}.")
 
     def copied(output: Output) -> None:
@@ -109,10 +130,7 @@ async def demo_against(
             f" as pin {pin.get('id')}",
         )
 
-    def resolve(manifest: ComponentManifest) -> Credentials | None:
-        return credentials if manifest.auth else None
-
-    async with Engine(MemoryStore(), on_output=copied, credentials=resolve) as engine:
+    async with Engine(MemoryStore(), on_output=copied, credentials=connected.resolver) as engine:
         await engine.start_flow(plan)
         await _first_tick(engine, plan.id)
         watched = plan.nodes[WATCHER].properties["boardId"]

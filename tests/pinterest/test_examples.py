@@ -41,16 +41,21 @@ def engine_for(emulator: Any, outputs: list[Output], store: MemoryStore) -> Engi
     )
 
 
-async def test_the_demo_copies_each_new_titled_pin_to_the_archive_board(emulator):
+async def test_the_demo_connects_through_oauth_and_copies_each_new_titled_pin(make_emulator):
     out = io.StringIO()
-    report = await demo_against(emulator.emu, emulator.base, out=out, timeout=20)
+    async with make_emulator(auto_approve=True) as emulator:
+        report = await demo_against(emulator.emu, emulator.base, out=out, timeout=20)
+        token_requests = dict(emulator.emu.stats.token_requests)
+        pins = list(emulator.emu.state.pins.values())
 
     assert report.ok, out.getvalue()
     assert [c.payload["title"] for c in report.copies] == ["Rhubarb crumble", "Miso ramen"]
     assert {c.payload["board_id"] for c in report.copies} == {ARCHIVE_BOARD}
-    archived = [p for p in emulator.emu.state.pins.values() if p.board_id == ARCHIVE_BOARD]
+    archived = [p for p in pins if p.board_id == ARCHIVE_BOARD]
     assert sorted(p.title for p in archived) == ["Miso ramen", "Rhubarb crumble"]
     text = out.getvalue()
+    assert token_requests.get("authorization_code") == 1  # the real code exchange happened
+    assert "oauth : authorized flowmixer for flowmixer_demo" in text
     assert "copied 'Rhubarb crumble' to Recipe archive" in text
     assert "3 new pins seen, 2 copied, 1 skipped by the filter, 0 dead letters" in text
 
