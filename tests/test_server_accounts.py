@@ -12,10 +12,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from runtime.auth.app_config import AppConfigStore
+from runtime.auth.resolution import AccountCredentials
 from runtime.auth.secretbox import SecretBox, generate_key
 from runtime.auth.vault import TokenSet, TokenVault
 from runtime.registry import Registry
-from runtime.server.credentials import ServerCredentials
 from runtime.stores.sqlite import SQLiteStore
 from tests.server_kit import ADMIN_TOKEN, serving
 
@@ -148,7 +148,7 @@ async def test_flows_use_a_connected_account_before_an_environment_token(
         vault = TokenVault(store, box)
         config = AppConfigStore(store, box, registry.services(), {})
         await config.set(SERVICE, {"clientId": "acme-app", "clientSecret": CLIENT_SECRET})
-        before = await ServerCredentials.create(registry, config, vault, session, {}, environ)
+        before = await AccountCredentials.create(registry, config, vault, session, {}, environ)
         from_environment = before(manifest)
         await vault.save(SERVICE, "acme_shop", tokens)
         await before.reload()

@@ -14,12 +14,13 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from runtime.credentials import environment_credentials
+from runtime.auth.resolution import local_credentials
 from runtime.engine import Engine, Output
 from runtime.errors import ConfigurationError, FlowValidationError, Problem
 from runtime.flow import validate_flow
 from runtime.registry import Registry
 from runtime.stores.memory import MemoryStore
+from runtime.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from runtime.manifest import ComponentManifest
@@ -43,6 +44,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     call.add_argument("--props", type=_json_object, default={}, help="properties as JSON")
     call.add_argument("--input", type=_json_value, default={}, help="the input message as JSON")
     call.add_argument("--port", help="the in-port to send the input to (if it has several)")
+    call.add_argument(
+        "--account",
+        help="the connected account to call with (see `flowmixer auth list`); default: the"
+        " service's only connected account, else <SERVICE>_ACCESS_TOKEN",
+    )
     call.set_defaults(handler=cmd_call)
 
 
@@ -111,7 +117,7 @@ def cmd_call(args: argparse.Namespace, settings: Settings) -> int:
             if p.path.startswith(prefix)
         ] or exc.problems
         raise FlowValidationError(f"--props for {manifest.name}", problems) from None
-    return asyncio.run(_call(plan, manifest, args.input))
+    return asyncio.run(_call(plan, manifest, args.input, settings, registry, args.account))
 
 
 def _print(output: Output) -> None:
@@ -120,9 +126,22 @@ def _print(output: Output) -> None:
     sys.stdout.flush()
 
 
-async def _call(plan: Any, manifest: ComponentManifest, message: Any) -> int:
-    store = MemoryStore()
-    async with Engine(store, on_output=_print, credentials=environment_credentials()) as engine:
+async def _call(
+    plan: Any,
+    manifest: ComponentManifest,
+    message: Any,
+    settings: Settings,
+    registry: Registry,
+    account: str | None,
+) -> int:
+    store = MemoryStore()  # one call keeps no state; accounts live in the home's database
+    settings.ensure_home()
+    accounts = await SQLiteStore.open(settings.db_path)
+    async with (
+        accounts,
+        local_credentials(settings, registry, accounts, account=account) as credentials,
+        Engine(store, on_output=_print, credentials=credentials) as engine,
+    ):
         await engine.start_flow(plan)
         if manifest.in_ports:
             await engine.push(FLOW_ID, INPUT_ID, message)

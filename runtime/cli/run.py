@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runtime.credentials import environment_credentials
+from runtime.auth.resolution import local_credentials
 from runtime.engine import Engine, Output
 from runtime.errors import ConfigurationError
 from runtime.flow import load_flow
@@ -38,8 +38,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Run a flow with the in-memory broker and the SQLite store under"
         " $FLOWMIXER_HOME. Each message that leaves the flow is printed to standard output as"
         " a JSON line; a summary goes to standard error. Components that call a service use"
-        " the token in <SERVICE>_ACCESS_TOKEN (e.g. PINTEREST_ACCESS_TOKEN) and the API base in"
-        " <SERVICE>_API_BASE. Without --until-idle or --duration"
+        " its connected account (flowmixer auth login), else the token in <SERVICE>_ACCESS_TOKEN"
+        " (e.g. PINTEREST_ACCESS_TOKEN) with the API base in <SERVICE>_API_BASE. Without"
+        " --until-idle or --duration"
         " it runs until interrupted (Ctrl-C stops it gracefully).",
     )
     run.add_argument("flow", type=Path, metavar="FLOW.json")
@@ -129,8 +130,11 @@ async def _run(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, interrupted.set)
     store = await SQLiteStore.open(settings.db_path)
-    credentials = environment_credentials()
-    async with store, Engine(store, on_output=_print_output, credentials=credentials) as engine:
+    async with (
+        store,
+        local_credentials(settings, Registry.load(), store) as credentials,
+        Engine(store, on_output=_print_output, credentials=credentials) as engine,
+    ):
         await engine.start_flow(plan)
         for push in pushes:
             await engine.push(plan.id, push.component_id, push.payload)

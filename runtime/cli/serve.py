@@ -12,6 +12,7 @@ import aiohttp
 import structlog
 
 from runtime.auth.app_config import AppConfigStore
+from runtime.auth.resolution import AccountCredentials, connector_hooks
 from runtime.auth.secretbox import SecretBox
 from runtime.auth.states import LoginStates
 from runtime.auth.vault import TokenVault
@@ -20,7 +21,6 @@ from runtime.errors import ConfigurationError
 from runtime.registry import Registry
 from runtime.server import Deployments, Metrics, Server, ServerContext
 from runtime.server.auth_routes import OAuthLogins
-from runtime.server.credentials import ServerCredentials, connector_hooks
 from runtime.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ async def _serve(host: str, port: int, url: str, token: str | None, settings: Se
     ):
         vault = TokenVault(store, box)
         app_config = AppConfigStore(store, box, registry.services())
-        credentials = await ServerCredentials.create(registry, app_config, vault, session, hooks)
+        credentials = await AccountCredentials.create(registry, app_config, vault, session, hooks)
         engine = Engine(store, credentials=credentials)
         ctx = ServerContext(
             engine=engine,

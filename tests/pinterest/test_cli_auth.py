@@ -126,3 +126,20 @@ def test_login_without_an_app_configured_says_how_to_configure_it(
 def test_logout_of_an_unknown_account_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["auth", "logout", "nobody"]) == 1
     assert "no connected account 'nobody'" in capsys.readouterr().err
+
+
+async def test_call_uses_the_connected_account_and_refuses_one_that_is_not(
+    make_emulator: MakeEmulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PINTEREST_ACCESS_TOKEN", raising=False)
+    async with make_emulator(auto_approve=True) as harness:
+        await configure(harness)
+        await login(harness, capsys, "--account", "kitchen")
+        assert await flowmixer("call", "GetUserAccount", "--account", "kitchen") == 0
+        (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+        assert line["payload"]["username"] == "flowmixer_demo"
+        assert await flowmixer("call", "GetUserAccount") == 0  # the only account
+        capsys.readouterr()
+        assert await flowmixer("call", "GetUserAccount", "--account", "nope") == 1
+        err = capsys.readouterr().err
+    assert "no account 'nope' is connected (connected: kitchen)" in err
