@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from runtime.brokers.base import Broker
     from runtime.credentials import CredentialsResolver
+    from runtime.envelope import Envelope
     from runtime.plan import FlowPlan
     from runtime.stores.base import Store
 
@@ -120,9 +121,41 @@ class Engine:
     def is_running(self, flow_id: str) -> bool:
         return flow_id in self._flows
 
-    def status(self, flow_id: str) -> Literal["starting", "running", "stopping", "stopped"]:
+    def status(
+        self, flow_id: str
+    ) -> Literal["starting", "running", "paused", "stopping", "stopped"]:
         runner = self._flows.get(flow_id)
         return "stopped" if runner is None else runner.status  # type: ignore[return-value]
+
+    def pause_reason(self, flow_id: str) -> str | None:
+        """Why a flow is paused (an account needs re-authorizing), or None if it is not."""
+        runner = self._flows.get(flow_id)
+        return None if runner is None else runner.pause_reason
+
+    def parked(self, flow_id: str) -> list[Envelope]:
+        """Messages of a paused flow kept for :meth:`resume_flow` (not counted by wait_idle)."""
+        return self._runner(flow_id).parked()
+
+    async def resume_flow(self, flow_id: str) -> int:
+        """Resume a paused flow: deliver its parked messages again, restart polling.
+
+        Returns how many messages were delivered again; raises :class:`EngineError` if the flow
+        is not paused. A message that still cannot get its account pauses the flow again.
+        """
+        return await self._runner(flow_id).resume()
+
+    async def resume_paused(self, service: str) -> list[str]:
+        """Resume every paused flow with a component that calls ``service``; their ids."""
+        resumed: list[str] = []
+        for flow_id, runner in list(self._flows.items()):
+            uses = any(
+                node.manifest.auth is not None and node.manifest.auth.service == service
+                for node in runner.plan.nodes.values()
+            )
+            if uses and runner.status == "paused":
+                await runner.resume()
+                resumed.append(flow_id)
+        return resumed
 
     def stats(self, flow_id: str) -> dict[str, ComponentStats]:
         """Counters of each component of a running flow."""
@@ -139,7 +172,11 @@ class Engine:
         return await self._runner(flow_id).push(component_id, payload)
 
     async def wait_idle(self, flow_id: str | None = None) -> None:
-        """Wait until nothing is queued, delayed for retry or in flight (one flow, or all)."""
+        """Wait until nothing is queued, delayed for retry or in flight (one flow, or all).
+
+        Messages parked by a paused flow do not count (they wait for a person, see
+        :meth:`parked`), so this returns while a flow is paused.
+        """
         while True:
             runners = [self._runner(flow_id)] if flow_id else list(self._flows.values())
             busy = [r for r in runners if not r.pending.idle.is_set()]
@@ -154,7 +191,7 @@ class Engine:
             raise EngineError(f"there is no dead letter {letter_id!r}")
         runner = self._flows.get(letter.flow_id)
         node = runner.nodes.get(letter.component_id) if runner else None
-        if runner is None or node is None or runner.status != "running":
+        if runner is None or node is None or runner.status not in ("running", "paused"):
             await self.store.request_retry(letter_id)
             return "scheduled"
         envelope = letter.envelope

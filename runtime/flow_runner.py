@@ -6,6 +6,15 @@ reaches a component before it has started. Stop order is the reverse: triggers s
 (a running tick is allowed to finish), queued and in-flight work is given ``timeout`` seconds to
 finish, then workers are cancelled. With a non-durable broker, whatever is still held then goes
 to the dead letters (reason "flow stopped") rather than being lost; a durable broker keeps it.
+
+Pausing: when a handler or a tick raises :class:`~runtime.errors.ReauthorizeError` (an account's
+grant is gone), the flow becomes ``"paused"`` with a reason, a handler's message is parked in
+its node (not dead-lettered, not pending: ``wait_idle`` does not wait for a person), and polling
+stops.
+Webhook events are still accepted and queued; those that need the account are parked too.
+:meth:`FlowRunner.resume` delivers the parked messages again and restarts polling. Parked
+messages still held when the flow stops go to the dead letters (``PARKED_REASON``), with either
+broker: they were acknowledged when parked.
 """
 
 from __future__ import annotations
@@ -17,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.component import Context
 from runtime.envelope import Envelope, new_event_id
-from runtime.errors import EngineError, RetryError
+from runtime.errors import EngineError, ReauthorizeError, RetryError
 from runtime.node import Node, Pending
+from runtime.redaction import redact_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -34,6 +44,10 @@ if TYPE_CHECKING:
 
 WEBHOOK_PORT = "webhook"
 STOPPED_REASON = "the flow stopped before this message was handled; retry it to deliver it again"
+PARKED_REASON = (
+    "the flow stopped while this message waited for its account to be re-authorized; retry it"
+    " once the account is connected again. It failed with: {error}"
+)
 
 
 class FlowRunner:
@@ -54,7 +68,10 @@ class FlowRunner:
         self.plan = plan
         auth = resolve_credentials(plan, credentials)
         self.status = "starting"
+        self.pause_reason: str | None = None
         self.pending = Pending()
+        self._resumed = asyncio.Event()  # cleared while paused: the polling loops wait on it
+        self._resumed.set()
         self._broker = broker
         self._store = store
         self._logger = logger.bind(flow_id=plan.id)
@@ -78,6 +95,7 @@ class FlowRunner:
         }
         for node in self.nodes.values():
             node.connect(dict(channels))
+            node.on_pause = self.pause
 
     @property
     def _triggers(self) -> list[Node]:
@@ -108,7 +126,8 @@ class FlowRunner:
             for n in self._triggers
             if n.plan.tick_interval is not None
         ]
-        self.status = "running"
+        if self.status == "starting":  # not paused meanwhile by a retried dead letter
+            self.status = "running"
 
     async def _start_component(self, node: Node) -> None:
         try:
@@ -159,7 +178,7 @@ class FlowRunner:
             raise EngineError(
                 f"component {component_id!r} of flow {self.plan.id!r} is not a webhook trigger"
             )
-        if self.status != "running":
+        if self.status not in ("running", "paused"):
             raise EngineError(f"flow {self.plan.id!r} is {self.status}; it accepts no events")
         event_id = new_event_id()
         await self.deliver(
@@ -178,11 +197,17 @@ class FlowRunner:
         interval = node.plan.tick_interval or 0.0
         loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
+            if not self._resumed.is_set():
+                await self._resumed.wait()  # paused; stop sets it too, to end the loop
+                continue
             began = loop.time()
             wait = interval
             self.pending.add()
             try:
                 await node.handler.tick(Context(node))
+            except ReauthorizeError as exc:
+                node.stats.failed += 1
+                self.pause(node, str(exc))
             except RetryError as exc:
                 node.stats.failed += 1
                 wait = exc.delay if exc.delay is not None else interval
@@ -197,6 +222,41 @@ class FlowRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), remaining)
 
+    # -- pause -------------------------------------------------------------------------
+
+    def pause(self, node: Node, error: str) -> None:
+        """Pause the flow because ``node``'s account needs re-authorizing (logged once)."""
+        if self.status not in ("starting", "running"):
+            return
+        self.status = "paused"
+        self.pause_reason = redact_text(
+            f"component {node.component_id!r} needs its account re-authorized: {error}"
+        )
+        self._resumed.clear()
+        self._logger.warning("flow paused", reason=self.pause_reason)
+
+    def parked(self) -> list[Envelope]:
+        """The messages waiting for the flow to resume (per component, oldest first)."""
+        return [envelope for node in self.nodes.values() for envelope in node.parked]
+
+    async def resume(self) -> int:
+        """Deliver the parked messages again (first attempt) and restart polling; how many."""
+        if self.status != "paused":
+            raise EngineError(f"flow {self.plan.id!r} is {self.status}, not paused")
+        self.status = "running"
+        self.pause_reason = None
+        self._resumed.set()
+        count = 0
+        for node in self.nodes.values():
+            parked, node.parked = node.parked, []
+            node.park_errors = {}
+            for envelope in parked:
+                envelope.attempt = 1
+                await self.deliver(envelope)
+                count += 1
+        self._logger.info("flow resumed", redelivered=count)
+        return count
+
     # -- stop ----------------------------------------------------------------------------
 
     async def stop(self, timeout: float) -> None:
@@ -205,6 +265,7 @@ class FlowRunner:
             return
         self.status = "stopping"
         self._stopping.set()
+        self._resumed.set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         if self._tick_tasks:
@@ -223,6 +284,11 @@ class FlowRunner:
     async def _halt_workers(self) -> None:
         for node in self.nodes.values():
             interrupted = await node.stop_workers()
+            parked, node.parked = node.parked, []
+            errors, node.park_errors = node.park_errors, {}
+            for envelope in parked:  # acknowledged and not pending: only here now
+                error = PARKED_REASON.format(error=errors.get(envelope.id, "?"))
+                await node.bury(envelope, error, "ReauthorizeError")
             if self._broker.durable:
                 continue  # the broker delivers them again at the next start
             for envelope in interrupted + node.channel.drain():

@@ -3,8 +3,11 @@
 The per-message path, top to bottom: take an envelope from the component's channel, map its
 payload (``config.transform``), validate it against the in-port schema, call the handler, then
 acknowledge it; a failure is retried later or dead-lettered, and every envelope ends in exactly
-one of ``ack`` or a dead letter. ``emit`` (behind ``Context.send``) publishes to the wired
-in-ports, or hands the message to the output callback when the component is a sink.
+one of ``ack`` or a dead letter. A :class:`ReauthorizeError` is the exception: the envelope is
+parked in :attr:`Node.parked` (acknowledged, no longer pending) and ``on_pause`` is told, so the
+flow can pause until the account is connected again and then deliver it anew. ``emit`` (behind
+``Context.send``) publishes to the wired in-ports, or hands the message to the output callback
+when the component is a sink.
 """
 
 from __future__ import annotations
@@ -133,6 +136,10 @@ class Node:
         self._maps_input = bool(plan.transforms or plan.validators)
         self._targets: dict[str, tuple[tuple[Channel, str, str], ...]] = {}
         self._interrupted: list[Envelope] = []
+        self.parked: list[Envelope] = []
+        """Envelopes whose handler needs an account re-authorized; kept for the resume."""
+        self.park_errors: dict[str, str] = {}  # envelope id -> why it was parked
+        self.on_pause: Callable[[Node, str], None] | None = None
         self._workers: list[asyncio.Task[None]] = []
 
     def connect(self, channels: dict[str, Channel]) -> None:
@@ -217,7 +224,10 @@ class Node:
 
     async def _failed(self, envelope: Envelope, exc: Exception) -> None:
         self.stats.failed += 1
-        if isinstance(exc, CancelError | ReauthorizeError):
+        if isinstance(exc, ReauthorizeError):
+            await self._park(envelope, str(exc))
+            return
+        if isinstance(exc, CancelError):
             await self._dead_letter(envelope, str(exc), type(exc).__name__)
             return
         reason = str(exc) if isinstance(exc, RetryError) else f"{type(exc).__name__}: {exc}"
@@ -237,6 +247,15 @@ class Node:
         self.stats.retried += 1
         envelope.attempt += 1
         await self.channel.retry_later(envelope, delay)
+
+    async def _park(self, envelope: Envelope, error: str) -> None:
+        # Not pending any more, so ``wait_idle`` returns while the flow waits for a person.
+        self.parked.append(envelope)
+        self.park_errors[envelope.id] = error
+        await self.channel.ack(envelope)
+        self._pending.done()
+        if self.on_pause is not None:
+            self.on_pause(self, error)
 
     async def _dead_letter(self, envelope: Envelope, error: str, error_type: str) -> None:
         await self.bury(envelope, error, error_type)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runtime.component import Component, Context
-from runtime.errors import CancelError, RetryError
+from runtime.errors import CancelError, ReauthorizeError, RetryError
 from runtime.manifest import ComponentManifest
 from runtime.plan import FlowPlan, NodePlan, PayloadValidator, Renderer, Route
 from runtime.retry import RetryPolicy
@@ -96,6 +96,22 @@ class Counter(Component):
             Counter.ticks_running -= 1
 
 
+class Locked(Component):
+    """Needs an account re-authorized until the test sets ``Locked.authorized`` (per test)."""
+
+    authorized = False
+    delivered: list[Any]
+
+    async def receive(self, context: Context) -> None:
+        if not Locked.authorized:
+            raise ReauthorizeError(
+                "acme:pinterest account 'flowmixer_demo' needs to be connected again"
+                " (the service refused to refresh its token)"
+            )
+        Locked.delivered.append(context.message)
+        await context.send(context.message)
+
+
 class Starter(Component):
     """Sends one message when the flow starts."""
 
@@ -120,7 +136,7 @@ async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> Non
 
 HANDLERS: dict[str, type[Component]] = {
     cls.__name__: cls
-    for cls in (Hook, Echo, Tag, Flaky, Reject, Gate, Counter, Starter, BrokenStart)
+    for cls in (Hook, Echo, Tag, Flaky, Reject, Gate, Counter, Locked, Starter, BrokenStart)
 }
 TRIGGERS = {"Hook": "webhook", "Counter": "tick", "Starter": "start"}
 

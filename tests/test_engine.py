@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ from structlog.testing import capture_logs
 
 from runtime.engine import Engine, Output
 from runtime.errors import CancelError, EngineError
+from runtime.manifest import AuthRequirement
+from runtime.plan import FlowPlan
 from runtime.retry import RetryPolicy
 from runtime.stores.memory import MemoryStore
 from tests import kit
@@ -433,3 +436,120 @@ async def test_a_component_sending_into_a_full_successor_waits_and_loses_nothing
         await engine.wait_idle("f")
 
     assert [o.payload for o in outputs] == [0, 1, 2, 3]
+
+
+@pytest.fixture
+def locked() -> type[kit.Locked]:
+    kit.Locked.authorized = False
+    kit.Locked.delivered = []
+    return kit.Locked
+
+
+async def test_a_message_needing_reauthorization_is_parked_and_the_flow_paused(
+    engine, store, locked
+):
+    await engine.start_flow(kit.plan("f", {"hook": "Hook", "l": "Locked"}, [("hook", "l")]))
+    with capture_logs() as logs:
+        first = await engine.push("f", "hook", {"n": 1})
+        second = await engine.push("f", "hook", {"n": 2})
+        await engine.wait_idle("f")  # parked messages wait for a person, not for wait_idle
+
+    assert await store.list_dead_letters() == []
+    assert [e.correlation_id for e in engine.parked("f")] == [first, second]
+    assert engine.status("f") == "paused"
+    reason = engine.pause_reason("f")
+    assert reason is not None
+    assert "'l'" in reason
+    assert "acme:pinterest account 'flowmixer_demo' needs to be connected again" in reason
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["flow paused"]
+
+
+async def test_a_paused_flow_still_queues_webhook_events(engine, locked):
+    await engine.start_flow(kit.plan("f", {"hook": "Hook", "l": "Locked"}, [("hook", "l")]))
+    await engine.push("f", "hook", 1)
+    await engine.wait_idle("f")
+    await engine.push("f", "hook", 2)
+    await engine.wait_idle("f")
+
+    assert engine.status("f") == "paused"
+    assert [e.payload for e in engine.parked("f")] == [1, 2]
+
+
+async def test_resuming_delivers_the_parked_messages_exactly_once(engine, outputs, locked):
+    await engine.start_flow(kit.plan("f", {"hook": "Hook", "l": "Locked"}, [("hook", "l")]))
+    for n in range(3):
+        await engine.push("f", "hook", n)
+    await engine.wait_idle("f")
+    locked.authorized = True
+
+    assert await engine.resume_flow("f") == 3
+    await engine.wait_idle("f")
+
+    assert locked.delivered == [0, 1, 2]
+    assert [o.payload for o in outputs] == [0, 1, 2]
+    assert (engine.status("f"), engine.pause_reason("f"), engine.parked("f")) == (
+        "running",
+        None,
+        [],
+    )
+    with pytest.raises(EngineError, match="is running, not paused"):
+        await engine.resume_flow("f")
+
+
+async def test_a_paused_flow_stops_polling_until_it_is_resumed(store, outputs, locked):
+    kit.Counter.ticks_running = 0
+    flow = kit.plan("f", {"poll": "Counter", "l": "Locked"}, [("poll", "l")], tick={"poll": 0.005})
+    async with Engine(store, on_output=outputs.append) as engine:
+        await engine.start_flow(flow)
+        await kit.eventually(lambda: engine.status("f") == "paused")
+        await asyncio.sleep(0.01)  # a tick already running may finish
+        ticks = engine.stats("f")["poll"].ticks
+        await asyncio.sleep(0.05)
+        assert engine.stats("f")["poll"].ticks == ticks
+
+        locked.authorized = True
+        await engine.resume_flow("f")
+        await kit.eventually(lambda: engine.stats("f")["poll"].ticks > ticks + 2)
+
+    delivered = [m["count"] for m in locked.delivered]
+    assert sorted(delivered) == list(range(1, len(delivered) + 1))  # each once, none lost
+
+
+async def test_stopping_a_paused_flow_dead_letters_its_parked_messages_with_the_reason(
+    engine, store, locked
+):
+    await engine.start_flow(kit.plan("f", {"hook": "Hook", "l": "Locked"}, [("hook", "l")]))
+    event_id = await engine.push("f", "hook", "kept")
+    await engine.wait_idle("f")
+    await engine.stop_flow("f")
+
+    [letter] = await store.list_dead_letters()
+    assert (letter.envelope.correlation_id, letter.error_type) == (event_id, "ReauthorizeError")
+    assert "waited for its account to be re-authorized" in letter.error
+    assert letter.error.endswith(
+        "needs to be connected again (the service refused to refresh its token)"
+    )
+
+
+def _calling(flow_id: str, service: str) -> FlowPlan:
+    """A webhook into a Locked component whose manifest calls ``service``."""
+    flow = kit.plan(flow_id, {"hook": "Hook", "l": "Locked"}, [("hook", "l")])
+    node = flow.nodes["l"]
+    manifest = node.manifest.model_copy(update={"auth": AuthRequirement(service=service)})
+    return replace(flow, nodes={**flow.nodes, "l": replace(node, manifest=manifest)})
+
+
+async def test_resuming_a_service_resumes_only_the_paused_flows_that_call_it(
+    store, outputs, locked
+):
+    async with Engine(store, on_output=outputs.append, credentials=lambda m: "token") as engine:
+        for flow_id, service in (("a", "acme:pinterest"), ("b", "acme:other")):
+            await engine.start_flow(_calling(flow_id, service))
+            await engine.push(flow_id, "hook", flow_id)
+        await engine.wait_idle()
+        locked.authorized = True
+
+        assert await engine.resume_paused("acme:pinterest") == ["a"]
+        await engine.wait_idle()
+        assert (engine.status("a"), engine.status("b")) == ("running", "paused")
+        assert locked.delivered == ["a"]

@@ -23,6 +23,7 @@ ROUTES = [
     ("GET", "/api/flows/orders"),
     ("POST", "/api/flows/orders/start"),
     ("POST", "/api/flows/orders/stop"),
+    ("POST", "/api/flows/orders/resume"),
     ("DELETE", "/api/flows/orders"),
     ("GET", "/api/dead-letters"),
     ("GET", "/api/dead-letters/x"),
@@ -232,3 +233,26 @@ async def test_an_unknown_route_answers_json_404(tmp_path: Path, registry: Regis
 
     assert status == 404
     assert body == {"error": "no such route: GET /api/nothing"}
+
+
+async def test_a_paused_flow_shows_why_and_resumes_through_the_admin_api(
+    tmp_path: Path, registry: Registry
+) -> None:
+    async with serving(tmp_path / "db", registry) as served:
+        await served.deploy()
+        status, refused = await served.api("POST", "/api/flows/orders/resume")
+        runner = served.ctx.engine._runner("orders")
+        runner.pause(
+            runner.nodes["big"], "acme:pinterest account 'shop' needs to be connected again"
+        )
+        _, paused = await served.api("GET", "/api/flows/orders")
+        resumed_status, resumed = await served.api("POST", "/api/flows/orders/resume")
+        _, after = await served.api("GET", "/api/flows/orders")
+
+    assert status == 409
+    assert "is running, not paused" in refused["error"]
+    assert paused["state"] == "paused"
+    assert "acme:pinterest account 'shop' needs to be connected again" in paused["reason"]
+    assert (resumed_status, resumed["state"], resumed["redelivered"]) == (200, "running", 0)
+    assert after["state"] == "running"
+    assert "reason" not in after

@@ -6,6 +6,7 @@ POST     /api/flows                        deploy a flow (JSON body; 201 new, 20
 GET      /api/flows/{id}                   status, counters and queue depths
 POST     /api/flows/{id}/start             start (and start again at the server's next start)
 POST     /api/flows/{id}/stop              stop gracefully
+POST     /api/flows/{id}/resume            resume a paused flow: deliver its parked messages
 DELETE   /api/flows/{id}                   stop and forget the flow
 GET      /api/dead-letters                 ``?flow=&component=&limit=`` newest first
 GET      /api/dead-letters/{id}            one, with its envelope
@@ -33,7 +34,11 @@ MAX_LIMIT = 1000
 
 
 def _flow_summary(ctx: ServerContext, flow_id: str, status: str) -> dict[str, Any]:
-    return {"id": flow_id, "status": status, "state": ctx.engine.status(flow_id)}
+    summary = {"id": flow_id, "status": status, "state": ctx.engine.status(flow_id)}
+    reason = ctx.engine.pause_reason(flow_id)
+    if reason is not None:
+        summary["reason"] = reason
+    return summary
 
 
 # -- flows -------------------------------------------------------------------------------
@@ -85,6 +90,18 @@ async def stop_flow(request: web.Request) -> web.Response:
     flow_id = request.match_info["flow_id"]
     await control.stop(ctx, flow_id)
     return web.json_response(_flow_summary(ctx, flow_id, "stopped"))
+
+
+async def resume_flow(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    flow_id = request.match_info["flow_id"]
+    deployment = await control.deployed(ctx, flow_id)
+    try:
+        redelivered = await ctx.engine.resume_flow(flow_id)
+    except EngineError as exc:
+        raise fail(409, str(exc)) from None
+    body = {**_flow_summary(ctx, flow_id, deployment.status), "redelivered": redelivered}
+    return web.json_response(body)
 
 
 async def delete_flow(request: web.Request) -> web.Response:
@@ -151,6 +168,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/api/flows/{flow_id}", flow_status)
     router.add_post("/api/flows/{flow_id}/start", start_flow)
     router.add_post("/api/flows/{flow_id}/stop", stop_flow)
+    router.add_post("/api/flows/{flow_id}/resume", resume_flow)
     router.add_delete("/api/flows/{flow_id}", delete_flow)
     router.add_get("/api/dead-letters", list_dead_letters)
     router.add_get("/api/dead-letters/{letter_id}", show_dead_letter)

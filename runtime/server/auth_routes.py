@@ -5,8 +5,9 @@ with any user name and the token as password; a script may send it as a bearer t
 nobody else can connect an account into this server. It redirects the browser to the service's
 authorize page with a single-use ``state`` bound to a random cookie set on the browser. The
 service sends the browser back to ``<public URL>/auth/{service}/callback``, which checks the
-state against that cookie, exchanges the code, keeps the tokens in the vault and shows a small
-page. The redirect URI registered with the service must be exactly that callback URL.
+state against that cookie, exchanges the code, keeps the tokens in the vault, resumes the flows
+paused because an account of that service needed re-authorizing, and shows a small page. The
+redirect URI registered with the service must be exactly that callback URL.
 """
 
 from __future__ import annotations
@@ -167,6 +168,9 @@ async def callback(request: web.Request) -> web.Response:
     if logins.on_connected is not None:
         await logins.on_connected()
     ctx.logger.info("account connected", service=manifest.service, account=account)
+    resumed = await ctx.engine.resume_paused(manifest.service)
+    if resumed:
+        ctx.logger.info("paused flows resumed", service=manifest.service, flows=resumed)
     page = _page(200, f"{manifest.service} account {account} is connected; you may close this.")
     page.del_cookie(BINDING_COOKIE, path=f"/auth/{name}/")
     return page

@@ -12,7 +12,11 @@ from structlog.testing import capture_logs
 from components.pinterest.client import PinterestClient
 from runtime.auth.credentials import AuthProvider
 from runtime.auth.vault import NEEDS_REAUTHORIZATION, TokenSet, TokenVault
+from runtime.engine import Engine, Output
 from runtime.errors import ReauthorizeError
+from runtime.flow import validate_flow
+from runtime.registry import Registry
+from runtime.stores.memory import MemoryStore
 from tests.pinterest.auth_kit import CLIENT_ID, CLIENT_SECRET, SERVICE, auth_kit
 from tests.pinterest.emulator_harness import MakeEmulator
 
@@ -167,3 +171,53 @@ async def test_a_refreshed_token_is_not_handed_out_unless_its_refresh_token_was_
             await provider.credentials(SERVICE, ACCOUNT).access_token()
         assert harness.emu.stats.token_requests["refresh_token"] == 1
         assert await kit.vault.load(SERVICE, ACCOUNT) == before
+
+
+async def test_a_refused_refresh_pauses_the_flow_until_the_account_is_connected_again(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    flow = {
+        "id": "who",
+        "components": {
+            "hook": {"type": "flowmixer.core.Webhook"},
+            "step": {"type": "acme.pinterest.GetUserAccount", "source": {"in": {"hook": ["out"]}}},
+        },
+    }
+    plan = validate_flow(flow, Registry.load())
+    store = MemoryStore()
+    outputs: list[Output] = []
+    async with (
+        make_emulator(auto_approve=True, access_token_seconds=HOUR) as harness,
+        auth_kit(harness, tmp_path) as kit,
+    ):
+        await kit.login()
+        tokens = await kit.vault.load(SERVICE, ACCOUNT)
+        assert tokens is not None
+        assert tokens.refresh_token is not None
+        await kit.provider.load()
+        async with Engine(
+            store, on_output=outputs.append, credentials=kit.provider.resolver()
+        ) as engine:
+            await engine.start_flow(plan)
+            await kit.client.revoke(tokens.refresh_token)
+            harness.clock.advance(HOUR + 1)
+            with capture_logs() as logs:
+                event_id = await engine.push("who", "hook", {})
+                await engine.wait_idle("who")
+
+            assert engine.status("who") == "paused"
+            reason = engine.pause_reason("who") or ""
+            assert f"{SERVICE} account {ACCOUNT!r} needs to be connected again" in reason
+            assert [e.correlation_id for e in engine.parked("who")] == [event_id]
+            assert await store.list_dead_letters() == []
+            assert outputs == []
+            for secret in (tokens.access_token, tokens.refresh_token, CLIENT_SECRET):
+                assert secret not in reason + repr(logs)
+
+            await kit.login()  # a new login saves fresh tokens for the account
+            assert await engine.resume_flow("who") == 1
+            await engine.wait_idle("who")
+
+            assert engine.status("who") == "running"
+            assert [o.correlation_id for o in outputs] == [event_id]
+            assert outputs[0].payload["username"] == ACCOUNT
