@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,13 +12,11 @@ from typing import Any
 import aiohttp
 import structlog
 
-from runtime.auth.app_config import AppConfigStore
 from runtime.auth.secretbox import SecretBox, generate_key
-from runtime.auth.vault import TokenVault
-from runtime.engine import Engine, Output
+from runtime.engine import Output
 from runtime.registry import Registry
-from runtime.server import Deployments, Metrics, Server, ServerContext
-from runtime.server.auth_routes import OAuthLogins
+from runtime.server import Server, ServerContext
+from runtime.server.assemble import assemble
 from runtime.stores.sqlite import SQLiteStore
 
 ADMIN_TOKEN = "admin-token-Zq8w-a1b2c3d4e5f6g7h8i9j0"
@@ -102,31 +100,26 @@ async def serving(
     admin_token: str | None = ADMIN_TOKEN,
     environ: dict[str, str] | None = None,
     public_url: str = "http://flows.example.test",
-    logins: Callable[[SQLiteStore], OAuthLogins] | None = None,
 ) -> AsyncIterator[Served]:
     """A server on a free port of 127.0.0.1 over the SQLite file ``db`` (with a vault and an
     app configuration store; ``environ`` stands for the process environment)."""
     outputs: list[Output] = []
     box = SecretBox([generate_key()])
-    async with await SQLiteStore.open(db) as store:
-        engine = Engine(store, on_output=outputs.append)
-        ctx = ServerContext(
-            engine=engine,
-            store=store,
-            deployments=Deployments(store),
-            registry=registry,
-            metrics=Metrics(engine),
+    async with await SQLiteStore.open(db) as store, aiohttp.ClientSession() as session:
+        ctx = await assemble(
+            store,
+            registry,
+            box,
+            session,
             admin_token=admin_token,
             public_url=public_url,
             logger=structlog.get_logger("flowmixer.server"),
-            vault=TokenVault(store, box),
-            app_config=AppConfigStore(store, box, registry.services(), environ or {}),
-            logins=None if logins is None else logins(store),
+            environ=environ or {},
+            on_output=outputs.append,
         )
         server = Server(ctx, host="127.0.0.1", port=0)
         port = await server.start()
         try:
-            async with aiohttp.ClientSession() as session:
-                yield Served(f"http://127.0.0.1:{port}", ctx, session, outputs)
+            yield Served(f"http://127.0.0.1:{port}", ctx, session, outputs)
         finally:
             await server.close()

@@ -11,16 +11,11 @@ from typing import TYPE_CHECKING
 import aiohttp
 import structlog
 
-from runtime.auth.app_config import AppConfigStore
-from runtime.auth.resolution import AccountCredentials, connector_hooks
 from runtime.auth.secretbox import SecretBox
-from runtime.auth.states import LoginStates
-from runtime.auth.vault import TokenVault
-from runtime.engine import Engine
 from runtime.errors import ConfigurationError
 from runtime.registry import Registry
-from runtime.server import Deployments, Metrics, Server, ServerContext
-from runtime.server.auth_routes import OAuthLogins
+from runtime.server import Server
+from runtime.server.assemble import assemble
 from runtime.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -85,27 +80,12 @@ async def _serve(host: str, port: int, url: str, token: str | None, settings: Se
     logger = structlog.get_logger("flowmixer.server")
     registry = Registry.load()
     box = SecretBox.from_settings(settings)
-    hooks = connector_hooks()
     async with (
         await SQLiteStore.open(settings.db_path) as store,
         aiohttp.ClientSession() as session,
     ):
-        vault = TokenVault(store, box)
-        app_config = AppConfigStore(store, box, registry.services())
-        credentials = await AccountCredentials.create(registry, app_config, vault, session, hooks)
-        engine = Engine(store, credentials=credentials)
-        ctx = ServerContext(
-            engine=engine,
-            store=store,
-            deployments=Deployments(store),
-            registry=registry,
-            metrics=Metrics(engine),
-            admin_token=token,
-            public_url=url,
-            logger=logger,
-            vault=vault,
-            app_config=app_config,
-            logins=OAuthLogins(LoginStates(store), hooks, on_connected=credentials.reload),
+        ctx = await assemble(
+            store, registry, box, session, admin_token=token, public_url=url, logger=logger
         )
         if token is None:
             logger.warning("admin API off: it answers 503 until FLOWMIXER_ADMIN_TOKEN is set")

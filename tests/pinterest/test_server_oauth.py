@@ -14,11 +14,7 @@ import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
-from components.pinterest.auth_hooks import PinterestHooks
-from runtime.auth.states import LoginStates
 from runtime.registry import Registry
-from runtime.server.auth_routes import OAuthLogins
-from runtime.stores.sqlite import SQLiteStore
 from tests.pinterest.auth_kit import CLIENT_SECRET, LOOPBACK_REDIRECT, SERVICE, app_config
 from tests.pinterest.emulator_harness import EmulatorHarness, MakeEmulator
 from tests.server_kit import ADMIN_TOKEN, Served, serving
@@ -38,10 +34,6 @@ def registry() -> Registry:
     return Registry.load()
 
 
-def _logins(store: SQLiteStore) -> OAuthLogins:
-    return OAuthLogins(LoginStates(store), {SERVICE: PinterestHooks()})
-
-
 @contextlib.asynccontextmanager
 async def connected_server(
     harness: EmulatorHarness, tmp_path: Path, registry: Registry, *, configure: bool = True
@@ -49,7 +41,7 @@ async def connected_server(
     """A server whose app points at the emulator, and a browser (a session keeping cookies)."""
     app = harness.emu.state.apps["emulator-app"]
     app.redirect_uris = (*app.redirect_uris, LOOPBACK_REDIRECT)
-    async with serving(tmp_path / "db", registry, public_url="", logins=_logins) as served:
+    async with serving(tmp_path / "db", registry, public_url="") as served:
         if configure:
             assert served.ctx.app_config is not None
             await served.ctx.app_config.set(SERVICE, app_config(harness))

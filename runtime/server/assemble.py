@@ -1,0 +1,63 @@
+"""Putting the server's parts together: one place for ``flowmixer serve`` and its tests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from runtime.auth.app_config import AppConfigStore
+from runtime.auth.resolution import AccountCredentials, connector_hooks
+from runtime.auth.states import LoginStates
+from runtime.auth.vault import TokenVault
+from runtime.engine import Engine
+from runtime.server.auth_routes import OAuthLogins
+from runtime.server.context import ServerContext
+from runtime.server.deployments import Deployments
+from runtime.server.metrics import Metrics
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    import aiohttp
+    from structlog.typing import FilteringBoundLogger
+
+    from runtime.auth.secretbox import SecretBox
+    from runtime.engine import Output
+    from runtime.registry import Registry
+    from runtime.stores.sqlite import SQLiteStore
+
+
+async def assemble(
+    store: SQLiteStore,
+    registry: Registry,
+    box: SecretBox,
+    session: aiohttp.ClientSession,
+    *,
+    admin_token: str | None,
+    public_url: str,
+    logger: FilteringBoundLogger,
+    environ: Mapping[str, str] | None = None,
+    on_output: Callable[[Output], None] | None = None,
+) -> ServerContext:
+    """The server's context: an engine whose flows get connected accounts (then environment
+    tokens, from ``environ``, default ``os.environ``), the vault, the app configuration, and
+    browser logins that make new accounts available to flows started afterwards."""
+    hooks = connector_hooks()
+    vault = TokenVault(store, box)
+    app_config = AppConfigStore(store, box, registry.services(), environ)
+    credentials = await AccountCredentials.create(
+        registry, app_config, vault, session, hooks, environ
+    )
+    engine = Engine(store, credentials=credentials, on_output=on_output)
+    return ServerContext(
+        engine=engine,
+        store=store,
+        deployments=Deployments(store),
+        registry=registry,
+        metrics=Metrics(engine),
+        admin_token=admin_token,
+        public_url=public_url,
+        logger=logger,
+        vault=vault,
+        app_config=app_config,
+        logins=OAuthLogins(LoginStates(store), hooks, on_connected=credentials.reload),
+    )
