@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from components.pinterest.client import DEFAULT_API_BASE, PinterestClient
 from components.pinterest.errors import PinterestInputError
 from components.pinterest.limits import check_limit
+from runtime.component import Component
 from runtime.errors import CancelError
 
 if TYPE_CHECKING:
@@ -96,3 +97,17 @@ async def send_items(
         for payload in collected:
             await context.send(payload, "out")
     return len(collected)
+
+
+class ListComponent(Component):
+    """A list or search component: a subclass says what to list (:meth:`items`); the
+    ``outputMode`` and ``limit`` properties and the ``notFound`` port are handled here."""
+
+    def items(self, client: PinterestClient, context: Context, limit: int) -> AsyncIterator[Any]:
+        """The items to send, asking the API for at most ``limit`` of them."""
+        raise NotImplementedError
+
+    async def receive(self, context: Context) -> None:
+        mode, limit = context.properties["outputMode"], context.properties["limit"]
+        found = self.items(client_for(context), context, fetch_limit(mode, limit))
+        await send_items(context, found, mode=mode, limit=limit, input=context.message)

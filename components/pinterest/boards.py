@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from components.pinterest.base import client_for, fetch_limit, send_items
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from components.pinterest.base import ListComponent, client_for
 from runtime.component import Component, Context
+
+if TYPE_CHECKING:
+    from components.pinterest.client import PinterestClient
 
 
 class CreateBoard(Component):
@@ -50,27 +56,15 @@ class DeleteBoard(Component):
         await context.send({"deleted": True, "boardId": board_id})
 
 
-class ListBoards(Component):
+class ListBoards(ListComponent):
     """Sends the account's boards (optionally of one ``privacy``) as ``outputMode`` says."""
 
-    async def receive(self, context: Context) -> None:
-        props = context.properties
-        boards = client_for(context).list_boards(
-            privacy=props.get("privacy"), limit=fetch_limit(props["outputMode"], props["limit"])
-        )
-        await send_items(
-            context, boards, mode=props["outputMode"], limit=props["limit"], input=context.message
-        )
+    def items(self, client: PinterestClient, context: Context, limit: int) -> AsyncIterator[Any]:
+        return client.list_boards(privacy=context.properties.get("privacy"), limit=limit)
 
 
-class SearchBoards(Component):
+class SearchBoards(ListComponent):
     """Sends the account's boards matching ``query`` (all when absent), secret ones included."""
 
-    async def receive(self, context: Context) -> None:
-        props = context.properties
-        boards = client_for(context).search_boards(
-            context.message.get("query"), limit=fetch_limit(props["outputMode"], props["limit"])
-        )
-        await send_items(
-            context, boards, mode=props["outputMode"], limit=props["limit"], input=context.message
-        )
+    def items(self, client: PinterestClient, context: Context, limit: int) -> AsyncIterator[Any]:
+        return client.search_boards(context.message.get("query"), limit=limit)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
-from components.pinterest.base import client_for, fetch_limit, send_items
+from components.pinterest.base import ListComponent, client_for
 from components.pinterest.errors import PinterestInputError
 from runtime.component import Component, Context
+
+if TYPE_CHECKING:
+    from components.pinterest.client import PinterestClient
 
 PIN_FIELDS: Final[Mapping[str, str]] = {
     "boardId": "board_id",
@@ -73,45 +76,31 @@ class SavePin(Component):
         await context.send(pin.model_dump(mode="json", exclude_none=True))
 
 
-class ListPins(Component):
+class ListPins(ListComponent):
     """Sends the Pins the account owns (filtered by the properties) as ``outputMode`` says."""
 
-    async def receive(self, context: Context) -> None:
-        props = context.properties
-        pins = client_for(context).list_pins(
-            creative_types=props.get("creativeTypes"),
-            pin_filter=props.get("pinFilter"),
-            limit=fetch_limit(props["outputMode"], props["limit"]),
-        )
-        await send_items(
-            context, pins, mode=props["outputMode"], limit=props["limit"], input=context.message
+    def items(self, client: PinterestClient, context: Context, limit: int) -> AsyncIterator[Any]:
+        return client.list_pins(
+            creative_types=context.properties.get("creativeTypes"),
+            pin_filter=context.properties.get("pinFilter"),
+            limit=limit,
         )
 
 
-class ListBoardPins(Component):
+class ListBoardPins(ListComponent):
     """Sends the Pins of board ``boardId``, or of its section ``sectionId``."""
 
-    async def receive(self, context: Context) -> None:
-        props = context.properties
-        pins = client_for(context).list_board_pins(
+    def items(self, client: PinterestClient, context: Context, limit: int) -> AsyncIterator[Any]:
+        return client.list_board_pins(
             context.message["boardId"],
             section_id=context.message.get("sectionId"),
-            creative_types=props.get("creativeTypes"),
-            limit=fetch_limit(props["outputMode"], props["limit"]),
-        )
-        await send_items(
-            context, pins, mode=props["outputMode"], limit=props["limit"], input=context.message
+            creative_types=context.properties.get("creativeTypes"),
+            limit=limit,
         )
 
 
-class SearchPins(Component):
+class SearchPins(ListComponent):
     """Sends the account's Pins matching ``query``, secret ones included."""
 
-    async def receive(self, context: Context) -> None:
-        props = context.properties
-        pins = client_for(context).search_pins(
-            context.message["query"], limit=fetch_limit(props["outputMode"], props["limit"])
-        )
-        await send_items(
-            context, pins, mode=props["outputMode"], limit=props["limit"], input=context.message
-        )
+    def items(self, client: PinterestClient, context: Context, limit: int) -> AsyncIterator[Any]:
+        return client.search_pins(context.message["query"], limit=limit)

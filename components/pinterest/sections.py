@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from components.pinterest.base import client_for, fetch_limit, send_items
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from components.pinterest.base import ListComponent, client_for
 from runtime.component import Component, Context
 
+if TYPE_CHECKING:
+    from components.pinterest.client import PinterestClient
 
-class ListBoardSections(Component):
+
+class ListBoardSections(ListComponent):
     """Sends the sections of board ``boardId`` as ``outputMode`` says."""
 
-    async def receive(self, context: Context) -> None:
-        props = context.properties
-        sections = client_for(context).list_board_sections(
-            context.message["boardId"], limit=fetch_limit(props["outputMode"], props["limit"])
-        )
-        await send_items(
-            context, sections, mode=props["outputMode"], limit=props["limit"], input=context.message
-        )
+    def items(self, client: PinterestClient, context: Context, limit: int) -> AsyncIterator[Any]:
+        return client.list_board_sections(context.message["boardId"], limit=limit)
 
 
 class CreateBoardSection(Component):
