@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     import aiohttp
     from structlog.typing import FilteringBoundLogger
 
+    from runtime.effects import EffectLedger
     from runtime.envelope import Envelope
     from runtime.stores.base import StateStore
+    from runtime.telemetry import Telemetry
 
 
 class State:
@@ -52,7 +54,9 @@ class NodeServices(Protocol):
     component_id: str
     properties: Mapping[str, Any]
     state: State
+    effects: EffectLedger
     auth: Any
+    telemetry: Telemetry
     logger: FilteringBoundLogger
 
     def http(self) -> aiohttp.ClientSession: ...
@@ -120,8 +124,18 @@ class Context:
         return self._node.auth
 
     @property
+    def telemetry(self) -> Telemetry:
+        """Where calls to services are counted (API calls by status, rate-limit waits)."""
+        return self._node.telemetry
+
+    @property
     def state(self) -> State:
         return self._node.state
+
+    @property
+    def effects(self) -> EffectLedger:
+        """The ledger of effects that must not happen twice (see :mod:`runtime.effects`)."""
+        return self._node.effects
 
     @property
     def http(self) -> aiohttp.ClientSession:

@@ -12,7 +12,7 @@ call, tests); the auth provider's vault supplies refreshing credentials.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from runtime.errors import ReauthorizeError
@@ -48,8 +48,17 @@ class Credentials(Protocol):
         ...
 
 
-# Given a component's manifest, its credentials; None when the service has no account here.
-CredentialsResolver = Callable[["ComponentManifest"], "Credentials | None"]
+class CredentialsResolver(Protocol):
+    """Given a component's manifest, its credentials; None when the service has no account here.
+
+    ``account`` is the account the flow names for the component's service (``accounts`` in the
+    flow file); the engine passes it only when the flow names one. A resolver may raise
+    :class:`~runtime.errors.ConfigurationError` to say precisely what is missing.
+    """
+
+    def __call__(
+        self, manifest: ComponentManifest, account: str | None = None, /
+    ) -> Credentials | None: ...
 
 
 class StaticCredentials:
@@ -101,8 +110,8 @@ def environment_credentials(environ: Mapping[str, str] | None = None) -> Credent
     """
     env = os.environ if environ is None else environ
 
-    def resolve(manifest: ComponentManifest) -> Credentials | None:
-        if manifest.auth is None:
+    def resolve(manifest: ComponentManifest, account: str | None = None, /) -> Credentials | None:
+        if manifest.auth is None or account is not None:  # an environment token has no name
             return None
         service = manifest.auth.service
         prefix = service.split(":", 1)[-1].upper().replace("-", "_")

@@ -21,6 +21,7 @@ from runtime.errors import EngineError
 from runtime.flow_runner import FlowRunner
 from runtime.http import HttpSessions
 from runtime.node import ComponentStats, Output
+from runtime.telemetry import NO_TELEMETRY
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from runtime.envelope import Envelope
     from runtime.plan import FlowPlan
     from runtime.stores.base import Store
+    from runtime.telemetry import Telemetry
 
 __all__ = ["ComponentStats", "Engine", "Output"]
 
@@ -44,6 +46,7 @@ class Engine:
     wires leaving it). ``queue_size`` bounds each component's input channel: a component that
     sends to a saturated one waits (backpressure). ``credentials`` gives each component that
     calls a service its ``context.auth``; a flow whose components have none does not start.
+    ``telemetry`` receives the components' counts of API calls and rate-limit waits.
     The engine owns the broker and the HTTP session it creates, not the store it is given.
     """
 
@@ -57,6 +60,7 @@ class Engine:
         on_output: Callable[[Output], None] | None = None,
         credentials: CredentialsResolver | None = None,
         logger: FilteringBoundLogger | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
@@ -68,6 +72,7 @@ class Engine:
         self._queue_size = queue_size
         self._on_output = on_output
         self._credentials = credentials
+        self.telemetry = telemetry
         self._logger: FilteringBoundLogger = logger or structlog.get_logger("flowmixer.engine")
         self._flows: dict[str, FlowRunner] = {}
 
@@ -97,6 +102,7 @@ class Engine:
             queue_size=self._queue_size,
             on_output=self._on_output,
             credentials=self._credentials,
+            telemetry=self.telemetry,
         )
         self._flows[plan.id] = runner
         try:

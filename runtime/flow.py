@@ -105,6 +105,7 @@ def _compile(spec: FlowSpec, checker: FlowChecker, registry: Registry) -> FlowPl
         name=spec.name or spec.id,
         nodes=MappingProxyType(nodes),
         retry=RetryPolicy(retry.max_attempts, retry.base_delay, retry.max_delay),
+        accounts=MappingProxyType(dict(spec.accounts)),
     )
 
 

@@ -86,7 +86,28 @@ class FlowChecker:
         self.check_cycles()
         for cid, node in self.nodes.items():
             self.check_templates(cid, node)
+        if spec is not None:
+            self.check_accounts(spec.accounts)
         return None if self.problems else spec
+
+    def check_accounts(self, accounts: dict[str, str]) -> None:
+        """Each named account is of a service that some component of the flow calls."""
+        used = {
+            n.manifest.auth.service
+            for n in self.nodes.values()
+            if n.manifest is not None and n.manifest.auth is not None
+        }
+        for service, account in accounts.items():
+            path = json_path("$.accounts", service)
+            if service not in used:
+                services = _quoted(sorted(used)) if used else "none"
+                self.report(
+                    path,
+                    f'no component of this flow calls the service "{service}"'
+                    f" (services called: {services})",
+                )
+            elif not account.strip():
+                self.report(path, "the account name is empty")
 
     def read_component(self, cid: str, raw: Any) -> None:
         path = json_path("$.components", cid)

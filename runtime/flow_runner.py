@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.component import Context
 from runtime.envelope import Envelope, new_event_id
-from runtime.errors import EngineError, ReauthorizeError, RetryError
+from runtime.errors import ConfigurationError, EngineError, ReauthorizeError, RetryError
 from runtime.node import Node, Pending
 from runtime.redaction import redact_text
+from runtime.telemetry import NO_TELEMETRY
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,8 +42,13 @@ if TYPE_CHECKING:
     from runtime.node import Output
     from runtime.plan import FlowPlan
     from runtime.stores.base import DeadLetter, Store
+    from runtime.telemetry import Telemetry
 
 WEBHOOK_PORT = "webhook"
+NO_ACCOUNT = (
+    "no account is connected; connect one, or set <SERVICE>_ACCESS_TOKEN"
+    " (e.g. PINTEREST_ACCESS_TOKEN)"
+)
 STOPPED_REASON = "the flow stopped before this message was handled; retry it to deliver it again"
 PARKED_REASON = (
     "the flow stopped while this message waited for its account to be re-authorized; retry it"
@@ -64,6 +70,7 @@ class FlowRunner:
         queue_size: int,
         on_output: Callable[[Output], None] | None,
         credentials: CredentialsResolver | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.plan = plan
         auth = resolve_credentials(plan, credentials)
@@ -90,6 +97,7 @@ class FlowRunner:
                 logger=self._logger,
                 on_output=on_output,
                 auth=auth.get(cid),
+                telemetry=telemetry,
             )
             for cid, node_plan in plan.nodes.items()
         }
@@ -307,21 +315,30 @@ def resolve_credentials(
 ) -> dict[str, Credentials]:
     """The credentials of every component that calls a service; refuses to start without."""
     found: dict[str, Credentials] = {}
-    missing: dict[str, list[str]] = {}
+    missing: dict[str, tuple[str, list[str]]] = {}  # service -> (why, components)
     for cid, node in plan.nodes.items():
         if node.manifest.auth is None:
             continue
-        credentials = resolver(node.manifest) if resolver is not None else None
+        service = node.manifest.auth.service
+        account = plan.accounts.get(service)
+        why = NO_ACCOUNT
+        try:
+            if resolver is None:
+                credentials = None
+            elif account is None:
+                credentials = resolver(node.manifest)
+            else:
+                credentials = resolver(node.manifest, account)
+        except ConfigurationError as exc:
+            credentials, why = None, str(exc)
         if credentials is None:
-            missing.setdefault(node.manifest.auth.service, []).append(cid)
+            missing.setdefault(service, (why, []))[1].append(cid)
         else:
             found[cid] = credentials
     if missing:
         needs = "; ".join(
-            f"{service} (needed by {', '.join(cids)})" for service, cids in missing.items()
+            f"{service} (needed by {', '.join(cids)}): {why}"
+            for service, (why, cids) in missing.items()
         )
-        raise EngineError(
-            f"flow {plan.id!r} cannot start: no account is connected for {needs}."
-            " Connect one, or set <SERVICE>_ACCESS_TOKEN (e.g. PINTEREST_ACCESS_TOKEN)."
-        )
+        raise EngineError(f"flow {plan.id!r} cannot start: {needs}")
     return found

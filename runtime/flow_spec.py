@@ -55,6 +55,9 @@ class FlowSpec(_Spec):
     name: str | None = None
     description: str | None = None
     retry: RetrySpec = Field(default_factory=RetrySpec)
+    accounts: dict[str, str] = Field(default_factory=dict)
+    """The connected account each service's components use, e.g. ``{"acme:pinterest": "ann"}``;
+    a service not named here uses its only account."""
     components: dict[str, Any]
 
     @field_validator("id")

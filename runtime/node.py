@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runtime.component import Context, State
+from runtime.effects import EffectLedger
 from runtime.envelope import Envelope, new_id
 from runtime.errors import (
     CancelError,
@@ -28,6 +29,7 @@ from runtime.errors import (
 )
 from runtime.redaction import redact_text
 from runtime.stores.base import DeadLetter
+from runtime.telemetry import NO_TELEMETRY
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Generator
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from runtime.plan import NodePlan
     from runtime.retry import RetryPolicy
     from runtime.stores.base import Store
+    from runtime.telemetry import Telemetry
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,7 @@ class Node:
         logger: FilteringBoundLogger,
         on_output: Callable[[Output], None] | None,
         auth: Any = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.plan = plan
         self.flow_id = flow_id
@@ -120,7 +124,9 @@ class Node:
         self.properties = plan.properties
         self.channel = channel
         self.state = State(store, flow_id, plan.id)
+        self.effects = EffectLedger(store, flow_id, plan.id)  # no I/O until a handler uses it
         self.auth = auth
+        self.telemetry = telemetry
         self.logger = logger.bind(component_id=plan.id)
         self.stats = ComponentStats()
         self.handler = plan.handler()

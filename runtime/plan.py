@@ -72,3 +72,5 @@ class FlowPlan:
     name: str
     nodes: Mapping[str, NodePlan]
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    accounts: Mapping[str, str] = field(default_factory=dict)
+    """The account named for each service (services not named use their only account)."""

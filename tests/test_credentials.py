@@ -58,7 +58,7 @@ async def test_a_flow_whose_components_have_no_credentials_does_not_start():
             await engine.start_flow(flow_needing("acme:pinterest"))
         assert engine.flows() == []
     message = str(caught.value)
-    assert "no account is connected for acme:pinterest (needed by call)" in message
+    assert "acme:pinterest (needed by call): no account is connected" in message
     assert "PINTEREST_ACCESS_TOKEN" in message
 
 

@@ -50,7 +50,10 @@ def client_for(context: Context) -> PinterestClient:
             "credentials for the service acme:pinterest"
         )
     return PinterestClient(
-        context.http, auth, api_base=api_base_for(getattr(auth, "settings", None))
+        context.http,
+        auth,
+        api_base=api_base_for(getattr(auth, "settings", None)),
+        telemetry=context.telemetry,
     )
 
 

@@ -39,11 +39,13 @@ from components.pinterest.models import (
 )
 from components.pinterest.pagination import matching, paginate
 from components.pinterest.transport import ApiResponse, Transport
+from runtime.telemetry import NO_TELEMETRY
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.credentials import Credentials
+    from runtime.telemetry import Telemetry
 
 __all__ = ["DEFAULT_API_BASE", "ApiResponse", "PinterestClient", "RateLimit"]
 
@@ -70,11 +72,13 @@ class PinterestClient:
         api_base: str = DEFAULT_API_BASE,
         timeout: float | None = None,
         logger: FilteringBoundLogger | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self._credentials = credentials
         self._api_base = api_base.rstrip("/")
+        self._telemetry = telemetry
         self._transport = Transport(
-            session, logger or structlog.get_logger(__name__), timeout=timeout
+            session, logger or structlog.get_logger(__name__), timeout=timeout, telemetry=telemetry
         )
 
     @property

@@ -24,9 +24,14 @@ from components.pinterest.errors import (
     classify,
 )
 from components.pinterest.models import RateLimit
+from runtime.telemetry import NO_TELEMETRY
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
+
+    from runtime.telemetry import Telemetry
+
+SERVICE = "acme:pinterest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +89,10 @@ def _reason(exc: BaseException, elapsed: float) -> str:
 
 
 class Transport:
-    """Sends requests over a shared session; ``timeout`` (seconds) replaces the session's."""
+    """Sends requests over a shared session; ``timeout`` (seconds) replaces the session's.
+
+    Every exchange is counted in ``telemetry`` by status (``error`` when no answer came).
+    """
 
     def __init__(
         self,
@@ -92,9 +100,11 @@ class Transport:
         logger: FilteringBoundLogger,
         *,
         timeout: float | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self._session = session
         self._log = logger
+        self._telemetry = telemetry
         self._options: dict[str, Any] = (
             {} if timeout is None else {"timeout": aiohttp.ClientTimeout(total=timeout)}
         )
@@ -139,9 +149,11 @@ class Transport:
             where = f"{parts.scheme}://{parts.netloc}{parts.path}"
             raise PinterestInputError("apiBase", f"{where} is not a valid URL") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
+            self._telemetry.api_call(SERVICE, "error")
             reason = _reason(exc, time.perf_counter() - started)
             self._log.debug("pinterest call failed", method=method, path=parts.path, reason=reason)
             raise TransportError(f"{label} failed: {reason}") from exc
+        self._telemetry.api_call(SERVICE, status)
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
         self._log.debug(
             "pinterest call", method=method, path=parts.path, status=status, duration_ms=duration_ms

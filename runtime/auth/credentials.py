@@ -21,12 +21,14 @@ import structlog
 
 from runtime.auth.oauth2 import InvalidGrantError
 from runtime.errors import ConfigurationError, ReauthorizeError
+from runtime.telemetry import NO_TELEMETRY
 
 if TYPE_CHECKING:
     from runtime.auth.oauth2 import OAuth2Client
     from runtime.auth.vault import AccountRecord, TokenSet, TokenVault
     from runtime.credentials import Credentials, CredentialsResolver
     from runtime.manifest import ComponentManifest
+    from runtime.telemetry import Telemetry
 
 REFRESH_MARGIN: Final = 300.0
 
@@ -54,8 +56,10 @@ class VaultCredentials:
         clock: Callable[[], float] = time.time,
         margin: float = REFRESH_MARGIN,
         shared: _Account | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self._vault = vault
+        self._telemetry = telemetry
         self._client = client
         self._account = account
         self._settings = dict(settings or {"apiBase": client.api_base})
@@ -119,12 +123,16 @@ class VaultCredentials:
             await self._reauthorize("the service refused to refresh its token")
         try:
             new = await self._client.refresh(tokens.refresh_token, previous=tokens)
-        except InvalidGrantError:
+        except BaseException as exc:
+            self._telemetry.token_refresh(self.service, ok=False)
+            if not isinstance(exc, InvalidGrantError):
+                raise
             self._shared.refused = tokens.refresh_token
             await self._reauthorize("the service refused to refresh its token")
         # Saved first: a rotated refresh token lost here would lock the account out.
         await self._vault.save(self.service, self._account, new)
         self._shared.tokens = new
+        self._telemetry.token_refresh(self.service, ok=True)
         self._logger.info("auth.token_refreshed", expires_at=new.expires_at)
         return new
 
@@ -153,9 +161,11 @@ class AuthProvider:
         *,
         clock: Callable[[], float] = time.time,
         margin: float = REFRESH_MARGIN,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self._vault = vault
         self._clients = dict(clients)
+        self.telemetry = telemetry
         self._clock = clock
         self._margin = margin
         self._shared: dict[tuple[str, str], _Account] = {}
@@ -173,24 +183,46 @@ class AuthProvider:
             raise ConfigurationError(f"there is no OAuth2 client for {service}")
         shared = self._shared.setdefault((service, account), _Account())
         return VaultCredentials(
-            self._vault, client, account, clock=self._clock, margin=self._margin, shared=shared
+            self._vault,
+            client,
+            account,
+            clock=self._clock,
+            margin=self._margin,
+            shared=shared,
+            telemetry=self.telemetry,
         )
 
-    def resolver(self, flow_account: str | None = None) -> CredentialsResolver:
-        """A resolver for one flow: its named account, or the service's only account."""
+    def set_clients(self, clients: Mapping[str, OAuth2Client]) -> None:
+        """Use ``clients`` from now on (the app configuration changed)."""
+        self._clients = dict(clients)
+
+    def configured(self, service: str) -> bool:
+        """Whether ``service``'s app is configured here (it has an OAuth2 client)."""
+        return service in self._clients
+
+    def account_names(self, service: str) -> list[str]:
+        """The accounts of ``service`` known at the last :meth:`load`."""
+        return sorted(a.name for a in self._accounts or () if a.service == service)
+
+    def resolver(self, only_account: str | None = None) -> CredentialsResolver:
+        """A resolver choosing the account the flow names, else ``only_account`` when given,
+        else the service's only account."""
         if self._accounts is None:
             raise RuntimeError("AuthProvider.load() must be awaited before resolver()")
         accounts = list(self._accounts)
 
-        def resolve(manifest: ComponentManifest) -> Credentials | None:
+        def resolve(
+            manifest: ComponentManifest, account: str | None = None, /
+        ) -> Credentials | None:
             if manifest.auth is None or manifest.auth.service not in self._clients:
                 return None
             service = manifest.auth.service
             names = [a.name for a in accounts if a.service == service]
-            if flow_account is not None:
-                if flow_account not in names:
+            wanted = account or only_account
+            if wanted is not None:
+                if wanted not in names:
                     return None
-                return self.credentials(service, flow_account)
+                return self.credentials(service, wanted)
             if len(names) != 1:
                 if names:
                     raise ConfigurationError(

@@ -1,8 +1,9 @@
 """Which credentials a flow gets: connected accounts first, then environment tokens.
 
 Used by ``flowmixer serve``, ``run`` and ``call``. Each OAuth2 service whose app is configured
-(client id and secret) gets one client when the resolver is made: a server must be restarted
-after the app configuration changes. Accounts connected later are used after :meth:`reload`.
+(client id and secret) gets one client. :meth:`AccountCredentials.reload` reads the app
+configuration and the accounts again: the server calls it after a login and after the app
+configuration changes, so flows started afterwards use them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from runtime.auth.secretbox import SecretBox
 from runtime.auth.vault import TokenVault
 from runtime.credentials import environment_credentials
 from runtime.errors import ConfigurationError
+from runtime.telemetry import NO_TELEMETRY
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from runtime.registry import Registry
     from runtime.settings import Settings
     from runtime.stores.sqlite import SQLiteStore
+    from runtime.telemetry import Telemetry
 
 # Connectors' OAuth2 particulars, imported by name (the runtime does not depend on them).
 HOOKS = {"acme:pinterest": ("components.pinterest.auth_hooks", "PinterestHooks")}
@@ -47,12 +50,53 @@ def connector_hooks() -> dict[str, OAuth2Hooks]:
     return found
 
 
+class _Apps:
+    """Where OAuth2 clients come from: the services' manifests and their app configuration."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        app_config: AppConfigStore,
+        session: aiohttp.ClientSession,
+        hooks: Mapping[str, OAuth2Hooks],
+    ) -> None:
+        self._registry = registry
+        self._app_config = app_config
+        self._session = session
+        self._hooks = hooks
+
+    async def clients(self) -> tuple[dict[str, OAuth2Client], dict[str, str]]:
+        """A client per configured service, and why each other OAuth2 service has none."""
+        clients: dict[str, OAuth2Client] = {}
+        unconfigured: dict[str, str] = {}
+        for service, manifest in self._registry.services().items():
+            if manifest.oauth2 is None:
+                continue
+            try:
+                app = await self._app_config.require(service, ["clientId", "clientSecret"])
+            except ConfigurationError as exc:
+                unconfigured[service] = str(exc)  # its flows may still use environment tokens
+                continue
+            clients[service] = OAuth2Client(manifest, app, self._session, self._hooks.get(service))
+        return clients, unconfigured
+
+
 class AccountCredentials:
     """A credentials resolver over the vault's accounts and ``<SERVICE>_ACCESS_TOKEN``."""
 
-    def __init__(self, provider: AuthProvider, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        provider: AuthProvider,
+        environ: Mapping[str, str] | None = None,
+        *,
+        unconfigured: Mapping[str, str] | None = None,
+        apps: _Apps | None = None,
+    ) -> None:
         self.provider = provider
         self._environment = environment_credentials(environ)
+        # service -> why its app is not configured (which keys to set, and where)
+        self._unconfigured = dict(unconfigured or {})
+        self._apps = apps
 
     @classmethod
     async def create(
@@ -63,28 +107,60 @@ class AccountCredentials:
         session: aiohttp.ClientSession,
         hooks: Mapping[str, OAuth2Hooks],
         environ: Mapping[str, str] | None = None,
+        *,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> AccountCredentials:
-        """One OAuth2 client per configured service; ``environ`` defaults to ``os.environ``."""
-        clients: dict[str, OAuth2Client] = {}
-        for service, manifest in registry.services().items():
-            if manifest.oauth2 is None:
-                continue
-            try:
-                app = await app_config.require(service, ["clientId", "clientSecret"])
-            except ConfigurationError:
-                continue  # no app configured: its flows may still use environment tokens
-            clients[service] = OAuth2Client(manifest, app, session, hooks.get(service))
-        provider = AuthProvider(vault, clients)
+        """One OAuth2 client per configured service; ``environ`` defaults to ``os.environ``.
+        Token refreshes are counted in ``telemetry``."""
+        apps = _Apps(registry, app_config, session, hooks)
+        clients, unconfigured = await apps.clients()
+        provider = AuthProvider(vault, clients, telemetry=telemetry)
         await provider.load()
-        return cls(provider, environ)
+        return cls(provider, environ, unconfigured=unconfigured, apps=apps)
 
     async def reload(self) -> None:
-        """Read the vault's accounts again (after a login)."""
+        """Read the app configuration and the vault's accounts again (after a login or a
+        configuration change); flows started afterwards use them."""
+        if self._apps is not None:
+            clients, self._unconfigured = await self._apps.clients()
+            self.provider.set_clients(clients)
         await self.provider.load()
 
-    def __call__(self, manifest: ComponentManifest) -> Credentials | None:
-        found = self.provider.resolver()(manifest)
-        return found if found is not None else self._environment(manifest)
+    def __call__(
+        self, manifest: ComponentManifest, account: str | None = None, /
+    ) -> Credentials | None:
+        """The credentials of ``account`` (or of the only account, or the environment's token);
+        :class:`ConfigurationError` saying what to connect or configure when there are none."""
+        if manifest.auth is None:
+            return None
+        found = self.provider.resolver()(manifest, account)
+        if found is None and account is None:
+            found = self._environment(manifest)
+        if found is None:
+            raise ConfigurationError(self.missing(manifest.auth.service, account))
+        return found
+
+    def missing(self, service: str, account: str | None) -> str:
+        """Why ``service`` has no credentials here, and what to do about it."""
+        short = service.split(":", 1)[-1]
+        if service in self._unconfigured:
+            return (
+                f"its app is not configured, so no account can be connected: "
+                f"{self._unconfigured[service]}"
+            )
+        names = self.provider.account_names(service)
+        connected = ", ".join(names) or "none"
+        if account is not None:
+            return (
+                f"the flow uses the account {account!r}, which is not connected (connected:"
+                f" {connected}); connect it with `flowmixer auth login {short} --account"
+                f" {account}` or /auth/{short}/start?account={account} on the server"
+            )
+        variable = f"{short.upper().replace('-', '_')}_ACCESS_TOKEN"
+        return (
+            f"no account is connected; connect one with `flowmixer auth login {short}` or"
+            f" /auth/{short}/start on the server, or set {variable}"
+        )
 
     def for_account(self, account: str) -> CredentialsResolver:
         """A resolver that uses ``account`` (of whichever service a component calls) only."""

@@ -53,6 +53,7 @@ async def delete_account(request: web.Request) -> web.Response:
     service, name = request.match_info["service"], request.match_info["name"]
     if not await _vault(request).delete(service, name):
         raise fail(404, f"{service} has no account {name!r}")
+    await request.app[CONTEXT].credentials_changed()
     return web.json_response({"deleted": {"service": service, "name": name}})
 
 
@@ -94,6 +95,7 @@ async def set_config(request: web.Request) -> web.Response:
     except ConfigurationError as exc:
         raise fail(400, str(exc)) from None
     request.app[CONTEXT].logger.info("app configuration set", service=service, keys=sorted(values))
+    await request.app[CONTEXT].credentials_changed()
     return web.json_response(await _masked(config, service))
 
 
@@ -106,6 +108,7 @@ async def unset_config(request: web.Request) -> web.Response:
     except ConfigurationError as exc:
         raise fail(400, str(exc)) from None
     request.app[CONTEXT].logger.info("app configuration unset", service=service, keys=keys)
+    await request.app[CONTEXT].credentials_changed()
     return web.json_response(await _masked(config, service))
 
 

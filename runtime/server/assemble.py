@@ -44,20 +44,23 @@ async def assemble(
     hooks = connector_hooks()
     vault = TokenVault(store, box)
     app_config = AppConfigStore(store, box, registry.services(), environ)
+    metrics = Metrics()
     credentials = await AccountCredentials.create(
-        registry, app_config, vault, session, hooks, environ
+        registry, app_config, vault, session, hooks, environ, telemetry=metrics
     )
-    engine = Engine(store, credentials=credentials, on_output=on_output)
+    engine = Engine(store, credentials=credentials, on_output=on_output, telemetry=metrics)
+    metrics.observe(engine)
     return ServerContext(
         engine=engine,
         store=store,
         deployments=Deployments(store),
         registry=registry,
-        metrics=Metrics(engine),
+        metrics=metrics,
         admin_token=admin_token,
         public_url=public_url,
         logger=logger,
         vault=vault,
         app_config=app_config,
         logins=OAuthLogins(LoginStates(store), hooks, on_connected=credentials.reload),
+        reload_credentials=credentials.reload,
     )

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from structlog.typing import FilteringBoundLogger
 
     from runtime.auth.app_config import AppConfigStore
@@ -42,6 +44,12 @@ class ServerContext:
     vault: TokenVault | None = None
     app_config: AppConfigStore | None = None
     logins: OAuthLogins | None = None
+    reload_credentials: Callable[[], Awaitable[None]] | None = None
+    """Makes flows started afterwards see changed app configuration and accounts."""
+
+    async def credentials_changed(self) -> None:
+        if self.reload_credentials is not None:
+            await self.reload_credentials()
 
     def hook_url(self, flow_id: str, component_id: str) -> str:
         return f"{self.public_url}/hooks/{flow_id}/{component_id}"

@@ -13,13 +13,14 @@ Metrics (all prefixed ``flowmixer_``):
 ``dead_letters{flow,component}``             dead letters kept in the store
 ``api_calls_total{service,status}``          calls to services, by HTTP status (or ``error``)
 ``rate_limit_waits_total{service}``          times a call waited for the service's rate limit
+``rate_limit_wait_seconds_total{service}``    seconds calls spent waiting for it
 ``token_refreshes_total{service,outcome}``   access-token refreshes (``ok``, ``failed``)
 ==========================================  =====================================================
 
 Message counters come from the engine at scrape time, so they restart at 0 when a flow
-restarts (Prometheus' ``rate`` handles such resets). The last three are counted by the code
-that makes calls, through :meth:`Metrics.api_call`, :meth:`Metrics.rate_limit_wait` and
-:meth:`Metrics.token_refresh`.
+restarts (Prometheus' ``rate`` handles such resets). The API, rate-limit and refresh counters
+are fed by the code that makes calls: :class:`Metrics` is the engine's and the auth provider's
+:class:`~runtime.telemetry.Telemetry`.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class Metrics:
     def __init__(self, engine: Engine | None = None) -> None:
         self.registry = CollectorRegistry()
         if engine is not None:
-            self.registry.register(_EngineCollector(engine))
+            self.observe(engine)
         self._api_calls = Counter(
             "flowmixer_api_calls",
             "Calls to services, by HTTP status (or 'error' when no answer came)",
@@ -94,6 +95,12 @@ class Metrics:
         self._rate_limit_waits = Counter(
             "flowmixer_rate_limit_waits",
             "Times a call waited for its service's rate limit",
+            ["service"],
+            registry=self.registry,
+        )
+        self._rate_limit_seconds = Counter(
+            "flowmixer_rate_limit_wait_seconds",
+            "Seconds calls spent waiting for their service's rate limit",
             ["service"],
             registry=self.registry,
         )
@@ -110,13 +117,18 @@ class Metrics:
             registry=self.registry,
         )
 
+    def observe(self, engine: Engine) -> None:
+        """Report ``engine``'s message counters and queue depths (once per engine)."""
+        self.registry.register(_EngineCollector(engine))
+
     def api_call(self, service: str, status: int | str) -> None:
         """Count one call to ``service`` answered with HTTP ``status`` (or ``"error"``)."""
         self._api_calls.labels(service=service, status=str(status)).inc()
 
-    def rate_limit_wait(self, service: str) -> None:
-        """Count one wait for ``service``'s rate limit."""
+    def rate_limit_wait(self, service: str, seconds: float) -> None:
+        """Count one wait of ``seconds`` for ``service``'s rate limit."""
         self._rate_limit_waits.labels(service=service).inc()
+        self._rate_limit_seconds.labels(service=service).inc(max(seconds, 0.0))
 
     def token_refresh(self, service: str, *, ok: bool) -> None:
         """Count one access-token refresh for ``service``."""

@@ -20,6 +20,7 @@ from aiohttp import web
 from runtime.component import Context, State
 from runtime.errors import ReauthorizeError
 from runtime.stores.memory import MemoryStore
+from runtime.telemetry import NO_TELEMETRY
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -171,6 +172,7 @@ class RecordingNode:
         self.properties: Mapping[str, Any] = dict(properties or {})
         self.state = State(MemoryStore(), self.flow_id, self.component_id)
         self.auth = auth
+        self.telemetry = NO_TELEMETRY
         self.logger = structlog.get_logger("test")
         self.sent: list[tuple[str, Any]] = []
         self._session = session

@@ -555,3 +555,43 @@ async def test_the_emulators_injected_faults_become_retryable_errors(make_emulat
 
         with pytest.raises(error):
             await client.create_board(name="Never answered")
+
+
+class RecordingTelemetry:
+    """Keeps what the client reports."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int | str]] = []
+
+    def api_call(self, service: str, status: int | str) -> None:
+        self.calls.append((service, status))
+
+    def rate_limit_wait(self, service: str, seconds: float) -> None:
+        raise AssertionError("no wait expected")
+
+    def token_refresh(self, service: str, *, ok: bool) -> None:
+        raise AssertionError("a static token is never refreshed")
+
+
+async def test_every_exchange_is_counted_by_status_and_an_unanswered_one_as_an_error(
+    make_emulator,
+):
+    telemetry = RecordingTelemetry()
+    async with make_emulator(faults=FaultPlan(drop_before_rate=1.0, max_faults=1)) as harness:
+        client = PinterestClient(
+            harness.session,
+            StaticCredentials("acme:pinterest", harness.token()),
+            api_base=harness.api,
+            telemetry=telemetry,
+        )
+        with pytest.raises(TransportError):
+            await client.create_board(name="Dropped")
+        await client.get_board("600000000000000001")
+        with pytest.raises(NotFoundError):
+            await client.get_board("999")
+
+    assert telemetry.calls == [
+        ("acme:pinterest", "error"),
+        ("acme:pinterest", 200),
+        ("acme:pinterest", 404),
+    ]

@@ -31,6 +31,7 @@ from runtime.manifest import ComponentManifest
 from runtime.stores.base import Store
 from runtime.stores.memory import MemoryStore
 from runtime.stores.sqlite import SQLiteStore
+from runtime.telemetry import NO_TELEMETRY
 from tests.pinterest.component_kit import SERVICE, manifest, registry
 from tests.pinterest.emulator_harness import EmulatorHarness, run_emulator
 
@@ -330,6 +331,7 @@ class HandNode:
         self.properties: Mapping[str, Any] = properties
         self.state = State(MemoryStore(), FLOW, "watch")
         self.auth = StaticCredentials(SERVICE, emu.token(), settings={"apiBase": emu.api})
+        self.telemetry = NO_TELEMETRY
         self.logger = structlog.get_logger("test")
         self.sent: list[Any] = []
         self._session = emu.session

@@ -1,0 +1,43 @@
+"""What the code that calls services reports, for ``/metrics`` and for nobody when unobserved.
+
+The engine hands one :class:`Telemetry` to every component (``context.telemetry``) and the auth
+provider reports its refreshes to the same one. ``flowmixer serve`` passes its
+:class:`~runtime.server.metrics.Metrics`; elsewhere :data:`NO_TELEMETRY` discards everything.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Protocol
+
+
+class Telemetry(Protocol):
+    """Counts of the calls made to services (all methods are cheap and never raise)."""
+
+    def api_call(self, service: str, status: int | str) -> None:
+        """One call to ``service``, answered with HTTP ``status`` (or ``"error"``: no answer)."""
+        ...
+
+    def rate_limit_wait(self, service: str, seconds: float) -> None:
+        """A call to ``service`` waited ``seconds`` for its rate limit (quota or 429)."""
+        ...
+
+    def token_refresh(self, service: str, *, ok: bool) -> None:
+        """An access token of ``service`` was refreshed (``ok``) or the refresh failed."""
+        ...
+
+
+class _NoTelemetry:
+    __slots__ = ()
+
+    def api_call(self, service: str, status: int | str) -> None:
+        return None
+
+    def rate_limit_wait(self, service: str, seconds: float) -> None:
+        return None
+
+    def token_refresh(self, service: str, *, ok: bool) -> None:
+        return None
+
+
+NO_TELEMETRY: Final[Telemetry] = _NoTelemetry()
+"""Telemetry that keeps nothing."""
