@@ -6,7 +6,13 @@ Pushes N messages into a webhook trigger followed by a chain of C pass-through c
 messages/s, component hops/s and the ratio engine/bare. Each figure is the best of ``--repeat``
 runs, engine and bare runs alternating, which filters out noise from other processes.
 
+``--broker sqlite`` runs the engine on the durable SQLite broker instead (a fresh database file
+in a temporary directory per run, pushes from ``--senders`` concurrent producers, ``--concurrency``
+workers per component): every hop is a committed row and an acknowledgement. It prints the same
+flow on the in-memory broker next to it (runs alternating) and the ratio of the two.
+
     python bench/engine_throughput.py [--messages 100000] [--chain 10] [--repeat 3]
+        [--broker memory|sqlite] [--senders 1] [--concurrency 1]
 """
 
 from __future__ import annotations
@@ -14,14 +20,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
+from runtime.brokers.sqlite import SQLiteBroker
 from runtime.component import Component, Context
 from runtime.engine import Engine
 from runtime.manifest import ComponentManifest
 from runtime.plan import FlowPlan, NodePlan, Route
 from runtime.stores.memory import MemoryStore
+from runtime.stores.sqlite import SQLiteStore
 
 QUEUE_SIZE = 1024
 
@@ -50,8 +60,9 @@ def _manifest(name: str, handler: str, *, trigger: bool) -> ComponentManifest:
     )
 
 
-def chain_plan(length: int) -> FlowPlan:
-    """A webhook trigger followed by ``length`` pass-through components."""
+def chain_plan(length: int, concurrency: int = 1) -> FlowPlan:
+    """A webhook trigger followed by ``length`` pass-through components, each with
+    ``concurrency`` workers."""
     source = _manifest("Source", "bench.engine_throughput:Source", trigger=True)
     hop = _manifest("PassThrough", "bench.engine_throughput:PassThrough", trigger=False)
     ids = ["source"] + [f"hop{i}" for i in range(length)]
@@ -67,11 +78,12 @@ def chain_plan(length: int) -> FlowPlan:
             properties={},
             routes={"out": routes},
             webhook=index == 0,
+            concurrency=concurrency,
         )
     return FlowPlan(id="bench", name="bench", nodes=nodes)
 
 
-async def run_engine(messages: int, length: int) -> float:
+async def run_engine(messages: int, length: int, concurrency: int = 1) -> float:
     received = 0
     done = asyncio.Event()
 
@@ -82,12 +94,44 @@ async def run_engine(messages: int, length: int) -> float:
             done.set()
 
     async with Engine(MemoryStore(), queue_size=QUEUE_SIZE, on_output=on_output) as engine:
-        await engine.start_flow(chain_plan(length))
+        await engine.start_flow(chain_plan(length, concurrency))
         began = time.perf_counter()
         for i in range(messages):
             await engine.push("bench", "source", i)
         await done.wait()
         elapsed = time.perf_counter() - began
+    return elapsed
+
+
+async def run_sqlite(messages: int, length: int, senders: int, concurrency: int) -> float:
+    """The engine on the durable broker over a new database file."""
+    received = 0
+    done = asyncio.Event()
+
+    def on_output(_: Any) -> None:
+        nonlocal received
+        received += 1
+        if received == messages:
+            done.set()
+
+    async def send(numbers: range, engine: Engine) -> None:
+        for i in numbers:
+            await engine.push("bench", "source", i)
+
+    with tempfile.TemporaryDirectory() as home:
+        store = await SQLiteStore.open(Path(home) / "bench.db")
+        async with (
+            store,
+            SQLiteBroker(store) as broker,
+            Engine(store, broker=broker, queue_size=QUEUE_SIZE, on_output=on_output) as engine,
+        ):
+            await engine.start_flow(chain_plan(length, concurrency))
+            began = time.perf_counter()
+            await asyncio.gather(
+                *(send(range(s, messages, senders), engine) for s in range(senders))
+            )
+            await done.wait()
+            elapsed = time.perf_counter() - began
     return elapsed
 
 
@@ -131,12 +175,46 @@ def best_of_interleaved(repeat: int, messages: int, length: int) -> tuple[float,
     return min(engine), min(bare)
 
 
+def best_durable_and_memory(
+    repeat: int, messages: int, length: int, senders: int, concurrency: int
+) -> tuple[float, float]:
+    """Best time of the engine on the SQLite broker and on the in-memory one, alternating."""
+    durable: list[float] = []
+    memory: list[float] = []
+    for _ in range(repeat):
+        gc.collect()
+        durable.append(asyncio.run(run_sqlite(messages, length, senders, concurrency)))
+        gc.collect()
+        memory.append(asyncio.run(run_engine(messages, length, concurrency)))
+    return min(durable), min(memory)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--chain", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--broker", choices=("memory", "sqlite"), default="memory")
+    parser.add_argument("--senders", type=int, default=1, help="concurrent pushers (sqlite)")
+    parser.add_argument("--concurrency", type=int, default=1, help="workers per component (sqlite)")
     args = parser.parse_args()
+
+    if args.broker == "sqlite":
+        durable, memory = best_durable_and_memory(
+            args.repeat, args.messages, args.chain, args.senders, args.concurrency
+        )
+        hops = args.messages * args.chain
+        print(
+            f"messages: {args.messages}, chain: {args.chain} components,"
+            f" {args.senders} sender(s), {args.concurrency} worker(s) per component,"
+            f" best of {args.repeat}"
+        )
+        for name, took in (("sqlite", durable), ("memory", memory)):
+            print(
+                f"{name} : {args.messages / took:>10,.0f} messages/s  {hops / took:>12,.0f} hops/s"
+            )
+        print(f"ratio sqlite/memory: {memory / durable:.3f}")
+        return
 
     engine, bare = best_of_interleaved(args.repeat, args.messages, args.chain)
     hops = args.messages * args.chain

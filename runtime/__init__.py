@@ -9,15 +9,17 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from runtime.brokers import Broker, Channel, MemoryBroker
+from runtime.brokers import Broker, Channel, MemoryBroker, SQLiteBroker
 from runtime.component import Component, Context, State
 from runtime.credentials import Credentials, StaticCredentials
+from runtime.effects import Effect, EffectLedger
 from runtime.engine import ComponentStats, Engine, Output
 from runtime.envelope import Envelope
 from runtime.errors import (
     CancelError,
     ComponentError,
     ConfigurationError,
+    DeferError,
     EngineError,
     FlowmixerError,
     FlowValidationError,
@@ -30,6 +32,7 @@ from runtime.errors import (
 from runtime.flow import load_flow, validate_flow
 from runtime.manifest import ComponentManifest, ServiceManifest
 from runtime.plan import FlowPlan
+from runtime.quota import Quotas
 from runtime.registry import Registry
 from runtime.retry import RetryPolicy
 from runtime.settings import Settings
@@ -47,6 +50,9 @@ __all__ = [
     "Context",
     "Credentials",
     "DeadLetter",
+    "DeferError",
+    "Effect",
+    "EffectLedger",
     "Engine",
     "EngineError",
     "Envelope",
@@ -59,10 +65,12 @@ __all__ = [
     "MemoryStore",
     "Output",
     "Problem",
+    "Quotas",
     "ReauthorizeError",
     "Registry",
     "RetryError",
     "RetryPolicy",
+    "SQLiteBroker",
     "SQLiteStore",
     "ServiceManifest",
     "Settings",

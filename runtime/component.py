@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from runtime.effects import EffectLedger
     from runtime.envelope import Envelope
+    from runtime.quota import Quotas
     from runtime.stores.base import StateStore
     from runtime.telemetry import Telemetry
 
@@ -57,6 +58,7 @@ class NodeServices(Protocol):
     effects: EffectLedger
     auth: Any
     telemetry: Telemetry
+    quotas: Quotas | None
     logger: FilteringBoundLogger
 
     def http(self) -> aiohttp.ClientSession: ...
@@ -127,6 +129,12 @@ class Context:
     def telemetry(self) -> Telemetry:
         """Where calls to services are counted (API calls by status, rate-limit waits)."""
         return self._node.telemetry
+
+    @property
+    def quotas(self) -> Quotas | None:
+        """The rate limits of the services calls go to, shared by every flow of the engine
+        (see :mod:`runtime.quota`); None where nothing limits them (test doubles)."""
+        return self._node.quotas
 
     @property
     def state(self) -> State:

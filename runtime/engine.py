@@ -21,6 +21,7 @@ from runtime.errors import EngineError
 from runtime.flow_runner import FlowRunner
 from runtime.http import HttpSessions
 from runtime.node import ComponentStats, Output
+from runtime.quota import Quotas
 from runtime.telemetry import NO_TELEMETRY
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class Engine:
     sends to a saturated one waits (backpressure). ``credentials`` gives each component that
     calls a service its ``context.auth``; a flow whose components have none does not start.
     ``telemetry`` receives the components' counts of API calls and rate-limit waits.
+    ``quotas`` are the rate limits shared by all flows (``context.quotas``); by default the
+    service manifests' rules with environment overrides (:class:`~runtime.quota.Quotas`).
     The engine owns the broker and the HTTP session it creates, not the store it is given.
     """
 
@@ -61,6 +64,7 @@ class Engine:
         credentials: CredentialsResolver | None = None,
         logger: FilteringBoundLogger | None = None,
         telemetry: Telemetry = NO_TELEMETRY,
+        quotas: Quotas | None = None,
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
@@ -73,6 +77,7 @@ class Engine:
         self._on_output = on_output
         self._credentials = credentials
         self.telemetry = telemetry
+        self.quotas = quotas if quotas is not None else Quotas()
         self._logger: FilteringBoundLogger = logger or structlog.get_logger("flowmixer.engine")
         self._flows: dict[str, FlowRunner] = {}
 
@@ -103,6 +108,7 @@ class Engine:
             on_output=self._on_output,
             credentials=self._credentials,
             telemetry=self.telemetry,
+            quotas=self.quotas,
         )
         self._flows[plan.id] = runner
         try:
@@ -174,7 +180,10 @@ class Engine:
     # -- events --------------------------------------------------------------------------
 
     async def push(self, flow_id: str, component_id: str, payload: Any) -> str:
-        """Push an event into a webhook trigger; returns the event id (its correlation id)."""
+        """Push an event into a webhook trigger; returns the event id (its correlation id).
+
+        Returns once the event is queued: with a durable broker, once it is committed.
+        """
         return await self._runner(flow_id).push(component_id, payload)
 
     async def wait_idle(self, flow_id: str | None = None) -> None:
@@ -201,7 +210,7 @@ class Engine:
             await self.store.request_retry(letter_id)
             return "scheduled"
         envelope = letter.envelope
-        envelope.attempt = 1
+        envelope.attempt, envelope.first_failed_at = 1, None  # a fresh retry budget
         await runner.deliver(envelope)
         await self.store.delete_dead_letter(letter_id)
         return "requeued"

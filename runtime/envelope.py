@@ -47,6 +47,8 @@ class Envelope:
     ``correlation_id`` is born at the trigger and follows the whole chain. ``trail`` holds the
     outputs of the upstream components that templates downstream refer to; it is shared between
     envelopes and must be treated as read-only. ``attempt`` counts deliveries, starting at 1.
+    ``first_failed_at`` is when the first of the current run of failed deliveries failed
+    (what the retry time limit counts from); it means nothing while ``attempt`` is 1.
     ``id`` is drawn on first use: the in-memory hot path never needs it.
     """
 
@@ -56,6 +58,7 @@ class Envelope:
         "component_id",
         "correlation_id",
         "created_at",
+        "first_failed_at",
         "flow_id",
         "payload",
         "port",
@@ -73,6 +76,7 @@ class Envelope:
         attempt: int = 1,
         id: str | None = None,
         created_at: float | None = None,
+        first_failed_at: float | None = None,
     ) -> None:
         self._id = id
         self.flow_id = flow_id
@@ -83,6 +87,7 @@ class Envelope:
         self.trail = _EMPTY_TRAIL if trail is None else trail
         self.attempt = attempt
         self.created_at = time.time() if created_at is None else created_at
+        self.first_failed_at = first_failed_at
 
     @property
     def id(self) -> str:
@@ -103,6 +108,7 @@ class Envelope:
             "trail": self.trail,
             "attempt": self.attempt,
             "created_at": self.created_at,
+            "first_failed_at": self.first_failed_at,
         }
 
     @classmethod
@@ -118,6 +124,7 @@ class Envelope:
             trail=dict(data.get("trail") or {}),
             attempt=int(data.get("attempt", 1)),
             created_at=float(data["created_at"]),
+            first_failed_at=_optional_float(data.get("first_failed_at")),
         )
 
     def __repr__(self) -> str:
@@ -125,3 +132,7 @@ class Envelope:
             f"Envelope(id={self.id!r}, flow={self.flow_id!r}, to={self.component_id}.{self.port},"
             f" correlation={self.correlation_id!r}, attempt={self.attempt})"
         )
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)

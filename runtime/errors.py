@@ -10,6 +10,7 @@
     │   ├── CancelError                 drop the message: dead-letter it now, no retry
     │   │   └── InvalidInputError       the mapped input does not match the in-port schema
     │   ├── RetryError                  try again later (optionally after ``delay`` seconds)
+    │   │   └── DeferError              wait for a rate limit; uses no attempt, only time
     │   └── ReauthorizeError            the account's grant is gone; a person must reconnect it
     └── EngineError                     the engine was asked for something it cannot do
 
@@ -86,6 +87,14 @@ class RetryError(ComponentError):
     def __init__(self, message: str, *, delay: float | None = None) -> None:
         super().__init__(message)
         self.delay = delay
+
+
+class DeferError(RetryError):
+    """Not a failure of the message: the work must wait (for a rate limit), ``delay`` seconds.
+
+    It is tried again without using one of the flow's attempts; the flow's time limit
+    (``retry.maxElapsed``) still bounds how long a message may be deferred.
+    """
 
 
 class ReauthorizeError(ComponentError):

@@ -104,7 +104,7 @@ def _compile(spec: FlowSpec, checker: FlowChecker, registry: Registry) -> FlowPl
         id=spec.id,
         name=spec.name or spec.id,
         nodes=MappingProxyType(nodes),
-        retry=RetryPolicy(retry.max_attempts, retry.base_delay, retry.max_delay),
+        retry=RetryPolicy(retry.max_attempts, retry.base_delay, retry.max_delay, retry.max_elapsed),
         accounts=MappingProxyType(dict(spec.accounts)),
     )
 

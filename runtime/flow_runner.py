@@ -12,24 +12,32 @@ grant is gone), the flow becomes ``"paused"`` with a reason, a handler's message
 its node (not dead-lettered, not pending: ``wait_idle`` does not wait for a person), and polling
 stops.
 Webhook events are still accepted and queued; those that need the account are parked too.
-:meth:`FlowRunner.resume` delivers the parked messages again and restarts polling. Parked
-messages still held when the flow stops go to the dead letters (``PARKED_REASON``), with either
-broker: they were acknowledged when parked.
+:meth:`FlowRunner.resume` delivers the parked messages again and restarts polling. With the
+in-memory broker, parked messages still held when the flow stops go to the dead letters
+(``PARKED_REASON``); a durable broker keeps them parked, and the flow starts paused again.
+
+Durable brokers: at start, what the broker kept (queued, delayed, taken but never acknowledged,
+parked) is taken up again before the workers start. When the broker is ``atomic_with`` the
+store, each tick runs as a :class:`~runtime.tick_unit.TickUnit`: its state writes and messages
+commit together.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from runtime.component import Context
-from runtime.envelope import Envelope, new_event_id
+from runtime.envelope import Envelope, new_event_id, new_id
 from runtime.errors import ConfigurationError, EngineError, ReauthorizeError, RetryError
 from runtime.node import Node, Pending
 from runtime.redaction import redact_text
+from runtime.stores.base import DeadLetter
 from runtime.telemetry import NO_TELEMETRY
+from runtime.tick_unit import TickUnit
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,7 +49,8 @@ if TYPE_CHECKING:
     from runtime.http import HttpSessions
     from runtime.node import Output
     from runtime.plan import FlowPlan
-    from runtime.stores.base import DeadLetter, Store
+    from runtime.quota import Quotas
+    from runtime.stores.base import Store
     from runtime.telemetry import Telemetry
 
 WEBHOOK_PORT = "webhook"
@@ -50,6 +59,10 @@ NO_ACCOUNT = (
     " (e.g. PINTEREST_ACCESS_TOKEN)"
 )
 STOPPED_REASON = "the flow stopped before this message was handled; retry it to deliver it again"
+STRAY_REASON = (
+    "cannot deliver: the flow has no component {component!r} any more (it was changed while this"
+    " message waited)"
+)
 PARKED_REASON = (
     "the flow stopped while this message waited for its account to be re-authorized; retry it"
     " once the account is connected again. It failed with: {error}"
@@ -71,6 +84,7 @@ class FlowRunner:
         on_output: Callable[[Output], None] | None,
         credentials: CredentialsResolver | None = None,
         telemetry: Telemetry = NO_TELEMETRY,
+        quotas: Quotas | None = None,
     ) -> None:
         self.plan = plan
         auth = resolve_credentials(plan, credentials)
@@ -84,6 +98,7 @@ class FlowRunner:
         self._logger = logger.bind(flow_id=plan.id)
         self._stopping = asyncio.Event()
         self._tick_tasks: list[asyncio.Task[None]] = []
+        self._atomic_ticks = broker.atomic_with(store)
         channels = {cid: broker.channel(plan.id, cid, maxsize=queue_size) for cid in plan.nodes}
         self.nodes = {
             cid: Node(
@@ -98,6 +113,7 @@ class FlowRunner:
                 on_output=on_output,
                 auth=auth.get(cid),
                 telemetry=telemetry,
+                quotas=quotas,
             )
             for cid, node_plan in plan.nodes.items()
         }
@@ -118,12 +134,18 @@ class FlowRunner:
                 if not node.plan.is_trigger:
                     await self._start_component(node)
                     started.append(node)
+            if self._broker.durable:
+                await self._restore()
             for node in self.nodes.values():
-                node.start_workers()
-            await self._requeue_retries()
+                if not node.plan.is_trigger:
+                    node.start_workers()
+            # A trigger handles nothing before its start (a webhook compiles its schema there),
+            # and what its start sends finds the other components' workers running.
             for node in self._triggers:
                 await self._start_component(node)
                 started.append(node)
+                node.start_workers()
+            await self._requeue_retries()
         except BaseException:
             await self._abort(started)
             raise
@@ -152,15 +174,38 @@ class FlowRunner:
             await self._stop_component(node)
         self.status = "stopped"
 
+    async def _restore(self) -> None:
+        """Take up what the durable broker kept: queued messages are pending again, parked ones
+        are parked again (the flow is paused), those of removed components are dead-lettered."""
+        for envelope in await self._broker.take_strays(self.plan.id, list(self.nodes)):
+            error = STRAY_REASON.format(component=envelope.component_id)
+            letter = DeadLetter(
+                new_id(), envelope, error, "Undeliverable", envelope.attempt, time.time()
+            )
+            await self._store.add_dead_letter(letter)
+        for node in self.nodes.values():
+            parked = await node.channel.restore()
+            for _ in range(node.channel.depth()):
+                self.pending.add()
+            for envelope, error in parked:
+                node.parked.append(envelope)
+                node.park_errors[envelope.id] = error
+            if parked:
+                self.pause(node, parked[-1][1])
+
     async def _requeue_retries(self) -> None:
-        for letter in await self._store.take_retries(self.plan.id):
+        # Delivered first, deleted after: a crash in between delivers one twice (the effects
+        # ledger absorbs that), never none.
+        for letter in await self._store.requested_retries(self.plan.id):
             envelope = letter.envelope
             node = self.nodes.get(envelope.component_id)
             if node is None or (node.plan.is_trigger and not node.plan.webhook):
+                await self._store.delete_dead_letter(letter.id)
                 await self._keep_unretryable(letter)
                 continue
-            envelope.attempt = 1
+            envelope.attempt, envelope.first_failed_at = 1, None
             await self.deliver(envelope)
+            await self._store.delete_dead_letter(letter.id)
 
     async def _keep_unretryable(self, letter: DeadLetter) -> None:
         error = (
@@ -176,7 +221,11 @@ class FlowRunner:
         self.pending.add()
         channel = self.nodes[envelope.component_id].channel
         if not channel.offer(envelope):
-            await channel.put(envelope)
+            try:
+                await channel.put(envelope)  # durable: returns once it is committed
+            except BaseException:
+                self.pending.done()
+                raise
 
     async def push(self, component_id: str, payload: Any) -> str:
         node = self.nodes.get(component_id)
@@ -211,8 +260,15 @@ class FlowRunner:
             began = loop.time()
             wait = interval
             self.pending.add()
+            unit = (
+                TickUnit(node, self._broker, self._store, self.pending)
+                if self._atomic_ticks
+                else None
+            )
             try:
-                await node.handler.tick(Context(node))
+                await node.handler.tick(Context(unit or node))
+                if unit is not None:
+                    await unit.commit()
             except ReauthorizeError as exc:
                 node.stats.failed += 1
                 self.pause(node, str(exc))
@@ -224,6 +280,8 @@ class FlowRunner:
                 node.stats.failed += 1
                 node.logger.warning("tick failed", error=f"{type(exc).__name__}: {exc}")
             finally:
+                if unit is not None:
+                    unit.abandon()  # nothing left after a commit; all of it after a failure
                 node.stats.ticks += 1
                 self.pending.done()
             remaining = max(0.0, began + wait - loop.time())
@@ -259,8 +317,13 @@ class FlowRunner:
             parked, node.parked = node.parked, []
             node.park_errors = {}
             for envelope in parked:
-                envelope.attempt = 1
-                await self.deliver(envelope)
+                envelope.attempt, envelope.first_failed_at = 1, None
+                self.pending.add()
+                try:
+                    await node.channel.unpark(envelope)
+                except BaseException:
+                    self.pending.done()
+                    raise
                 count += 1
         self._logger.info("flow resumed", redelivered=count)
         return count
@@ -294,11 +357,11 @@ class FlowRunner:
             interrupted = await node.stop_workers()
             parked, node.parked = node.parked, []
             errors, node.park_errors = node.park_errors, {}
+            if self._broker.durable:
+                continue  # it keeps them all, parked ones too, for the next start
             for envelope in parked:  # acknowledged and not pending: only here now
                 error = PARKED_REASON.format(error=errors.get(envelope.id, "?"))
                 await node.bury(envelope, error, "ReauthorizeError")
-            if self._broker.durable:
-                continue  # the broker delivers them again at the next start
             for envelope in interrupted + node.channel.drain():
                 await node.bury(envelope, STOPPED_REASON, "Stopped")
                 self.pending.done()

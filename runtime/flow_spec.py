@@ -24,11 +24,14 @@ class _Spec(BaseModel):
 
 
 class RetrySpec(_Spec):
-    """``retry``: at most ``maxAttempts`` deliveries, backing off from ``baseDelay`` seconds."""
+    """``retry``: at most ``maxAttempts`` deliveries, backing off from ``baseDelay`` seconds up
+    to ``maxDelay``, for at most ``maxElapsed`` seconds after the first failure (``null``: no
+    time limit); see :class:`~runtime.retry.RetryPolicy`."""
 
     max_attempts: int = Field(default=5, ge=1)
-    base_delay: float = Field(default=0.5, ge=0)
-    max_delay: float = Field(default=60.0, ge=0)
+    base_delay: float = Field(default=0.5, ge=0, allow_inf_nan=False)
+    max_delay: float = Field(default=60.0, ge=0, allow_inf_nan=False)
+    max_elapsed: float | None = Field(default=3600.0, gt=0, allow_inf_nan=False)
 
 
 class ConfigSpec(_Spec):

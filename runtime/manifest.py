@@ -9,7 +9,7 @@ are snake_case.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -151,14 +151,36 @@ class OAuth2Settings(_Model):
     profile_scopes: tuple[str, ...] = ()
 
 
+EVERY_CALL = "*"
+"""The quota resource of a rule that counts every call to the service, whatever its category."""
+
+QUOTA_RESOURCE_PATTERN = re.compile(r"^(\*|[a-z][a-z0-9_]*)$")
+
+
 class QuotaRule(_Model):
-    """At most ``limit`` calls per ``window`` seconds, per app or per account."""
+    """At most ``limit`` calls per ``window`` seconds in ``resource`` (a rate-limit category,
+    or ``*`` for every call), per app or per account (of one app).
+
+    Callers wait in arrival order (``queue: "fifo"``, the only order there is); a call that
+    would wait more than ``maxWait`` seconds is not made now but retried after that wait.
+    """
 
     resource: str
     limit: int = Field(gt=0)
     window: float = Field(gt=0)
-    scope: str = Field(default="account", pattern="^(app|account)$")
-    max_wait: float | None = Field(default=None, ge=0)
+    scope: Literal["app", "account"] = "account"
+    max_wait: float = Field(default=60.0, ge=0)
+    queue: Literal["fifo"] = "fifo"
+
+    @field_validator("resource")
+    @classmethod
+    def _resource(cls, value: str) -> str:
+        if not QUOTA_RESOURCE_PATTERN.match(value):
+            raise ValueError(
+                "must be a rate-limit category in lowercase letters, digits and _ (e.g."
+                ' org_write), or "*" for every call'
+            )
+        return value
 
 
 class ServiceManifest(_Model):

@@ -4,10 +4,10 @@ The per-message path, top to bottom: take an envelope from the component's chann
 payload (``config.transform``), validate it against the in-port schema, call the handler, then
 acknowledge it; a failure is retried later or dead-lettered, and every envelope ends in exactly
 one of ``ack`` or a dead letter. A :class:`ReauthorizeError` is the exception: the envelope is
-parked in :attr:`Node.parked` (acknowledged, no longer pending) and ``on_pause`` is told, so the
-flow can pause until the account is connected again and then deliver it anew. ``emit`` (behind
-``Context.send``) publishes to the wired in-ports, or hands the message to the output callback
-when the component is a sink.
+parked in :attr:`Node.parked` (no longer pending; ``Channel.park`` keeps it in a durable broker)
+and ``on_pause`` is told, so the flow can pause until the account is connected again and then
+deliver it anew. ``emit`` (behind ``Context.send``) publishes to the wired in-ports, or hands the
+message to the output callback when the component is a sink.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from runtime.effects import EffectLedger
 from runtime.envelope import Envelope, new_id
 from runtime.errors import (
     CancelError,
+    DeferError,
     EngineError,
     InvalidInputError,
     ReauthorizeError,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from runtime.envelope import Trail
     from runtime.http import HttpSessions
     from runtime.plan import NodePlan
+    from runtime.quota import Quotas
     from runtime.retry import RetryPolicy
     from runtime.stores.base import Store
     from runtime.telemetry import Telemetry
@@ -117,6 +119,7 @@ class Node:
         on_output: Callable[[Output], None] | None,
         auth: Any = None,
         telemetry: Telemetry = NO_TELEMETRY,
+        quotas: Quotas | None = None,
     ) -> None:
         self.plan = plan
         self.flow_id = flow_id
@@ -127,6 +130,7 @@ class Node:
         self.effects = EffectLedger(store, flow_id, plan.id)  # no I/O until a handler uses it
         self.auth = auth
         self.telemetry = telemetry
+        self.quotas = quotas
         self.logger = logger.bind(component_id=plan.id)
         self.stats = ComponentStats()
         self.handler = plan.handler()
@@ -237,12 +241,22 @@ class Node:
             await self._dead_letter(envelope, str(exc), type(exc).__name__)
             return
         reason = str(exc) if isinstance(exc, RetryError) else f"{type(exc).__name__}: {exc}"
-        if not self._retry.should_retry(envelope.attempt):
+        now = time.time()
+        if envelope.first_failed_at is None:  # reset by a resume or a manual retry
+            envelope.first_failed_at = now
+        deferred = isinstance(exc, DeferError)
+        decision = self._retry.decide(
+            envelope.attempt,
+            now - envelope.first_failed_at,
+            requested=exc.delay if isinstance(exc, RetryError) else None,
+            deferred=deferred,
+        )
+        delay = decision.delay
+        if delay is None:
+            if decision.why is not None:
+                reason = f"{reason} (given up: {decision.why})"
             await self._dead_letter(envelope, reason, type(exc).__name__)
             return
-        delay = exc.delay if isinstance(exc, RetryError) and exc.delay is not None else None
-        if delay is None:
-            delay = self._retry.delay(envelope.attempt)
         self.logger.debug(
             "retrying message",
             envelope_id=envelope.id,
@@ -251,14 +265,16 @@ class Node:
             error=reason,
         )
         self.stats.retried += 1
-        envelope.attempt += 1
+        if not deferred:
+            envelope.attempt += 1
         await self.channel.retry_later(envelope, delay)
 
     async def _park(self, envelope: Envelope, error: str) -> None:
         # Not pending any more, so ``wait_idle`` returns while the flow waits for a person.
+        # A durable channel keeps it (parked) across a restart; others just acknowledge it.
+        await self.channel.park(envelope, error)
         self.parked.append(envelope)
         self.park_errors[envelope.id] = error
-        await self.channel.ack(envelope)
         self._pending.done()
         if self.on_pause is not None:
             self.on_pause(self, error)
@@ -281,6 +297,7 @@ class Node:
         )
         await self._store.add_dead_letter(letter)
         self.stats.dead_lettered += 1
+        self.telemetry.dead_letter(self.flow_id, self.component_id, error_type)
         self.logger.warning(
             "message dead-lettered",
             dead_letter_id=letter.id,
@@ -293,8 +310,17 @@ class Node:
 
     # -- sending -------------------------------------------------------------------------
 
-    def emit(self, context: Context, payload: Any, port: str) -> Awaitable[None]:
+    def emit(
+        self,
+        context: Context,
+        payload: Any,
+        port: str,
+        hold: list[tuple[Channel, Envelope]] | None = None,
+    ) -> Awaitable[None]:
         """Publish ``payload`` from out-port ``port`` (behind :meth:`Context.send`).
+
+        With ``hold`` the envelopes are appended there instead of published (a tick's unit of
+        work publishes them when it commits, see :mod:`runtime.tick_unit`).
 
         Publishing happens here, synchronously, for every target channel with room; only
         when one is full does the returned awaitable wait for it (backpressure). Skipping a
@@ -331,16 +357,23 @@ class Node:
                 pending.idle.clear()
             pending.count += 1
             envelope = Envelope(flow_id, component_id, in_port, payload, correlation_id, trail)
-            if not channel.offer(envelope):
+            if hold is not None:
+                hold.append((channel, envelope))
+            elif not channel.offer(envelope):
                 if waiting is None:
                     waiting = []
                 waiting.append((channel, envelope))
-        return _DONE if waiting is None else _put_all(waiting)
+        return _DONE if waiting is None else _put_all(waiting, pending)
 
 
-async def _put_all(waiting: list[tuple[Channel, Envelope]]) -> None:
-    for channel, envelope in waiting:
-        await channel.put(envelope)
+async def _put_all(waiting: list[tuple[Channel, Envelope]], pending: Pending) -> None:
+    for index, (channel, envelope) in enumerate(waiting):
+        try:
+            await channel.put(envelope)
+        except BaseException:
+            for _ in waiting[index:]:  # never published: not pending (wait_idle must end)
+                pending.done()
+            raise
 
 
 class _Done:

@@ -1,8 +1,9 @@
 """What the code that calls services reports, for ``/metrics`` and for nobody when unobserved.
 
-The engine hands one :class:`Telemetry` to every component (``context.telemetry``) and the auth
-provider reports its refreshes to the same one. ``flowmixer serve`` passes its
-:class:`~runtime.server.metrics.Metrics`; elsewhere :data:`NO_TELEMETRY` discards everything.
+The engine hands one :class:`Telemetry` to every component (``context.telemetry``) and reports
+each dead letter it stores to it; the auth provider reports its refreshes to the same one.
+``flowmixer serve`` passes its :class:`~runtime.server.metrics.Metrics`; elsewhere
+:data:`NO_TELEMETRY` discards everything.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Final, Protocol
 
 
 class Telemetry(Protocol):
-    """Counts of the calls made to services (all methods are cheap and never raise)."""
+    """Counts of the calls made to services and of dead letters (cheap; they never raise)."""
 
     def api_call(self, service: str, status: int | str) -> None:
         """One call to ``service``, answered with HTTP ``status`` (or ``"error"``: no answer)."""
@@ -25,6 +26,10 @@ class Telemetry(Protocol):
         """An access token of ``service`` was refreshed (``ok``) or the refresh failed."""
         ...
 
+    def dead_letter(self, flow_id: str, component_id: str, error_type: str) -> None:
+        """A message of ``component_id`` in ``flow_id`` was stored as a dead letter."""
+        ...
+
 
 class _NoTelemetry:
     __slots__ = ()
@@ -36,6 +41,9 @@ class _NoTelemetry:
         return None
 
     def token_refresh(self, service: str, *, ok: bool) -> None:
+        return None
+
+    def dead_letter(self, flow_id: str, component_id: str, error_type: str) -> None:
         return None
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runtime.component import Component, Context
-from runtime.errors import CancelError, ReauthorizeError, RetryError
+from runtime.errors import CancelError, DeferError, ReauthorizeError, RetryError
 from runtime.manifest import ComponentManifest
 from runtime.plan import FlowPlan, NodePlan, PayloadValidator, Renderer, Route
 from runtime.retry import RetryPolicy
@@ -49,6 +49,8 @@ class Flaky(Component):
             kind = context.properties.get("kind", "error")
             if kind == "retry":
                 raise RetryError("not yet", delay=context.properties.get("delay"))
+            if kind == "defer":
+                raise DeferError("rate limited", delay=context.properties.get("delay", 0.001))
             raise ConnectionError(f"attempt {self.calls[key]} failed")
         await context.send(context.message)
 

@@ -181,7 +181,7 @@ def test_run_maps_inputs_and_exits_3_when_messages_are_dead_lettered(tmp_path, c
     # The next run delivers it again; it fails again (same bad event) and is kept again.
     assert main(["run", str(flow), "--until-idle"]) == 3
     capsys.readouterr()
-    assert main(["dead-letters", "drop", "--flow", "strict", "--all"]) == 0
+    assert main(["dead-letters", "drop", "--flow", "strict", "--all", "--yes"]) == 0
     assert "1 dead letter(s) dropped" in capsys.readouterr().out
     assert main(["dead-letters", "list"]) == 0
     assert capsys.readouterr().out.strip() == "no dead letters"

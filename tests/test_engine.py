@@ -158,6 +158,33 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_after_the_last_atte
     assert warning["attempts"] == 4
 
 
+async def test_waiting_for_a_rate_limit_uses_no_attempt_and_only_the_time_limit_ends_it(
+    engine, store, outputs
+):
+    retry = RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.002, max_elapsed=0.5)
+    await engine.start_flow(
+        kit.plan(
+            "f",
+            {"hook": "Hook", "a": "Flaky", "b": "Flaky"},
+            [("hook", "a"), ("hook", "b")],
+            properties={
+                "a": {"failures": 5, "kind": "defer"},
+                "b": {"failures": 999, "kind": "defer", "delay": 0.05},
+            },
+            retry=retry,
+        )
+    )
+    await engine.push("f", "hook", {"n": 1})
+    await engine.wait_idle("f")
+
+    assert [(o.component_id, o.payload) for o in outputs] == [("a", {"n": 1})]
+    assert engine.stats("f")["a"].received == 6  # five waits, then the delivery
+    [letter] = await store.list_dead_letters(flow_id="f")
+    assert letter.component_id == "b"
+    assert letter.attempts == 1
+    assert "maxElapsed" in letter.error
+
+
 async def test_a_cancelled_message_is_dead_lettered_at_once_without_retry(engine, store):
     await engine.start_flow(kit.plan("f", {"hook": "Hook", "r": "Reject"}, [("hook", "r")]))
     await engine.push("f", "hook", "spam")

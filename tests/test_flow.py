@@ -220,7 +220,7 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], object], str]] = {
     "misspelled top field": (
         _set("nmae", "x"),
         "$.nmae: is not a known field; the known fields here are: id, name, description, retry,"
-        ' components; did you mean "name"?',
+        ' accounts, components; did you mean "name"?',
     ),
     "negative delay": (
         _set("retry", {"baseDelay": -1}),

@@ -11,7 +11,7 @@ class MakeApiCall(Component):
     """Calls ``method path`` (below /v5) with ``query`` and ``body``; sends the answer.
 
     The answer goes on ``out`` as ``{"status", "headers", "body"}``; an error answer is raised
-    like in every other component (dead letters for 4xx, a retry for 409, 429 and 5xx).
+    like in every other component (dead letters for 4xx, a retry for 408, 409, 429 and 5xx).
     """
 
     async def receive(self, context: Context) -> None:

@@ -42,7 +42,8 @@ def api_base_for(
 
 
 def client_for(context: Context) -> PinterestClient:
-    """A client for the account the component's flow uses (``context.auth``)."""
+    """A client for the account the component's flow uses (``context.auth``), held to the
+    engine's quotas (``context.quotas``)."""
     auth = context.auth
     if auth is None:
         raise CancelError(
@@ -54,6 +55,7 @@ def client_for(context: Context) -> PinterestClient:
         auth,
         api_base=api_base_for(getattr(auth, "settings", None)),
         telemetry=context.telemetry,
+        quotas=context.quotas,
     )
 
 

@@ -1,4 +1,8 @@
-"""Board components: create, read, update, delete, list and search boards."""
+"""Board components: create, read, update, delete, list and search boards.
+
+CreateBoard makes a board once per event and input even when the message is delivered again
+(:mod:`components.pinterest.idempotency`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from components.pinterest.base import ListComponent, client_for
+from components.pinterest.idempotency import create_once, reuse
+from components.pinterest.lookups import find_board
 from runtime.component import Component, Context
 
 if TYPE_CHECKING:
@@ -16,13 +22,19 @@ class CreateBoard(Component):
     """Creates a board from ``{name, description?, privacy?}`` and sends it."""
 
     async def receive(self, context: Context) -> None:
-        message = context.message
-        board = await client_for(context).create_board(
-            name=message["name"],
-            description=message.get("description"),
-            privacy=message.get("privacy", "PUBLIC"),
+        message, client = context.message, client_for(context)
+        name, description = message["name"], message.get("description")
+        privacy = message.get("privacy") or "PUBLIC"
+        effect = await context.effects.begin(context.correlation_id, message)
+        board = await reuse(
+            context, effect, lambda: find_board(client, effect, name, description, privacy)
         )
-        await context.send(board.model_dump(mode="json", exclude_none=True))
+        if board is None:
+            board = await create_once(
+                effect,
+                lambda: client.create_board(name=name, description=description, privacy=privacy),
+            )
+        await context.send(board)
 
 
 class GetBoard(Component):

@@ -2,7 +2,11 @@
 
 A video is downloaded from its address with the shared HTTP session (no Pinterest token is
 sent there), registered and uploaded as Pinterest media, and the Pin is made once Pinterest
-has processed it. A retried message (e.g. after the processing timeout) uploads it again.
+has processed it. The uploaded media's id is noted in the effects ledger, so a retried message
+(e.g. after the processing timeout) waits for that upload instead of uploading again.
+
+A Pin is made once per event and input even when the message is delivered again
+(:mod:`components.pinterest.idempotency`).
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ import aiohttp
 
 from components.pinterest.base import client_for
 from components.pinterest.client import PinterestClient
-from components.pinterest.errors import PinterestInputError
+from components.pinterest.errors import MediaFailedError, NotFoundError, PinterestInputError
+from components.pinterest.idempotency import create_once, reuse
+from components.pinterest.lookups import find_pin
 from components.pinterest.pins import pin_body
 from runtime.component import Component, Context
+from runtime.effects import Effect
 from runtime.errors import CancelError, RetryError
 
 MEDIA_KINDS: Final = ("imageUrl", "imageBase64", "images", "videoUrl")
@@ -85,19 +92,40 @@ async def download(session: aiohttp.ClientSession, url: str, max_bytes: int) -> 
         raise RetryError(f"videoUrl: downloading the video failed ({type(exc).__name__})") from exc
 
 
-async def video_source(
-    context: Context, client: PinterestClient, message: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Download, upload and wait for the video; its ``media_source`` with the cover."""
-    url, props = message["videoUrl"], context.properties
-    data, content_type = await download(context.http, url, props["maxVideoMegabytes"] * 1_000_000)
+async def upload_video(context: Context, client: PinterestClient, url: str, effect: Effect) -> str:
+    """Download and upload the video at ``url``; its media id, noted for later attempts."""
+    data, content_type = await download(
+        context.http, url, context.properties["maxVideoMegabytes"] * 1_000_000
+    )
     filename = PurePosixPath(urlsplit(url).path).name or "video.mp4"
     if not content_type.startswith("video/"):
         guessed = mimetypes.guess_type(filename)[0] or ""
         content_type = guessed if guessed.startswith("video/") else "video/mp4"
     upload = await client.register_media()
     await client.upload_media(upload, data, filename=filename, content_type=content_type)
-    media = await client.wait_for_media(upload.media_id, timeout=props["videoTimeout"])
+    await effect.note(media_id=upload.media_id)
+    return upload.media_id
+
+
+async def video_source(
+    context: Context, client: PinterestClient, message: Mapping[str, Any], effect: Effect
+) -> dict[str, Any]:
+    """The uploaded video, processed; its ``media_source`` with the cover.
+
+    An earlier attempt's upload is waited for rather than made again, unless Pinterest no
+    longer knows it or could not process it (the file may have been fixed since).
+    """
+    timeout = context.properties["videoTimeout"]
+    media_id = effect.notes.get("media_id")
+    media = None
+    if isinstance(media_id, str):
+        try:
+            media = await client.wait_for_media(media_id, timeout=timeout)
+        except (NotFoundError, MediaFailedError):
+            media = None
+    if media is None:
+        media_id = await upload_video(context, client, message["videoUrl"], effect)
+        media = await client.wait_for_media(media_id, timeout=timeout)
     source: dict[str, Any] = {"source_type": "video_id", "media_id": media.media_id}
     if message.get("coverImageUrl") is not None:
         source["cover_image_url"] = message["coverImageUrl"]
@@ -113,9 +141,13 @@ class CreatePin(Component):
         message = context.message
         kind = media_kind(message)
         client = client_for(context)
-        if kind == "videoUrl":
-            source = await video_source(context, client, message)
-        else:
-            source = image_source(kind, message)
-        pin = await client.create_pin({**pin_body(message), "media_source": source})
-        await context.send(pin.model_dump(mode="json", exclude_none=True))
+        effect = await context.effects.begin(context.correlation_id, message)
+        pin = await reuse(context, effect, lambda: find_pin(client, effect, message, kind))
+        if pin is None:
+            if kind == "videoUrl":
+                source = await video_source(context, client, message, effect)
+            else:
+                source = image_source(kind, message)
+            body = {**pin_body(message), "media_source": source}
+            pin = await create_once(effect, lambda: client.create_pin(body))
+        await context.send(pin)

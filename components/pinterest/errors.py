@@ -8,26 +8,49 @@
     ├── UnauthorizedError     (ReauthorizeError) 401 after one refresh, or a scope is missing
     ├── ForbiddenError        (CancelError)      403: a scope or the account's role is missing
     ├── NotFoundError         (CancelError)      404
+    ├── RequestTimeoutError   (RetryError)       408: the server gave up waiting for the request
     ├── ConflictError         (RetryError)       409: the object is busy; try again later
-    ├── RateLimitedError      (RetryError)       429; .wait seconds (also the retry delay)
+    ├── RateLimitedError      (DeferError)       429; .wait seconds (the delay; uses no attempt)
     ├── ServerError           (RetryError)       5xx
     ├── TransportError        (RetryError)       no answer: connection refused or dropped, timeout
     ├── PaginationError                          the API repeated a bookmark (would loop forever)
     ├── MediaFailedError      (CancelError)      an uploaded video could not be processed
     └── MediaNotReadyError    (RetryError)       a video was still processing when the wait ended
 
-:func:`classify` turns an HTTP error answer into one of these (the only place that decides).
-Messages keep Pinterest's ``code`` and ``message``; never a token, never a request body.
+Which answer raises which error, and so what the engine does next, is one table,
+:data:`FAILURES`, read by :func:`classify` (HTTP error answers) and :func:`rule_for`:
+
+==========  ===================  =============  ==============================================
+answer      error                next           why
+==========  ===================  =============  ==============================================
+400         BadRequestError      dead-letter    the request is invalid
+401         UnauthorizedError    re-authorize   the token was refused after one refresh
+403         ForbiddenError       dead-letter    a scope or the account's role is missing
+404         NotFoundError        dead-letter    the object does not exist or is not visible
+408         RequestTimeoutError  retry          the server gave up waiting for the request
+409         ConflictError        retry          the object is busy (Pinterest could not get
+                                                exclusive access to it)
+429         RateLimitedError     wait           after ``Retry-After`` / ``X-RateLimit-Reset``;
+                                                uses no attempt, only the flow's maxElapsed
+other 4xx   BadRequestError      dead-letter    sending the same request again will not help
+5xx         ServerError          retry          Pinterest failed
+no answer   TransportError       retry          refused, dropped or timed out (transport.py)
+other       ServerError          retry          a status outside 400-599: not an answer we know
+==========  ===================  =============  ==============================================
+
+Dead letters keep the message, which holds Pinterest's ``code`` and ``message``; never a token,
+never a request body. "re-authorize" parks the message until the account is connected again.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 from components.pinterest.models import RateLimit
-from runtime.errors import CancelError, ComponentError, ReauthorizeError, RetryError
+from runtime.errors import CancelError, ComponentError, DeferError, ReauthorizeError, RetryError
 
 SCOPES_MISSING_CODE: Final = 3
 """Pinterest's code for a 401 whose token lacks a scope the operation needs."""
@@ -90,11 +113,15 @@ class NotFoundError(PinterestError, CancelError):
     """The board, section, Pin, media or user does not exist or is not visible (404)."""
 
 
+class RequestTimeoutError(PinterestError, RetryError):
+    """The server gave up waiting for the request to arrive (408); sending it again may work."""
+
+
 class ConflictError(PinterestError, RetryError):
     """The object is being changed by another request (409)."""
 
 
-class RateLimitedError(PinterestError, RetryError):
+class RateLimitedError(PinterestError, DeferError):
     """Too many requests (429); ``wait`` is the server's hint in seconds, also ``delay``."""
 
     def __init__(
@@ -135,13 +162,50 @@ class MediaNotReadyError(PinterestError, RetryError):
         self.media_id = media_id
 
 
-_BY_STATUS: Final[Mapping[int, type[PinterestError]]] = {
-    400: BadRequestError,
-    401: UnauthorizedError,
-    403: ForbiddenError,
-    404: NotFoundError,
-    409: ConflictError,
-}
+NextStep = Literal["retry", "wait", "dead-letter", "re-authorize"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One row of :data:`FAILURES`: the answers it covers (``statuses``; None for no answer at
+    all), the error they raise and what the engine then does with the message."""
+
+    answer: str
+    statuses: range | None
+    error: type[PinterestError]
+    next_step: NextStep
+
+    def covers(self, status: int | None) -> bool:
+        return status is None if self.statuses is None else status in self.statuses
+
+
+def _only(status: int) -> range:
+    return range(status, status + 1)
+
+
+# The module docstring explains each row; a test keeps the two the same.
+FAILURES: Final[tuple[Rule, ...]] = (
+    Rule("400", _only(400), BadRequestError, "dead-letter"),
+    Rule("401", _only(401), UnauthorizedError, "re-authorize"),
+    Rule("403", _only(403), ForbiddenError, "dead-letter"),
+    Rule("404", _only(404), NotFoundError, "dead-letter"),
+    Rule("408", _only(408), RequestTimeoutError, "retry"),
+    Rule("409", _only(409), ConflictError, "retry"),
+    Rule("429", _only(429), RateLimitedError, "wait"),
+    Rule("other 4xx", range(400, 500), BadRequestError, "dead-letter"),
+    Rule("5xx", range(500, 600), ServerError, "retry"),
+    Rule("no answer", None, TransportError, "retry"),
+    Rule("other", range(0, 1000), ServerError, "retry"),
+)
+"""What each failed exchange with Pinterest raises; the first row that covers it decides."""
+
+
+def rule_for(status: int | None) -> Rule:
+    """The row of :data:`FAILURES` for an answer with ``status`` (None: no answer came)."""
+    for rule in FAILURES:
+        if rule.covers(status):
+            return rule
+    return FAILURES[-1]
 
 
 def _error_fields(body: Any) -> tuple[int | None, str | None]:
@@ -188,15 +252,10 @@ def classify(
     detail += f": {api_message}" if api_message else " (no Pinterest error message)"
     message = f"{request} failed: {detail}" if request else f"Pinterest answered {detail}"
     fields: dict[str, Any] = {"status": status, "code": code, "api_message": api_message}
-    if status == 429:
+    error = rule_for(status).error
+    if error is RateLimitedError:
         wait = rate_limit_wait(RateLimit.from_headers(headers))
         if wait is not None:
             message += f" (retry in {wait:g} s)"
         return RateLimitedError(message, wait=wait, **fields)
-    if status >= 500:
-        return ServerError(message, **fields)
-    if status in _BY_STATUS:
-        return _BY_STATUS[status](message, **fields)
-    if status >= 400:
-        return BadRequestError(message, **fields)
-    return PinterestError(message, **fields)
+    return error(message, **fields)

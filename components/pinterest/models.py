@@ -7,15 +7,18 @@ sends. ``model.model_dump(mode="json", exclude_none=True)`` is what components s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 T = TypeVar("T")
+
+_YEAR: Final = 365 * 86_400
 
 
 class PinterestModel(BaseModel):
@@ -166,6 +169,16 @@ class RateLimit:
             reset=_number(lower.get("x-ratelimit-reset")),
             retry_after=_retry_after(lower.get("retry-after"), now),
         )
+
+    def reset_seconds(self, *, now: float | None = None) -> float | None:
+        """Seconds until the quota resets, or None; a ``reset`` larger than a year of seconds
+        is read as an epoch time (``now`` defaults to the current one), not a duration."""
+        reset = self.reset
+        if reset is None:
+            return None
+        if reset > _YEAR:
+            reset -= time.time() if now is None else now
+        return max(0.0, reset)
 
     @property
     def known(self) -> bool:

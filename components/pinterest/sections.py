@@ -1,4 +1,8 @@
-"""Board section components: list, create, rename and delete the sections of a board."""
+"""Board section components: list, create, rename and delete the sections of a board.
+
+CreateBoardSection makes a section once per event and input even when the message is delivered
+again (:mod:`components.pinterest.idempotency`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from components.pinterest.base import ListComponent, client_for
+from components.pinterest.idempotency import create_once, reuse
+from components.pinterest.lookups import find_section
 from runtime.component import Component, Context
 
 if TYPE_CHECKING:
@@ -23,11 +29,13 @@ class CreateBoardSection(Component):
     """Adds section ``name`` to board ``boardId`` and sends it."""
 
     async def receive(self, context: Context) -> None:
-        message = context.message
-        section = await client_for(context).create_board_section(
-            message["boardId"], message["name"]
-        )
-        await context.send(section.model_dump(mode="json", exclude_none=True))
+        message, client = context.message, client_for(context)
+        board_id, name = message["boardId"], message["name"]
+        effect = await context.effects.begin(context.correlation_id, message)
+        section = await reuse(context, effect, lambda: find_section(client, effect, board_id, name))
+        if section is None:
+            section = await create_once(effect, lambda: client.create_board_section(board_id, name))
+        await context.send(section)
 
 
 class UpdateBoardSection(Component):

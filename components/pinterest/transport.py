@@ -9,7 +9,7 @@ only: never a query string, a header or a body.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from json import loads
 from typing import TYPE_CHECKING, Any
@@ -119,12 +119,14 @@ class Transport:
         json: Any = None,
         data: Any = None,
         expect_json: bool = True,
+        on_rate_limit: Callable[[RateLimit], None] | None = None,
     ) -> ApiResponse:
         """Send one request (with ``Authorization: Bearer <token>`` when a token is given).
 
         Raises the classified error for a status of 400 or more, :class:`TransportError` when
         there was no answer, and :class:`ServerError` when ``expect_json`` and the success
-        body is not JSON.
+        body is not JSON. ``on_rate_limit`` is given the rate-limit headers of every answer,
+        error answers included, before anything is raised.
         """
         parts = urlsplit(url)
         label = f"{method} {parts.path}"
@@ -158,6 +160,9 @@ class Transport:
         self._log.debug(
             "pinterest call", method=method, path=parts.path, status=status, duration_ms=duration_ms
         )
+        rate_limit = RateLimit.from_headers(response_headers)
+        if on_rate_limit is not None:
+            on_rate_limit(rate_limit)
         parsed, body = _parse_json(raw)
         if status >= 400:
             raise classify(status, _without_secret(body, token), response_headers, request=label)
@@ -165,4 +170,4 @@ class Transport:
             raise ServerError(
                 f"{label} failed: HTTP {status} with a body that is not JSON", status=status
             )
-        return ApiResponse(status, response_headers, body, RateLimit.from_headers(response_headers))
+        return ApiResponse(status, response_headers, body, rate_limit)

@@ -3,7 +3,8 @@
 Values live in the ``app_config`` table of the store; those the service manifest lists in
 ``secretKeys`` are sealed by a :class:`~runtime.auth.secretbox.SecretBox`. An environment
 variable ``FLOWMIXER_<SERVICE>_<KEY>`` overrides the stored value: for ``acme:pinterest``,
-``clientSecret`` is ``FLOWMIXER_PINTEREST_CLIENT_SECRET`` (see :func:`env_var`).
+``clientSecret`` is ``FLOWMIXER_PINTEREST_CLIENT_SECRET`` (see :func:`env_var`). A ``quota``
+value (a service's quota rules overridden, :mod:`runtime.quota_rules`) is checked when it is set.
 """
 
 from __future__ import annotations
@@ -116,6 +117,11 @@ class AppConfigStore:
                 f"{service} {', '.join(empty)}: the value is empty; to remove a value use"
                 f" `flowmixer config unset {service} {' '.join(empty)}`"
             )
+        if "quota" in values:  # checked now: a broken override would stop the server later
+            from runtime.quota_rules import parse_override  # it imports this module
+
+            resources = [rule.resource for rule in manifest.quota]
+            parse_override(values["quota"], service=service, resources=resources)
         rows: list[_Row] = []
         for key, value in values.items():
             secret = key in manifest.secret_keys

@@ -21,6 +21,8 @@ from runtime.auth.secretbox import SecretBox
 from runtime.auth.vault import TokenVault
 from runtime.credentials import environment_credentials
 from runtime.errors import ConfigurationError
+from runtime.quota import Quotas
+from runtime.quota_rules import configured_rules
 from runtime.telemetry import NO_TELEMETRY
 
 if TYPE_CHECKING:
@@ -165,6 +167,13 @@ class AccountCredentials:
     def for_account(self, account: str) -> CredentialsResolver:
         """A resolver that uses ``account`` (of whichever service a component calls) only."""
         return self.provider.resolver(account)
+
+
+async def local_quotas(settings: Settings, registry: Registry, store: SQLiteStore) -> Quotas:
+    """The quotas of a command that runs flows in this process (``run``, ``call``): the
+    services' rules with the app configuration's ``quota`` overrides, as the server has them."""
+    app_config = AppConfigStore(store, SecretBox.from_settings(settings), registry.services())
+    return Quotas(await configured_rules(registry.services(), app_config))
 
 
 @asynccontextmanager

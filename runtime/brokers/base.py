@@ -6,6 +6,12 @@ them, and each delivery ends in exactly one ``ack`` (done, whether by effect or 
 ``retry_later`` (delivered again after a delay). A durable broker keeps unacknowledged envelopes
 across a crash and delivers them again after a restart; a non-durable one loses what it holds
 when the process dies, so on a graceful stop the engine ``drain``s it into the dead letters.
+
+A durable broker also keeps *parked* envelopes (waiting for an account to be re-authorized:
+``park``, then ``unpark`` on resume) and hands back what it kept at the flow's next start
+(``restore``). One whose ``atomic_with`` the engine's store is true commits a polling trigger's
+tick (state writes and sent envelopes) in one transaction (``commit_unit``). The non-durable
+defaults below make ``park`` an ``ack`` and keep nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +20,12 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+
     from runtime.envelope import Envelope
+
+StateWrite = tuple[str, str, str, "str | None"]
+"""``(flow_id, component_id, key, value as JSON text or None to delete)``: one state change."""
 
 
 class Channel(ABC):
@@ -55,6 +66,27 @@ class Channel(ABC):
     def drain(self) -> list[Envelope]:
         """Take every envelope still held (waiting or delayed); non-durable brokers, on stop."""
 
+    async def park(self, envelope: Envelope, error: str) -> None:
+        """Finish this delivery of ``envelope``, keeping it for :meth:`unpark` (why: ``error``).
+
+        A durable channel keeps it across a restart; the default only acknowledges it (the
+        engine holds parked envelopes in memory).
+        """
+        await self.ack(envelope)
+
+    async def unpark(self, envelope: Envelope) -> None:
+        """Deliver a parked ``envelope`` again (``attempt`` already reset); waits for room."""
+        if not self.offer(envelope):
+            await self.put(envelope)
+
+    async def restore(self) -> list[tuple[Envelope, str]]:
+        """Take up what a durable channel kept from before (once, before the first ``get``).
+
+        Kept envelopes become ready again (``depth`` counts them); the parked ones are returned
+        with why they were parked. The default keeps nothing.
+        """
+        return []
+
 
 class Broker(ABC):
     """A factory of channels with a lifecycle."""
@@ -68,7 +100,26 @@ class Broker(ABC):
 
     @abstractmethod
     def release(self, flow_id: str) -> None:
-        """Forget the channels of a flow that has stopped."""
+        """Forget the channels of a flow that has stopped (a durable broker keeps its messages)."""
+
+    async def delete_flow(self, flow_id: str) -> int:
+        """Drop every message kept for ``flow_id`` (the flow is deleted); how many went."""
+        return 0
+
+    async def take_strays(self, flow_id: str, components: Collection[str]) -> list[Envelope]:
+        """Remove and return the messages kept for components of ``flow_id`` not in
+        ``components`` (the flow was changed while they waited), so they can be dead-lettered."""
+        return []
+
+    def atomic_with(self, store: object) -> bool:
+        """Whether :meth:`commit_unit` can write ``store``'s state with messages atomically."""
+        return False
+
+    async def commit_unit(
+        self, writes: Sequence[StateWrite], sends: Sequence[tuple[Channel, Envelope]]
+    ) -> None:
+        """Apply state ``writes`` and publish ``sends`` (ignoring the bound) all or nothing."""
+        raise NotImplementedError(f"{type(self).__name__} cannot commit units of work")
 
     async def close(self) -> None:
         """Release connections and files."""

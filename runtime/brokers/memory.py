@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 from typing import TYPE_CHECKING
 
 from runtime.brokers.base import Broker, Channel
+from runtime.brokers.waiters import wait as _wait
+from runtime.brokers.waiters import wake_next as _wake_next
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from runtime.envelope import Envelope
 
 
@@ -110,31 +109,6 @@ class MemoryChannel(Channel):
         held.extend(self._items)
         self._items.clear()
         return held
-
-
-def _wake_next(waiters: collections.deque[asyncio.Future[None]]) -> None:
-    while waiters:
-        waiter = waiters.popleft()
-        if not waiter.done():
-            waiter.set_result(None)
-            return
-
-
-async def _wait(
-    waiters: collections.deque[asyncio.Future[None]], ready: Callable[[], bool]
-) -> None:
-    """Park until woken; a cancelled waiter hands a wake-up it received to the next one."""
-    waiter = asyncio.get_running_loop().create_future()
-    waiters.append(waiter)
-    try:
-        await waiter
-    except BaseException:
-        waiter.cancel()
-        with contextlib.suppress(ValueError):
-            waiters.remove(waiter)
-        if ready() and not waiter.cancelled():
-            _wake_next(waiters)
-        raise
 
 
 class MemoryBroker(Broker):

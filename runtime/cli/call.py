@@ -14,7 +14,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from runtime.auth.resolution import local_credentials
+from runtime.auth.resolution import local_credentials, local_quotas
 from runtime.engine import Engine, Output
 from runtime.errors import ConfigurationError, FlowValidationError, Problem
 from runtime.flow import validate_flow
@@ -140,7 +140,12 @@ async def _call(
     async with (
         accounts,
         local_credentials(settings, registry, accounts, account=account) as credentials,
-        Engine(store, on_output=_print, credentials=credentials) as engine,
+        Engine(
+            store,
+            on_output=_print,
+            credentials=credentials,
+            quotas=await local_quotas(settings, registry, accounts),
+        ) as engine,
     ):
         await engine.start_flow(plan)
         if manifest.in_ports:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runtime.auth.resolution import local_credentials
+from runtime.auth.resolution import local_credentials, local_quotas
+from runtime.cli.broker_option import add_broker_option, make_broker
 from runtime.engine import Engine, Output
 from runtime.errors import ConfigurationError
 from runtime.flow import load_flow
@@ -35,13 +36,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     run = commands.add_parser(
         "run",
         help="run a flow in this process",
-        description="Run a flow with the in-memory broker and the SQLite store under"
-        " $FLOWMIXER_HOME. Each message that leaves the flow is printed to standard output as"
-        " a JSON line; a summary goes to standard error. Components that call a service use"
-        " its connected account (flowmixer auth login), else the token in <SERVICE>_ACCESS_TOKEN"
-        " (e.g. PINTEREST_ACCESS_TOKEN) with the API base in <SERVICE>_API_BASE. Without"
-        " --until-idle or --duration"
-        " it runs until interrupted (Ctrl-C stops it gracefully).",
+        description="Run a flow with the in-memory broker (or --broker sqlite) and the SQLite"
+        " store under $FLOWMIXER_HOME. Each message that leaves the flow is printed to standard"
+        " output as a JSON line; a summary goes to standard error. Components that call a"
+        " service use its connected account (flowmixer auth login), else the token in"
+        " <SERVICE>_ACCESS_TOKEN (e.g. PINTEREST_ACCESS_TOKEN) with the API base in"
+        " <SERVICE>_API_BASE. Without --until-idle or --duration it runs until interrupted"
+        " (Ctrl-C stops it gracefully).",
     )
     run.add_argument("flow", type=Path, metavar="FLOW.json")
     run.add_argument(
@@ -61,6 +62,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     until.add_argument(
         "--duration", type=float, metavar="SECONDS", help="stop after this many seconds"
     )
+    add_broker_option(run, default="memory")
     run.set_defaults(handler=cmd_run)
 
 
@@ -130,18 +132,29 @@ async def _run(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, interrupted.set)
     store = await SQLiteStore.open(settings.db_path)
+    broker = make_broker(args.broker, store)
+    registry = Registry.load()
     async with (
         store,
-        local_credentials(settings, Registry.load(), store) as credentials,
-        Engine(store, on_output=_print_output, credentials=credentials) as engine,
+        local_credentials(settings, registry, store) as credentials,
+        contextlib.AsyncExitStack() as closing,
+        Engine(
+            store,
+            broker=broker,
+            on_output=_print_output,
+            credentials=credentials,
+            quotas=await local_quotas(settings, registry, store),
+        ) as engine,
     ):
+        closing.push_async_callback(broker.close)  # after the engine, before the store
         await engine.start_flow(plan)
         for push in pushes:
             await engine.push(plan.id, push.component_id, push.payload)
         finished = await _wait(engine, plan.id, args, interrupted)
         stats = engine.stats(plan.id)
         # Interrupted: a person is waiting, so in-flight work gets a few seconds and what is
-        # still queued goes to the dead letters (retry them later) instead of a long drain.
+        # still queued goes to the dead letters (retry them later) instead of a long drain;
+        # the sqlite broker keeps it queued for the flow's next run instead.
         await engine.stop_flow(
             plan.id, timeout=STOP_AFTER_INTERRUPT if interrupted.is_set() else STOP
         )

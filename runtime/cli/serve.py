@@ -12,6 +12,7 @@ import aiohttp
 import structlog
 
 from runtime.auth.secretbox import SecretBox
+from runtime.cli.broker_option import add_broker_option, make_broker
 from runtime.errors import ConfigurationError
 from runtime.registry import Registry
 from runtime.server import Server
@@ -31,7 +32,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "serve",
         help="run the HTTP server: webhooks, admin API, health and metrics",
         description="Run the deployed flows (those left running start again) with the"
-        " in-memory broker and the SQLite store under $FLOWMIXER_HOME, and answer HTTP:"
+        " durable SQLite broker (messages accepted before a crash are delivered after the"
+        " restart) and the SQLite store under $FLOWMIXER_HOME, and answer HTTP:"
         " POST /hooks/FLOW/COMPONENT (webhook events, guarded by each hook's secret),"
         " /api/... (the admin API, with `Authorization: Bearer $FLOWMIXER_ADMIN_TOKEN`; without"
         " that variable it answers 503), GET /healthz and GET /metrics (Prometheus)."
@@ -45,6 +47,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="how clients reach this server, for hook URLs and OAuth redirect URIs"
         " (default http://HOST:PORT)",
     )
+    add_broker_option(serve, default="sqlite")
     serve.set_defaults(handler=cmd_serve)
 
 
@@ -66,11 +69,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigurationError(f"--port {args.port}: expected a port from 0 to 65535")
     url = public_url(args.public_url, args.host, args.port)
     token = os.environ.get(ADMIN_TOKEN_VARIABLE, "").strip() or None
-    asyncio.run(_serve(args.host, args.port, url, token, settings))
+    asyncio.run(_serve(args.host, args.port, url, token, settings, args.broker))
     return 0
 
 
-async def _serve(host: str, port: int, url: str, token: str | None, settings: Settings) -> None:
+async def _serve(
+    host: str, port: int, url: str, token: str | None, settings: Settings, broker_kind: str
+) -> None:
     settings.ensure_home()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -84,8 +89,16 @@ async def _serve(host: str, port: int, url: str, token: str | None, settings: Se
         await SQLiteStore.open(settings.db_path) as store,
         aiohttp.ClientSession() as session,
     ):
+        broker = make_broker(broker_kind, store)
         ctx = await assemble(
-            store, registry, box, session, admin_token=token, public_url=url, logger=logger
+            store,
+            registry,
+            box,
+            session,
+            admin_token=token,
+            public_url=url,
+            logger=logger,
+            broker=broker,
         )
         if token is None:
             logger.warning("admin API off: it answers 503 until FLOWMIXER_ADMIN_TOKEN is set")
@@ -96,3 +109,4 @@ async def _serve(host: str, port: int, url: str, token: str | None, settings: Se
             logger.info("server stopping")
         finally:
             await server.close()
+            await broker.close()  # its last writes, before the store closes

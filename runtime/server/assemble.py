@@ -9,6 +9,8 @@ from runtime.auth.resolution import AccountCredentials, connector_hooks
 from runtime.auth.states import LoginStates
 from runtime.auth.vault import TokenVault
 from runtime.engine import Engine
+from runtime.quota import Quotas
+from runtime.quota_rules import configured_rules
 from runtime.server.auth_routes import OAuthLogins
 from runtime.server.context import ServerContext
 from runtime.server.deployments import Deployments
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.auth.secretbox import SecretBox
+    from runtime.brokers.base import Broker
     from runtime.engine import Output
     from runtime.registry import Registry
     from runtime.stores.sqlite import SQLiteStore
@@ -37,10 +40,15 @@ async def assemble(
     logger: FilteringBoundLogger,
     environ: Mapping[str, str] | None = None,
     on_output: Callable[[Output], None] | None = None,
+    broker: Broker | None = None,
 ) -> ServerContext:
     """The server's context: an engine whose flows get connected accounts (then environment
     tokens, from ``environ``, default ``os.environ``), the vault, the app configuration, and
-    browser logins that make new accounts available to flows started afterwards."""
+    browser logins that make new accounts available to flows started afterwards. The engine's
+    quotas are the service manifests' rules with the app configuration's ``quota`` overrides,
+    read again whenever the app configuration changes.
+
+    ``broker`` (default: in-memory) is the caller's to close, after the engine."""
     hooks = connector_hooks()
     vault = TokenVault(store, box)
     app_config = AppConfigStore(store, box, registry.services(), environ)
@@ -48,7 +56,22 @@ async def assemble(
     credentials = await AccountCredentials.create(
         registry, app_config, vault, session, hooks, environ, telemetry=metrics
     )
-    engine = Engine(store, credentials=credentials, on_output=on_output, telemetry=metrics)
+    quotas = Quotas(await configured_rules(registry.services(), app_config))
+    engine = Engine(
+        store,
+        broker=broker,
+        credentials=credentials,
+        on_output=on_output,
+        telemetry=metrics,
+        quotas=quotas,
+    )
+
+    async def reload() -> None:
+        await credentials.reload()
+        for service, rules in (await configured_rules(registry.services(), app_config)).items():
+            if rules != quotas.rules(service):
+                quotas.configure(service, rules)
+
     metrics.observe(engine)
     return ServerContext(
         engine=engine,
@@ -62,5 +85,5 @@ async def assemble(
         vault=vault,
         app_config=app_config,
         logins=OAuthLogins(LoginStates(store), hooks, on_connected=credentials.reload),
-        reload_credentials=credentials.reload,
+        reload_credentials=reload,
     )

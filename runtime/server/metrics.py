@@ -10,7 +10,9 @@ Metrics (all prefixed ``flowmixer_``):
 ``messages_dead_lettered_total{...}``        messages the component sent to the dead letters
 ``queue_depth{flow,component}``              messages waiting for the component
 ``flows_running``                            flows running in this server
-``dead_letters{flow,component}``             dead letters kept in the store
+``dead_letters{flow,component}``             dead letters kept in the store (read at scrape)
+``dead_letters_total{flow,component,...}``   letters stored since the server started, by
+                                             ``error_type`` (every flow, running or stopping)
 ``api_calls_total{service,status}``          calls to services, by HTTP status (or ``error``)
 ``rate_limit_waits_total{service}``          times a call waited for the service's rate limit
 ``rate_limit_wait_seconds_total{service}``    seconds calls spent waiting for it
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -79,6 +81,21 @@ class _EngineCollector(Collector):
         )
 
 
+class _StoredLetters(Collector):
+    """The ``flowmixer_dead_letters`` gauge: the rows the last scrape read from the store."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, int]] = []
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "flowmixer_dead_letters", "Dead letters kept in the store", labels=["flow", "component"]
+        )
+        for flow_id, component_id, count in self.rows:
+            gauge.add_metric([flow_id, component_id], count)
+        yield gauge
+
+
 class Metrics:
     """One server's metrics; each server (and each test) has its own registry."""
 
@@ -110,10 +127,13 @@ class Metrics:
             ["service", "outcome"],
             registry=self.registry,
         )
-        self._dead_letters = Gauge(
+        self._stored_letters = _StoredLetters()
+        # Registered as a collector: the counter below claims the name for its own samples.
+        self.registry.register(self._stored_letters)
+        self._dead_lettered = Counter(
             "flowmixer_dead_letters",
-            "Dead letters kept in the store",
-            ["flow", "component"],
+            "Messages stored as dead letters since the server started, by error type",
+            ["flow", "component", "error_type"],
             registry=self.registry,
         )
 
@@ -134,11 +154,15 @@ class Metrics:
         """Count one access-token refresh for ``service``."""
         self._token_refreshes.labels(service=service, outcome="ok" if ok else "failed").inc()
 
+    def dead_letter(self, flow_id: str, component_id: str, error_type: str) -> None:
+        """Count one message stored as a dead letter."""
+        self._dead_lettered.labels(
+            flow=flow_id, component=component_id, error_type=error_type
+        ).inc()
+
     def set_dead_letters(self, counts: Iterable[tuple[str, str, int]]) -> None:
         """Replace the dead-letter gauges with ``(flow, component, count)`` rows."""
-        self._dead_letters.clear()
-        for flow_id, component_id, count in counts:
-            self._dead_letters.labels(flow=flow_id, component=component_id).set(count)
+        self._stored_letters.rows = list(counts)
 
     def render(self) -> bytes:
         """Every metric in the Prometheus text format (:data:`CONTENT_TYPE`)."""

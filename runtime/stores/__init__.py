@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from runtime.stores.base import DeadLetter, DeadLetterStore, StateStore, Store
+from runtime.stores.letters import DeadLetterCount, DeadLetterPage, DeadLetterQuery
 from runtime.stores.memory import MemoryStore
 from runtime.stores.sqlite import SQLiteStore
 
-__all__ = ["DeadLetter", "DeadLetterStore", "MemoryStore", "SQLiteStore", "StateStore", "Store"]
+__all__ = [
+    "DeadLetter",
+    "DeadLetterCount",
+    "DeadLetterPage",
+    "DeadLetterQuery",
+    "DeadLetterStore",
+    "MemoryStore",
+    "SQLiteStore",
+    "StateStore",
+    "Store",
+]

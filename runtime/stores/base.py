@@ -1,11 +1,13 @@
-"""The store contracts: component state and dead letters."""
+"""The store contracts: component state, dead letters and the records of effects."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runtime.envelope import Envelope
+from runtime.stores.letters import EVERY_LETTER, DeadLetterCount, DeadLetterPage, DeadLetterQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +80,83 @@ class DeadLetterStore(Protocol):
         """Remove and return the dead letters of ``flow_id`` marked for retry."""
         ...
 
+    async def requested_retries(self, flow_id: str) -> list[DeadLetter]:
+        """The dead letters of ``flow_id`` marked for retry, oldest first, left in place (the
+        caller deletes each once it is delivered again, so a crash in between loses none)."""
+        ...
 
-class Store(StateStore, DeadLetterStore, Protocol):
+    async def find_dead_letters(
+        self, query: DeadLetterQuery = EVERY_LETTER, *, limit: int = 100, cursor: str | None = None
+    ) -> DeadLetterPage:
+        """A page of at most ``limit`` letters matching ``query``, newest first, starting after
+        ``cursor`` (a page's ``next``; ``ValueError`` for anything else)."""
+        ...
+
+    async def count_dead_letters(
+        self, query: DeadLetterQuery = EVERY_LETTER
+    ) -> list[DeadLetterCount]:
+        """How many letters match ``query``, per flow, component and error type (sorted so)."""
+        ...
+
+    async def request_retries(self, query: DeadLetterQuery) -> int:
+        """Mark every letter matching ``query`` for delivery at its flow's next start; how many."""
+        ...
+
+    async def delete_dead_letters(self, query: DeadLetterQuery) -> int:
+        """Delete every letter matching ``query``; returns how many went."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EffectRecord:
+    """What the effects ledger knows of one effect (see :mod:`runtime.effects`).
+
+    An effect is named by ``(flow_id, component_id, correlation_id, digest)``, ``digest`` being
+    that of the component's input. ``attempts`` counts the times it was sent, ``first_sent_at``
+    is when it was first sent (None: not yet), ``uncertain`` says an attempt may have taken
+    effect without the answer being known, ``completed_at``/``result`` are set once it is done
+    and ``ref`` then names the object it made. ``notes`` keep progress (JSON data).
+    """
+
+    flow_id: str
+    component_id: str
+    correlation_id: str
+    digest: str
+    updated_at: float
+    attempts: int = 0
+    first_sent_at: float | None = None
+    uncertain: bool = False
+    completed_at: float | None = None
+    result: Any = None
+    ref: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.completed_at is not None
+
+
+class EffectStore(Protocol):
+    """Where the effects ledger keeps its records; values are JSON data, read back as copies."""
+
+    async def get_effect(
+        self, flow_id: str, component_id: str, correlation_id: str, digest: str
+    ) -> EffectRecord | None: ...
+
+    async def put_effect(self, record: EffectRecord) -> None:
+        """Keep ``record``, replacing the one with the same name."""
+        ...
+
+    async def claimed_refs(self, refs: Collection[str]) -> set[str]:
+        """Those of ``refs`` that some completed effect made (its ``ref``)."""
+        ...
+
+    async def prune_effects(self, before: float) -> int:
+        """Forget the records last changed before ``before``; returns how many went."""
+        ...
+
+
+class Store(StateStore, DeadLetterStore, EffectStore, Protocol):
     """Everything the engine persists."""
 
     async def close(self) -> None: ...

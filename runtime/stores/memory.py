@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
 from runtime.stores import codec
-from runtime.stores.base import DeadLetter
-
-
-def _check_limit(limit: int) -> None:
-    """Refuse a ``list_dead_letters`` limit below one."""
-    if limit < 1:
-        raise ValueError(f"limit must be at least 1, got {limit}")
+from runtime.stores.base import DeadLetter, EffectRecord
+from runtime.stores.letters import (
+    EVERY_LETTER,
+    DeadLetterCount,
+    DeadLetterPage,
+    DeadLetterQuery,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
 
 
 class MemoryStore:
@@ -24,8 +30,12 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._state: dict[tuple[str, str, str], str] = {}
-        # id -> (letter, its envelope as JSON); the letter's own envelope is never handed out.
-        self._letters: dict[str, tuple[DeadLetter, str]] = {}
+        # id -> (letter, its envelope as JSON, storing sequence); the letter's own envelope is
+        # never handed out. The sequence orders letters failing at the same time, like rowid.
+        self._letters: dict[str, tuple[DeadLetter, str, int]] = {}
+        self._stored = itertools.count(1)
+        # name -> (record without its JSON values, result as JSON, notes as JSON)
+        self._effects: dict[tuple[str, str, str, str], tuple[EffectRecord, str, str]] = {}
         self._closed = False
 
     def _check_open(self) -> None:
@@ -57,38 +67,57 @@ class MemoryStore:
     # -- dead letters -----------------------------------------------------------------------
 
     def _thaw(self, letter_id: str) -> DeadLetter:
-        letter, envelope_json = self._letters[letter_id]
+        letter, envelope_json, _ = self._letters[letter_id]
         return replace(letter, envelope=codec.decode_envelope(envelope_json))
 
-    def _newest_first(self) -> list[DeadLetter]:
-        # Reversed insertion order first, so letters failing at the same instant list last-in
-        # first; the sort is stable.
-        letters = [letter for letter, _ in reversed(self._letters.values())]
-        return sorted(letters, key=lambda letter: letter.failed_at, reverse=True)
+    def _newest_first(self, query: DeadLetterQuery = EVERY_LETTER) -> list[tuple[DeadLetter, int]]:
+        """The letters ``query`` matches with their storing sequence, in the listing order."""
+        found = [
+            (letter, seq) for letter, _, seq in self._letters.values() if query.matches(letter)
+        ]
+        found.sort(key=lambda kept: (kept[0].failed_at, kept[1]), reverse=True)
+        return found
 
     async def add_dead_letter(self, letter: DeadLetter) -> None:
         """Keep ``letter``; one with the same id is replaced."""
         self._check_open()
         envelope_json = codec.encode_envelope(letter.envelope)
         self._letters.pop(letter.id, None)
-        self._letters[letter.id] = (letter, envelope_json)
+        self._letters[letter.id] = (letter, envelope_json, next(self._stored))
 
     async def list_dead_letters(
         self, *, flow_id: str | None = None, component_id: str | None = None, limit: int = 100
     ) -> list[DeadLetter]:
         """Dead letters, newest first, optionally of one flow and/or component."""
+        query = DeadLetterQuery(flow_id=flow_id, component_id=component_id)
+        return (await self.find_dead_letters(query, limit=limit)).letters
+
+    async def find_dead_letters(
+        self, query: DeadLetterQuery = EVERY_LETTER, *, limit: int = 100, cursor: str | None = None
+    ) -> DeadLetterPage:
         self._check_open()
-        _check_limit(limit)
-        found: list[DeadLetter] = []
-        for letter in self._newest_first():
-            if flow_id is not None and letter.flow_id != flow_id:
-                continue
-            if component_id is not None and letter.component_id != component_id:
-                continue
-            found.append(self._thaw(letter.id))
-            if len(found) == limit:
-                break
-        return found
+        check_limit(limit)
+        found = self._newest_first(query)
+        if cursor is not None:
+            after = decode_cursor(cursor)
+            found = [kept for kept in found if (kept[0].failed_at, kept[1]) < after]
+        page = found[:limit]
+        next_cursor = None
+        if len(found) > limit:
+            last, seq = page[-1]
+            next_cursor = encode_cursor(last.failed_at, seq)
+        return DeadLetterPage([self._thaw(letter.id) for letter, _ in page], next_cursor)
+
+    async def count_dead_letters(
+        self, query: DeadLetterQuery = EVERY_LETTER
+    ) -> list[DeadLetterCount]:
+        self._check_open()
+        counts = Counter(
+            (letter.flow_id, letter.component_id, letter.error_type)
+            for letter, _, _ in self._letters.values()
+            if query.matches(letter)
+        )
+        return [DeadLetterCount(*key, count) for key, count in sorted(counts.items())]
 
     async def get_dead_letter(self, letter_id: str) -> DeadLetter | None:
         self._check_open()
@@ -98,26 +127,81 @@ class MemoryStore:
         self._check_open()
         return self._letters.pop(letter_id, None) is not None
 
+    async def delete_dead_letters(self, query: DeadLetterQuery) -> int:
+        self._check_open()
+        doomed = [letter.id for letter, _ in self._newest_first(query)]
+        for letter_id in doomed:
+            del self._letters[letter_id]
+        return len(doomed)
+
     async def request_retry(self, letter_id: str) -> bool:
         self._check_open()
         if letter_id not in self._letters:
             return False
-        letter, envelope_json = self._letters[letter_id]
-        self._letters[letter_id] = (replace(letter, retry_requested=True), envelope_json)
+        letter, envelope_json, seq = self._letters[letter_id]
+        self._letters[letter_id] = (replace(letter, retry_requested=True), envelope_json, seq)
         return True
+
+    async def request_retries(self, query: DeadLetterQuery) -> int:
+        self._check_open()
+        chosen = self._newest_first(query)
+        for letter, _ in chosen:
+            await self.request_retry(letter.id)
+        return len(chosen)
+
+    async def requested_retries(self, flow_id: str) -> list[DeadLetter]:
+        self._check_open()
+        return [
+            self._thaw(letter.id)
+            for letter, _ in reversed(self._newest_first(DeadLetterQuery(flow_id=flow_id)))
+            if letter.retry_requested
+        ]
 
     async def take_retries(self, flow_id: str) -> list[DeadLetter]:
         """Remove and return ``flow_id``'s letters marked for retry, oldest first."""
         self._check_open()
         chosen = [
             letter
-            for letter in reversed(self._newest_first())
-            if letter.flow_id == flow_id and letter.retry_requested
+            for letter, _ in reversed(self._newest_first(DeadLetterQuery(flow_id=flow_id)))
+            if letter.retry_requested
         ]
         taken = [self._thaw(letter.id) for letter in chosen]
         for letter in chosen:
             del self._letters[letter.id]
         return taken
+
+    # -- effects ------------------------------------------------------------------------------
+
+    async def get_effect(
+        self, flow_id: str, component_id: str, correlation_id: str, digest: str
+    ) -> EffectRecord | None:
+        self._check_open()
+        kept = self._effects.get((flow_id, component_id, correlation_id, digest))
+        if kept is None:
+            return None
+        record, result_json, notes_json = kept
+        return replace(record, result=codec.decode(result_json), notes=codec.decode(notes_json))
+
+    async def put_effect(self, record: EffectRecord) -> None:
+        self._check_open()
+        name = (record.flow_id, record.component_id, record.correlation_id, record.digest)
+        result_json = codec.encode_state("result", record.result)
+        notes_json = codec.encode_state("notes", record.notes)
+        self._effects[name] = (replace(record, result=None, notes={}), result_json, notes_json)
+
+    async def claimed_refs(self, refs: Collection[str]) -> set[str]:
+        self._check_open()
+        wanted = set(refs)
+        return {
+            r.ref for r, _, _ in self._effects.values() if r.ref is not None and r.ref in wanted
+        }
+
+    async def prune_effects(self, before: float) -> int:
+        self._check_open()
+        doomed = [name for name, (r, _, _) in self._effects.items() if r.updated_at < before]
+        for name in doomed:
+            del self._effects[name]
+        return len(doomed)
 
     async def close(self) -> None:
         """Refuse further use; the data is dropped with the object."""

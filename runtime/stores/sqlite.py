@@ -12,7 +12,7 @@ import asyncio
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -20,8 +20,16 @@ from typing import Any, Final, TypeVar
 
 from runtime.errors import ConfigurationError
 from runtime.settings import Settings
-from runtime.stores import codec
-from runtime.stores.base import DeadLetter
+from runtime.stores import codec, sqlite_effects, sqlite_letters
+from runtime.stores.base import DeadLetter, EffectRecord
+from runtime.stores.letters import (
+    EVERY_LETTER,
+    DeadLetterCount,
+    DeadLetterPage,
+    DeadLetterQuery,
+    check_limit,
+    decode_cursor,
+)
 
 T = TypeVar("T")
 
@@ -101,11 +109,51 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             PRIMARY KEY (flow_id, component_id)
         )""",
     ),
+    # The effects ledger (runtime.effects): one row per effect, pruned by age.
+    (
+        """CREATE TABLE effects (
+            flow_id TEXT NOT NULL,
+            component_id TEXT NOT NULL,
+            correlation_id TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            attempts INTEGER NOT NULL,
+            first_sent_at REAL,
+            uncertain INTEGER NOT NULL,
+            completed_at REAL,
+            result_json TEXT NOT NULL,
+            ref TEXT,
+            notes_json TEXT NOT NULL,
+            PRIMARY KEY (flow_id, component_id, correlation_id, digest)
+        )""",
+        "CREATE INDEX effects_by_age ON effects (updated_at)",
+        "CREATE INDEX effects_by_ref ON effects (ref) WHERE ref IS NOT NULL",
+    ),
+    # The durable broker (runtime.brokers.sqlite): every message not yet acknowledged, in
+    # order of arrival; a parked one waits for its flow to resume (``error`` says why).
+    (
+        """CREATE TABLE messages (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            flow_id TEXT NOT NULL,
+            component_id TEXT NOT NULL,
+            parked INTEGER NOT NULL DEFAULT 0,
+            available_at REAL NOT NULL,
+            error TEXT,
+            envelope_json TEXT NOT NULL
+        )""",
+        "CREATE INDEX messages_by_channel ON messages (flow_id, component_id, seq)",
+    ),
+    # Dead letters found by time alone, or by component and error type (and counted so).
+    (
+        "CREATE INDEX dead_letters_by_time ON dead_letters (failed_at)",
+        "CREATE INDEX dead_letters_by_kind"
+        " ON dead_letters (flow_id, component_id, error_type, failed_at)",
+    ),
 )
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
-_LETTER_COLUMNS = "id, error, error_type, attempts, failed_at, retry_requested, envelope_json"
+_LETTER_COLUMNS = sqlite_letters.LETTER_COLUMNS
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -140,6 +188,7 @@ def _connect(path: str, busy_timeout: float) -> sqlite3.Connection:
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        sqlite_letters.register_functions(conn)
         _migrate(conn)
     except BaseException:
         conn.close()
@@ -153,16 +202,28 @@ def _discard(opening: Future[sqlite3.Connection]) -> None:
         opening.result().close()
 
 
-def _letter(row: tuple[Any, ...]) -> DeadLetter:
-    letter_id, error, error_type, attempts, failed_at, retry_requested, envelope_json = row
-    return DeadLetter(
-        id=letter_id,
-        envelope=codec.decode_envelope(envelope_json),
-        error=error,
-        error_type=error_type,
-        attempts=int(attempts),
-        failed_at=float(failed_at),
-        retry_requested=bool(retry_requested),
+_letter = sqlite_letters.letter_from_row
+
+
+def write_state(
+    conn: sqlite3.Connection, flow_id: str, component_id: str, key: str, value_json: str | None
+) -> None:
+    """Store one state value (JSON text from ``codec.encode_state``), or delete it for ``None``.
+
+    For code that runs on the store's thread (``with_connection``) and writes state in the same
+    transaction as its own tables: the durable broker's tick commits.
+    """
+    if value_json is None:
+        conn.execute(
+            "DELETE FROM state WHERE flow_id = ? AND component_id = ? AND key = ?",
+            (flow_id, component_id, key),
+        )
+        return
+    conn.execute(
+        "INSERT INTO state (flow_id, component_id, key, value_json, updated_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (flow_id, component_id, key)"
+        " DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at",
+        (flow_id, component_id, key, value_json, time.time()),
     )
 
 
@@ -255,22 +316,14 @@ class SQLiteStore:
         return None if text is None else codec.decode(text)
 
     def _set_state(self, flow_id: str, component_id: str, key: str, value_json: str) -> None:
-        self._conn.execute(
-            "INSERT INTO state (flow_id, component_id, key, value_json, updated_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (flow_id, component_id, key)"
-            " DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at",
-            (flow_id, component_id, key, value_json, time.time()),
-        )
+        write_state(self._conn, flow_id, component_id, key, value_json)
 
     async def set_state(self, flow_id: str, component_id: str, key: str, value: Any) -> None:
         value_json = codec.encode_state(key, value)
         await self._run(self._set_state, flow_id, component_id, key, value_json)
 
     def _delete_state(self, flow_id: str, component_id: str, key: str) -> None:
-        self._conn.execute(
-            "DELETE FROM state WHERE flow_id = ? AND component_id = ? AND key = ?",
-            (flow_id, component_id, key),
-        )
+        write_state(self._conn, flow_id, component_id, key, None)
 
     async def delete_state(self, flow_id: str, component_id: str, key: str) -> None:
         await self._run(self._delete_state, flow_id, component_id, key)
@@ -307,32 +360,31 @@ class SQLiteStore:
         envelope_json = codec.encode_envelope(letter.envelope)
         await self._run(self._add_dead_letter, letter, envelope_json)
 
-    def _list_dead_letters(
-        self, flow_id: str | None, component_id: str | None, limit: int
-    ) -> list[DeadLetter]:
-        where: list[str] = []
-        params: list[Any] = []
-        if flow_id is not None:
-            where.append("flow_id = ?")
-            params.append(flow_id)
-        if component_id is not None:
-            where.append("component_id = ?")
-            params.append(component_id)
-        rows = self._conn.execute(
-            f"SELECT {_LETTER_COLUMNS} FROM dead_letters"
-            f" {'WHERE ' + ' AND '.join(where) if where else ''}"
-            " ORDER BY failed_at DESC, rowid DESC LIMIT ?",
-            (*params, limit),
-        ).fetchall()
-        return [_letter(row) for row in rows]
-
     async def list_dead_letters(
         self, *, flow_id: str | None = None, component_id: str | None = None, limit: int = 100
     ) -> list[DeadLetter]:
         """Dead letters, newest first, optionally of one flow and/or component."""
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, got {limit}")
-        return await self._run(self._list_dead_letters, flow_id, component_id, limit)
+        query = DeadLetterQuery(flow_id=flow_id, component_id=component_id)
+        return (await self.find_dead_letters(query, limit=limit)).letters
+
+    async def find_dead_letters(
+        self, query: DeadLetterQuery = EVERY_LETTER, *, limit: int = 100, cursor: str | None = None
+    ) -> DeadLetterPage:
+        check_limit(limit)
+        if cursor is not None:
+            decode_cursor(cursor)  # refuse a bad cursor here, not on the store's thread
+        return await self._run(sqlite_letters.find, self._conn, query, limit, cursor)
+
+    async def count_dead_letters(
+        self, query: DeadLetterQuery = EVERY_LETTER
+    ) -> list[DeadLetterCount]:
+        return await self._run(sqlite_letters.count, self._conn, query)
+
+    async def request_retries(self, query: DeadLetterQuery) -> int:
+        return await self._run(sqlite_letters.request_retries, self._conn, query)
+
+    async def delete_dead_letters(self, query: DeadLetterQuery) -> int:
+        return await self._run(sqlite_letters.delete, self._conn, query)
 
     def _get_dead_letter(self, letter_id: str) -> DeadLetter | None:
         row = self._conn.execute(
@@ -377,6 +429,35 @@ class SQLiteStore:
             raise
         return [_letter(row) for row in rows]
 
+    def _requested_retries(self, flow_id: str) -> list[DeadLetter]:
+        rows = self._conn.execute(
+            f"SELECT {_LETTER_COLUMNS} FROM dead_letters"
+            " WHERE flow_id = ? AND retry_requested = 1 ORDER BY failed_at, rowid",
+            (flow_id,),
+        ).fetchall()
+        return [_letter(row) for row in rows]
+
+    async def requested_retries(self, flow_id: str) -> list[DeadLetter]:
+        return await self._run(self._requested_retries, flow_id)
+
     async def take_retries(self, flow_id: str) -> list[DeadLetter]:
         """Remove and return ``flow_id``'s letters marked for retry, oldest first, atomically."""
         return await self._run(self._take_retries, flow_id)
+
+    # -- effects (the SQL is in runtime.stores.sqlite_effects) ------------------------------
+
+    async def get_effect(
+        self, flow_id: str, component_id: str, correlation_id: str, digest: str
+    ) -> EffectRecord | None:
+        return await self._run(
+            sqlite_effects.get, self._conn, flow_id, component_id, correlation_id, digest
+        )
+
+    async def put_effect(self, record: EffectRecord) -> None:
+        await self._run(sqlite_effects.put, self._conn, sqlite_effects.encode(record))
+
+    async def claimed_refs(self, refs: Collection[str]) -> set[str]:
+        return await self._run(sqlite_effects.claimed, self._conn, refs)
+
+    async def prune_effects(self, before: float) -> int:
+        return await self._run(sqlite_effects.prune, self._conn, before)

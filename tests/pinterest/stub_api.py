@@ -173,6 +173,7 @@ class RecordingNode:
         self.state = State(MemoryStore(), self.flow_id, self.component_id)
         self.auth = auth
         self.telemetry = NO_TELEMETRY
+        self.quotas = None
         self.logger = structlog.get_logger("test")
         self.sent: list[tuple[str, Any]] = []
         self._session = session

@@ -332,6 +332,7 @@ class HandNode:
         self.state = State(MemoryStore(), FLOW, "watch")
         self.auth = StaticCredentials(SERVICE, emu.token(), settings={"apiBase": emu.api})
         self.telemetry = NO_TELEMETRY
+        self.quotas = None
         self.logger = structlog.get_logger("test")
         self.sent: list[Any] = []
         self._session = emu.session

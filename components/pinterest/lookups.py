@@ -1,0 +1,151 @@
+"""Finding the Pin, board or section an uncertain create may have made (see :mod:`.idempotency`).
+
+Each lookup reads a bounded listing (no search index, which may lag behind a create) and
+compares what the create sent with what Pinterest answers:
+
+- **Pins**: the newest :data:`PIN_LOOKUP_LIMIT` Pins of the board (or of the section), made at
+  or after the first attempt (less :data:`~.idempotency.CLOCK_SKEW`), in the same section, with
+  the same title, description, link and alt text (where sent) and the same kind of media.
+  Image addresses are compared when the answer shows them on the source's host (the emulator
+  repeats the address); Pinterest copies images to its own servers, and then the other fields
+  and the time decide. An image's bytes (``imageBase64``) and a video cannot be compared:
+  Pinterest answers neither the bytes nor the media id, only its own copy. Carousels compare
+  the number of images and each image's text and address; videos their cover address.
+- **Boards**: up to :data:`LISTING_LIMIT` of the account's boards of the same privacy, with the
+  same name (and description, where sent), made at or after the first attempt.
+- **Sections**: up to :data:`LISTING_LIMIT` sections of the board with the same name; sections
+  carry no creation time, so a section of that name made before is taken for the one sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+from components.pinterest.idempotency import created_since, first_unclaimed
+
+if TYPE_CHECKING:
+    from components.pinterest.client import PinterestClient
+    from components.pinterest.models import Board, BoardSection, Pin, PinMedia
+    from runtime.effects import Effect
+
+PIN_LOOKUP_LIMIT: Final = 100
+LISTING_LIMIT: Final = 1000
+PIN_TEXTS: Final = (
+    ("title", "title"),
+    ("description", "description"),
+    ("link", "link"),
+    ("altText", "alt_text"),
+)
+_MEDIA_TYPES: Final = {
+    "imageUrl": "image",
+    "imageBase64": "image",
+    "images": "multiple_images",
+    "videoUrl": "video",
+}
+
+
+def _same_text(sent: Any, answered: Any) -> bool:
+    """Text that was not sent is not compared; empty and absent are the same."""
+    return sent is None or (sent or None) == (answered or None)
+
+
+def _same_image(answered: list[Any], source: str) -> bool:
+    """False only when the answer shows other images on the source's own host."""
+    urls = [url for url in answered if isinstance(url, str) and url]
+    if not urls or source in urls:
+        return True
+    host = urlsplit(source).netloc
+    return all(urlsplit(url).netloc != host for url in urls)
+
+
+def _same_section(sent: str | None, shown: str | None) -> bool:
+    """A Pin sent to no section must show none; one sent to a section may omit it."""
+    return shown is None if sent is None else shown in (None, sent)
+
+
+def _image_urls(images: Any) -> list[Any]:
+    """The addresses of an ``ImageSize`` object (``{"150x150": {"url": ...}, ...}``)."""
+    if not isinstance(images, Mapping):
+        return []
+    return [size.get("url") for size in images.values() if isinstance(size, Mapping)]
+
+
+def _same_slides(items: Any, sent: list[Mapping[str, Any]]) -> bool:
+    if not isinstance(items, list):
+        return True
+    if len(items) != len(sent):
+        return False
+    for item, wanted in zip(items, sent, strict=True):
+        if not isinstance(item, Mapping):
+            continue
+        if not all(
+            _same_text(wanted.get(n), item.get(n)) for n in ("title", "description", "link")
+        ):
+            return False
+        if not _same_image(_image_urls(item.get("images")), wanted["url"]):
+            return False
+    return True
+
+
+def same_media(media: PinMedia | None, message: Mapping[str, Any], kind: str) -> bool:
+    """Whether a Pin's ``media`` may have been made from ``message``'s media of ``kind``."""
+    if media is None or media.media_type is None:
+        return True
+    if media.media_type != _MEDIA_TYPES[kind]:
+        return False
+    shown = media.model_extra or {}
+    if kind == "imageUrl":
+        return _same_image(_image_urls(shown.get("images")), message["imageUrl"])
+    if kind == "images":
+        return _same_slides(shown.get("items"), message["images"])
+    cover = message.get("coverImageUrl")
+    if kind == "videoUrl" and cover is not None:
+        return _same_image([shown.get("cover_image_url")], cover)
+    return True
+
+
+def same_pin(pin: Pin, message: Mapping[str, Any], kind: str, since: float | None) -> bool:
+    """Whether ``pin`` may be the Pin an attempt first sent at ``since`` made of ``message``."""
+    return (
+        created_since(pin.created_at, since)
+        and _same_section(message.get("boardSectionId"), pin.board_section_id)
+        and all(_same_text(message.get(name), getattr(pin, api)) for name, api in PIN_TEXTS)
+        and same_media(pin.media, message, kind)
+    )
+
+
+async def find_pin(
+    client: PinterestClient, effect: Effect, message: Mapping[str, Any], kind: str
+) -> Pin | None:
+    pins = client.list_board_pins(
+        message["boardId"], section_id=message.get("boardSectionId"), limit=PIN_LOOKUP_LIMIT
+    )
+    since = effect.first_sent_at
+    return await first_unclaimed(effect, pins, lambda pin: same_pin(pin, message, kind, since))
+
+
+async def find_board(
+    client: PinterestClient, effect: Effect, name: str, description: str | None, privacy: str
+) -> Board | None:
+    since = effect.first_sent_at
+
+    def same(board: Board) -> bool:
+        return (
+            board.name == name
+            and board.privacy in (None, privacy)
+            and _same_text(description, board.description)
+            and created_since(board.created_at, since)
+        )
+
+    return await first_unclaimed(
+        effect, client.list_boards(privacy=privacy, limit=LISTING_LIMIT), same
+    )
+
+
+async def find_section(
+    client: PinterestClient, effect: Effect, board_id: str, name: str
+) -> BoardSection | None:
+    sections = client.list_board_sections(board_id, limit=LISTING_LIMIT)
+    return await first_unclaimed(effect, sections, lambda section: section.name == name)

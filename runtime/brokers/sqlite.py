@@ -1,0 +1,341 @@
+"""The durable embedded broker: messages in a table of the SQLite store's own file.
+
+Every message not yet acknowledged is a row of ``messages``; a ``put`` returns once its row is
+committed, so an accepted message survives ``kill -9``, and what was taken but not acknowledged
+is delivered again after a restart (at least once). Writes go through one
+:class:`~runtime.brokers.group_commit.GroupCommit` on the store's thread: concurrent puts,
+acknowledgements and retries share one transaction. An ``ack`` does not wait for its commit
+(if the process dies first, the message is delivered again, which at-least-once allows).
+
+The rows of a channel are mirrored in memory (ready, delayed, taken, parked), so ``get`` never
+reads the disk: the table is read once per channel, by ``restore`` at the flow's start. One
+process uses a database file's queues at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from functools import partial
+from typing import TYPE_CHECKING
+
+import structlog
+
+from runtime.brokers import sqlite_rows as sql
+from runtime.brokers.base import Broker, Channel
+from runtime.brokers.group_commit import MAX_BATCH, GroupCommit
+from runtime.brokers.waiters import wait, wake_next
+from runtime.redaction import redact_text
+from runtime.stores import codec
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+    from types import TracebackType
+
+    from structlog.typing import FilteringBoundLogger
+
+    from runtime.brokers.base import StateWrite
+    from runtime.envelope import Envelope
+    from runtime.stores.sqlite import SQLiteStore
+
+# -- the channel ------------------------------------------------------------------------
+
+
+class SQLiteChannel(Channel):
+    """The input queue of one component, durable in the ``messages`` table.
+
+    ``offer`` always declines (a durable publish has to wait for its commit), so publishers
+    take ``put``; ``get_nowait`` and ``get`` serve from memory. The bound counts messages ready
+    in memory plus puts being committed.
+    """
+
+    def __init__(
+        self,
+        writes: GroupCommit,
+        flow_id: str,
+        component_id: str,
+        maxsize: int,
+        logger: FilteringBoundLogger,
+    ) -> None:
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        self.flow_id = flow_id
+        self.component_id = component_id
+        self._writes = writes
+        self._logger = logger
+        self._maxsize = maxsize
+        self._ready: collections.deque[tuple[int, Envelope]] = collections.deque()
+        self._getters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._putters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._reserved = 0  # puts waiting for their commit: they count against the bound
+        self._taken: dict[Envelope, int] = {}  # envelope -> row, handed out and not settled
+        self._delayed: dict[Envelope, tuple[int, asyncio.TimerHandle | None]] = {}
+        self._parked: dict[Envelope, int] = {}
+        self._requeues: set[asyncio.Task[None]] = set()
+        self._restored = False
+
+    def _has_room(self) -> bool:
+        return len(self._ready) + self._reserved < self._maxsize
+
+    def _has_items(self) -> bool:
+        return bool(self._ready)
+
+    def _append(self, seq: int, envelope: Envelope) -> None:
+        self._ready.append((seq, envelope))
+        if self._getters:
+            wake_next(self._getters)
+
+    # -- in and out ------------------------------------------------------------------------
+
+    def get_nowait(self) -> Envelope | None:
+        if not self._ready:
+            return None
+        seq, envelope = self._ready.popleft()
+        self._taken[envelope] = seq
+        if self._putters:
+            wake_next(self._putters)
+        return envelope
+
+    async def get(self) -> Envelope:
+        while not self._ready:
+            await wait(self._getters, self._has_items)
+        envelope = self.get_nowait()
+        assert envelope is not None
+        return envelope
+
+    async def put(self, envelope: Envelope) -> None:
+        text = codec.encode_envelope(envelope)
+        await self._reserve()
+        work = partial(sql.insert, self.flow_id, self.component_id, time.time(), text, None)
+        await self._writes.submit(
+            work, on_commit=partial(self._arrived, envelope), on_fail=self._unreserve
+        )
+
+    async def _reserve(self) -> None:
+        while not self._has_room():
+            await wait(self._putters, self._has_room)
+        self._reserved += 1
+
+    def _arrived(self, envelope: Envelope, seq: int) -> None:
+        self._reserved -= 1
+        self._append(seq, envelope)
+
+    def _unreserve(self, _error: BaseException | None = None) -> None:
+        self._reserved -= 1
+        if self._putters and self._has_room():
+            wake_next(self._putters)
+
+    # -- delivery outcome ------------------------------------------------------------------
+
+    async def ack(self, envelope: Envelope) -> None:
+        seq = self._taken.pop(envelope, None)
+        if seq is not None:
+            self._writes.submit_nowait(partial(sql.delete, (seq,)))
+
+    async def retry_later(self, envelope: Envelope, delay: float) -> None:
+        due = time.time() + delay
+        text = codec.encode_envelope(envelope)
+        seq = self._taken.pop(envelope, None)
+        if seq is None:  # not handed out by this channel: keep it as a new message
+            seq = await self._writes.submit(
+                partial(sql.insert, self.flow_id, self.component_id, due, text, None)
+            )
+        else:
+            self._delayed[envelope] = (seq, None)
+            try:
+                await self._writes.submit(partial(sql.update, seq, due, text, None))
+            except Exception as exc:  # the row keeps its old attempt; it still comes back
+                self._logger.warning(
+                    "could not record a retry", error=f"{type(exc).__name__}: {exc}"
+                )
+            if envelope not in self._delayed:  # drained meanwhile
+                return
+        handle = asyncio.get_running_loop().call_later(delay, self._due, envelope)
+        self._delayed[envelope] = (seq, handle)
+
+    def _due(self, envelope: Envelope) -> None:
+        entry = self._delayed.get(envelope)
+        if entry is None:
+            return
+        if self._has_room():
+            del self._delayed[envelope]
+            self._append(entry[0], envelope)
+            return
+        # Full: it stays counted as delayed until there is room.
+        self._delayed[envelope] = (entry[0], None)
+        task = asyncio.get_running_loop().create_task(self._append_when_room(envelope))
+        self._requeues.add(task)
+        task.add_done_callback(self._requeues.discard)
+
+    async def _append_when_room(self, envelope: Envelope) -> None:
+        while not self._has_room():
+            await wait(self._putters, self._has_room)
+        entry = self._delayed.pop(envelope, None)
+        if entry is not None:
+            self._append(entry[0], envelope)
+
+    def depth(self) -> int:
+        return len(self._ready) + len(self._delayed)
+
+    def drain(self) -> list[Envelope]:
+        """Take what is held, removing it from the table too (the caller keeps it now)."""
+        self.forget()
+        held = list(self._delayed)
+        seqs = [seq for seq, _ in self._delayed.values()]
+        self._delayed.clear()
+        held.extend(envelope for _, envelope in self._ready)
+        seqs.extend(seq for seq, _ in self._ready)
+        self._ready.clear()
+        if seqs:
+            self._writes.submit_nowait(partial(sql.delete, seqs))
+        return held
+
+    def forget(self) -> None:
+        """Stop the timers of delayed retries (their rows stay for the next start)."""
+        for task in self._requeues:
+            task.cancel()
+        for _, handle in self._delayed.values():
+            if handle is not None:
+                handle.cancel()
+
+    # -- parking and restarting ------------------------------------------------------------
+
+    async def park(self, envelope: Envelope, error: str) -> None:
+        error = redact_text(error)
+        text = codec.encode_envelope(envelope)
+        seq = self._taken.get(envelope)
+        if seq is None:
+            work = partial(sql.insert, self.flow_id, self.component_id, time.time(), text, error)
+            seq = await self._writes.submit(work)
+        else:
+            await self._writes.submit(partial(sql.update, seq, time.time(), text, error))
+            del self._taken[envelope]
+        self._parked[envelope] = seq
+
+    async def unpark(self, envelope: Envelope) -> None:
+        seq = self._parked.pop(envelope, None)
+        if seq is None:
+            await self.put(envelope)
+            return
+        text = codec.encode_envelope(envelope)
+        await self._reserve()
+
+        def failed(error: BaseException) -> None:
+            self._parked[envelope] = seq
+            self._unreserve(error)
+
+        await self._writes.submit(
+            partial(sql.update, seq, time.time(), text, None),
+            on_commit=lambda _: self._arrived(envelope, seq),
+            on_fail=failed,
+        )
+
+    async def restore(self) -> list[tuple[Envelope, str]]:
+        if self._restored:
+            return []
+        self._restored = True
+        # Through the write queue, so it reads after every write submitted before it.
+        rows = await self._writes.submit(partial(sql.load, self.flow_id, self.component_id))
+        loop = asyncio.get_running_loop()
+        now = time.time()
+        parked: list[tuple[Envelope, str]] = []
+        for seq, is_parked, available_at, error, text in rows:
+            envelope = codec.decode_envelope(text)
+            if is_parked:
+                self._parked[envelope] = seq
+                parked.append((envelope, error or ""))
+            elif available_at <= now:
+                self._append(seq, envelope)
+            else:
+                handle = loop.call_later(available_at - now, self._due, envelope)
+                self._delayed[envelope] = (seq, handle)
+        return parked
+
+
+# -- the broker -------------------------------------------------------------------------
+
+
+class SQLiteBroker(Broker):
+    """Durable channels in ``store``'s file (table ``messages``), for one process at a time.
+
+    Close it (or leave its ``async with``) before the store: that waits for the writes still
+    queued, acknowledgements included. ``max_batch`` caps the writes of one transaction.
+    """
+
+    durable = True
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        *,
+        max_batch: int = MAX_BATCH,
+        logger: FilteringBoundLogger | None = None,
+    ) -> None:
+        self.store = store
+        self._logger: FilteringBoundLogger = logger or structlog.get_logger("flowmixer.broker")
+        self._writes = GroupCommit(store, logger=self._logger, max_batch=max_batch)
+        self._channels: dict[tuple[str, str], SQLiteChannel] = {}
+
+    @property
+    def transactions(self) -> int:
+        """Transactions committed so far: far fewer than writes when they come together."""
+        return self._writes.transactions
+
+    def channel(self, flow_id: str, component_id: str, *, maxsize: int) -> SQLiteChannel:
+        key = (flow_id, component_id)
+        channel = self._channels.get(key)
+        if channel is None:
+            channel = SQLiteChannel(self._writes, flow_id, component_id, maxsize, self._logger)
+            self._channels[key] = channel
+        return channel
+
+    def release(self, flow_id: str) -> None:
+        for key in [k for k in self._channels if k[0] == flow_id]:
+            self._channels.pop(key).forget()
+
+    async def delete_flow(self, flow_id: str) -> int:
+        return await self._writes.submit(partial(sql.delete_flow, flow_id))
+
+    async def take_strays(self, flow_id: str, components: Collection[str]) -> list[Envelope]:
+        texts = await self._writes.submit(partial(sql.take_strays, flow_id, sorted(components)))
+        return [codec.decode_envelope(text) for text in texts]
+
+    def atomic_with(self, store: object) -> bool:
+        return store is self.store
+
+    async def commit_unit(
+        self, writes: Sequence[StateWrite], sends: Sequence[tuple[Channel, Envelope]]
+    ) -> None:
+        targets: list[tuple[SQLiteChannel, Envelope]] = []
+        rows: list[tuple[str, str, str]] = []
+        for channel, envelope in sends:
+            if not isinstance(channel, SQLiteChannel):
+                raise TypeError(f"{channel!r} is not a channel of this broker")
+            targets.append((channel, envelope))
+            rows.append((channel.flow_id, channel.component_id, codec.encode_envelope(envelope)))
+
+        def published(seqs: list[int]) -> None:
+            for (channel, envelope), seq in zip(targets, seqs, strict=True):
+                channel._append(seq, envelope)
+
+        work = partial(sql.commit_unit, list(writes), rows, time.time())
+        await self._writes.submit(work, on_commit=published)
+
+    async def flush(self) -> None:
+        """Wait until every write made so far is committed."""
+        await self._writes.flush()
+
+    async def close(self) -> None:
+        await self.flush()
+
+    async def __aenter__(self) -> SQLiteBroker:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

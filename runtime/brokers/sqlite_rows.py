@@ -1,0 +1,87 @@
+"""The SQL of the durable broker's ``messages`` table.
+
+Each function takes the connection last and runs on the store's thread inside a group-commit
+transaction (:mod:`runtime.brokers.group_commit`), bound to its arguments with ``partial``.
+A row is one message not yet acknowledged: ``seq`` orders a channel's rows, ``parked`` marks one
+waiting for its flow to resume (``error`` says why), ``available_at`` is when a delayed retry
+falls due.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from runtime.stores.sqlite import write_state
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Collection, Sequence
+
+    from runtime.brokers.base import StateWrite
+
+
+_INSERT = (
+    "INSERT INTO messages (flow_id, component_id, parked, available_at, error, envelope_json)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def insert(
+    flow_id: str,
+    component_id: str,
+    available_at: float,
+    text: str,
+    error: str | None,
+    conn: sqlite3.Connection,
+) -> int:
+    row = (flow_id, component_id, int(error is not None), available_at, error, text)
+    seq = conn.execute(_INSERT, row).lastrowid
+    assert seq is not None
+    return seq
+
+
+def update(
+    seq: int, available_at: float, text: str, error: str | None, conn: sqlite3.Connection
+) -> None:
+    conn.execute(
+        "UPDATE messages SET parked = ?, available_at = ?, error = ?, envelope_json = ?"
+        " WHERE seq = ?",
+        (int(error is not None), available_at, error, text, seq),
+    )
+
+
+def delete(seqs: Sequence[int], conn: sqlite3.Connection) -> None:
+    conn.executemany("DELETE FROM messages WHERE seq = ?", [(seq,) for seq in seqs])
+
+
+def load(flow_id: str, component_id: str, conn: sqlite3.Connection) -> list[Any]:
+    return conn.execute(
+        "SELECT seq, parked, available_at, error, envelope_json FROM messages"
+        " WHERE flow_id = ? AND component_id = ? ORDER BY seq",
+        (flow_id, component_id),
+    ).fetchall()
+
+
+def delete_flow(flow_id: str, conn: sqlite3.Connection) -> int:
+    return conn.execute("DELETE FROM messages WHERE flow_id = ?", (flow_id,)).rowcount
+
+
+def take_strays(flow_id: str, keep: Collection[str], conn: sqlite3.Connection) -> list[str]:
+    marks = ", ".join("?" * len(keep))
+    where = f"flow_id = ? AND component_id NOT IN ({marks})" if keep else "flow_id = ?"
+    rows = conn.execute(
+        f"SELECT envelope_json FROM messages WHERE {where} ORDER BY seq", (flow_id, *keep)
+    ).fetchall()
+    conn.execute(f"DELETE FROM messages WHERE {where}", (flow_id, *keep))
+    return [str(row[0]) for row in rows]
+
+
+def commit_unit(
+    writes: Sequence[StateWrite],
+    rows: Sequence[tuple[str, str, str]],
+    now: float,
+    conn: sqlite3.Connection,
+) -> list[int]:
+    for flow_id, component_id, key, value_json in writes:
+        write_state(conn, flow_id, component_id, key, value_json)
+    return [insert(flow, component, now, text, None, conn) for flow, component, text in rows]

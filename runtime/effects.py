@@ -1,0 +1,205 @@
+"""The effects ledger: an effect that must not happen twice, recorded around each attempt.
+
+Delivery is at least once, so a component whose handler creates something (a Pin, a board)
+may be called again for the same message: after a failure that left it unknown whether the
+request took effect, or after a crash between the effect and the acknowledgement. For APIs
+without idempotency keys, the ledger lets such a component tell the cases apart. An effect is
+named by the flow, the component, the event's correlation id and a digest of the component's
+input (one event may bring several different inputs to a component, each its own effect; the
+same input under the same event is the same effect). A component uses it like this::
+
+    effect = await context.effects.begin(context.correlation_id, context.message)
+    if effect.done:                  # made before (e.g. crash before the ack): send it again
+        return await context.send(effect.result)
+    if effect.uncertain:             # an earlier attempt may have made it: look it up first
+        ...                          # reuse what is found: await effect.complete(found, ref=id)
+    await effect.sending()           # just before the request
+    try:
+        made = await create()
+    except Exception as exc:
+        if <exc proves nothing was made>:
+            await effect.sent_nothing()
+        raise
+    await effect.complete(made, ref=made["id"])
+
+Records live in the store (:class:`~runtime.stores.base.EffectStore`) and are pruned when
+older than ``retention`` (7 days by default): the first ``begin`` of each ledger prunes, and
+again at most once an hour. A redelivery later than that is a new effect. Components that never
+call ``begin`` cost nothing: the ledger does no I/O until then.
+
+The ledger is not a lock: two deliveries of the same message running at the same time (which
+a broker does not do while the first holds it) could both send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Collection
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Final
+
+from runtime.errors import EngineError
+from runtime.stores.base import EffectRecord
+
+if TYPE_CHECKING:
+    from runtime.stores.base import EffectStore
+
+RETENTION: Final = 7 * 86_400.0
+"""Seconds an effect's record is kept after its last change (7 days)."""
+
+PRUNE_INTERVAL: Final = 3_600.0
+"""Seconds between two prunings by one ledger."""
+
+
+def input_digest(payload: Any) -> str:
+    """A digest of ``payload`` as canonical JSON (sorted keys): equal data, equal digest."""
+    try:
+        text = json.dumps(
+            payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:
+        raise EngineError(f"an effect's input must be JSON data: {exc}") from exc
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+class Effect:
+    """One attempt at an effect, as :meth:`EffectLedger.begin` found it.
+
+    ``done`` and ``result``: an earlier attempt completed it (send ``result``, call nothing).
+    ``uncertain``: an earlier attempt may have taken effect without its answer being known
+    (look for what it made before making it again). ``sent_before`` counts the times earlier
+    attempts sent it, ``first_sent_at`` is when it was first sent (epoch seconds, None: never),
+    ``notes`` what earlier attempts noted of their progress.
+    """
+
+    __slots__ = ("_clock", "_record", "_store", "_uncertain_before", "sent_before")
+
+    def __init__(
+        self, store: EffectStore, record: EffectRecord, clock: Callable[[], float]
+    ) -> None:
+        self._store = store
+        self._record = record
+        self._clock = clock
+        self._uncertain_before = record.uncertain
+        self.sent_before = record.attempts
+
+    @property
+    def done(self) -> bool:
+        return self._record.done
+
+    @property
+    def result(self) -> Any:
+        """The recorded result of a completed effect, else None."""
+        return self._record.result
+
+    @property
+    def uncertain(self) -> bool:
+        return self._uncertain_before
+
+    @property
+    def first_sent_at(self) -> float | None:
+        return self._record.first_sent_at
+
+    @property
+    def notes(self) -> dict[str, Any]:
+        return dict(self._record.notes)
+
+    async def _save(self, record: EffectRecord) -> None:
+        await self._store.put_effect(record)
+        self._record = record
+
+    async def sending(self) -> None:
+        """Record that the request is about to be sent: until :meth:`complete` or
+        :meth:`sent_nothing`, the effect counts as uncertain (also across a crash)."""
+        if self.done:
+            raise EngineError("this effect is already complete; send its result instead")
+        now = self._clock()
+        record = self._record
+        first = now if record.first_sent_at is None else record.first_sent_at
+        await self._save(
+            replace(
+                record,
+                updated_at=now,
+                attempts=record.attempts + 1,
+                first_sent_at=first,
+                uncertain=True,
+            )
+        )
+
+    async def sent_nothing(self) -> None:
+        """Record that this attempt surely had no effect (e.g. the API refused it)."""
+        record = replace(self._record, updated_at=self._clock(), uncertain=self._uncertain_before)
+        await self._save(record)
+
+    async def note(self, **progress: Any) -> None:
+        """Keep ``progress`` (JSON data) for later attempts, e.g. an uploaded file's id."""
+        record = self._record
+        await self._save(
+            replace(record, updated_at=self._clock(), notes={**record.notes, **progress})
+        )
+
+    async def complete(self, result: Any, *, ref: str | None = None) -> None:
+        """Record the effect as done with ``result`` (JSON data, what later attempts send);
+        ``ref`` names the object made, so lookups of other effects never adopt it."""
+        now = self._clock()
+        await self._save(
+            replace(
+                self._record,
+                updated_at=now,
+                completed_at=now,
+                uncertain=False,
+                result=result,
+                ref=ref,
+            )
+        )
+
+    async def claimed(self, refs: Collection[str]) -> set[str]:
+        """Those of ``refs`` that completed effects made (not to be adopted by this one)."""
+        return await self._store.claimed_refs(refs) if refs else set()
+
+
+class EffectLedger:
+    """The effects of one component of one flow (``Context.effects``)."""
+
+    __slots__ = ("_clock", "_component_id", "_flow_id", "_next_prune", "_retention", "_store")
+
+    def __init__(
+        self,
+        store: EffectStore,
+        flow_id: str,
+        component_id: str,
+        *,
+        retention: float = RETENTION,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if retention <= 0:
+            raise ValueError(f"retention must be a positive number of seconds, got {retention}")
+        self._store = store
+        self._flow_id = flow_id
+        self._component_id = component_id
+        self._retention = retention
+        self._clock = clock
+        self._next_prune = 0.0
+
+    async def begin(self, correlation_id: str | None, payload: Any) -> Effect:
+        """The effect of ``payload`` under event ``correlation_id``: new, uncertain or done."""
+        if correlation_id is None:
+            raise EngineError("an effect belongs to an event: call begin while handling one")
+        now = self._clock()
+        if now >= self._next_prune:
+            await self.prune()
+        digest = input_digest(payload)
+        record = await self._store.get_effect(
+            self._flow_id, self._component_id, correlation_id, digest
+        )
+        if record is None:
+            record = EffectRecord(self._flow_id, self._component_id, correlation_id, digest, now)
+        return Effect(self._store, record, self._clock)
+
+    async def prune(self) -> int:
+        """Forget every record (of any flow) unchanged for ``retention`` seconds."""
+        now = self._clock()
+        self._next_prune = now + PRUNE_INTERVAL
+        return await self._store.prune_effects(now - self._retention)

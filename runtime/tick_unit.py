@@ -1,0 +1,98 @@
+"""A polling trigger's tick as one unit of work: its state and its messages commit together.
+
+A trigger that polls typically sends what it found and then records it in its state. With a
+broker that is :meth:`~runtime.brokers.base.Broker.atomic_with` the engine's store, the engine
+runs each tick with a :class:`TickUnit` in place of the node: ``context.state`` writes and
+``context.send`` calls are held (reads see the held writes) and :meth:`TickUnit.commit` writes
+them all in one transaction when the tick returns. A tick that raises, is cancelled, or whose
+process dies commits nothing, so the next tick finds the same items again: none is lost and
+none is sent twice. Components need no change.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from runtime.component import State
+from runtime.stores import codec
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from runtime.brokers.base import Broker, Channel, StateWrite
+    from runtime.component import Context
+    from runtime.envelope import Envelope
+    from runtime.node import Node, Pending
+    from runtime.stores.base import StateStore
+
+_DELETED = None
+
+
+class _HeldState:
+    """The state store as one tick sees it: the committed values under the tick's own writes."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self.writes: dict[str, str | None] = {}  # key -> JSON text, or None once deleted
+
+    async def get_state(self, flow_id: str, component_id: str, key: str) -> Any:
+        if key in self.writes:
+            text = self.writes[key]
+            return None if text is _DELETED else codec.decode(text)
+        return await self._store.get_state(flow_id, component_id, key)
+
+    async def set_state(self, flow_id: str, component_id: str, key: str, value: Any) -> None:
+        self.writes[key] = codec.encode_state(key, value)
+
+    async def delete_state(self, flow_id: str, component_id: str, key: str) -> None:
+        self.writes[key] = _DELETED
+
+    async def delete_flow_state(self, flow_id: str) -> int:
+        raise NotImplementedError("a tick cannot delete its flow's state")
+
+
+class TickUnit:
+    """What one tick's :class:`~runtime.component.Context` uses instead of its node: its own
+    ``state`` and ``emit``, the node's everything else."""
+
+    def __init__(self, node: Node, broker: Broker, store: StateStore, pending: Pending) -> None:
+        self._node = node
+        self._broker = broker
+        self._pending = pending
+        self._held = _HeldState(store)
+        self._sends: list[tuple[Channel, Envelope]] = []
+        self.flow_id = node.flow_id
+        self.component_id = node.component_id
+        self.state = State(self._held, node.flow_id, node.component_id)
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything but state and sending is the node's own (properties, auth, logger...).
+        return getattr(self._node, name)
+
+    def emit(self, context: Context, payload: Any, port: str) -> Awaitable[None]:
+        return self._node.emit(context, payload, port, hold=self._sends)
+
+    async def commit(self) -> None:
+        """Write the held state and publish the held messages in one transaction."""
+        sends, self._sends = self._sends, []
+        writes: list[StateWrite] = [
+            (self.flow_id, self.component_id, key, text) for key, text in self._held.writes.items()
+        ]
+        self._held.writes = {}
+        if not sends and not writes:
+            return
+        try:
+            await self._broker.commit_unit(writes, sends)
+        except BaseException:
+            self._forget(len(sends))
+            raise
+
+    def abandon(self) -> None:
+        """Drop what the tick held: nothing of it is written or sent."""
+        self._held.writes = {}
+        sends, self._sends = self._sends, []
+        self._forget(len(sends))
+
+    def _forget(self, count: int) -> None:
+        for _ in range(count):  # they were counted as pending when sent
+            self._pending.done()
