@@ -49,6 +49,19 @@ async def test_faults_can_be_limited_to_some_operations_and_a_number(
     assert titled(emulator, "Maybe") == 1
 
 
+async def test_a_rate_limit_storm_answers_429_with_retry_after_and_creates_nothing(
+    emulator: EmulatorHarness,
+) -> None:
+    emulator.emu.faults.set(
+        FaultPlan(error_rate=1.0, error_statuses=(429,), retry_after=3, max_faults=2)
+    )
+    answers = [await emulator.call("POST", "/pins", json=PIN) for _ in range(3)]
+    assert [a.status for a in answers] == [429, 429, 201]
+    assert answers[0].body["code"] == 8
+    assert answers[0].headers["Retry-After"] == "3"
+    assert titled(emulator, "Maybe") == 1
+
+
 async def test_the_same_seed_draws_the_same_faults(emulator: EmulatorHarness) -> None:
     async def draw() -> list[int]:
         emulator.emu.faults.set(FaultPlan(error_rate=0.5, seed=42))

@@ -2,9 +2,11 @@
 
 A :class:`FaultPlan` says what to do; :class:`Faults` holds the current plan, its seeded random
 source and counts of what it injected. Each matching call draws once: with probability
-``error_rate`` it is answered 500/503, with ``drop_before_rate`` the connection is closed before
-the call has any effect, with ``drop_after_rate`` the call takes effect (a Pin is created) and
-then the connection is closed without an answer — the case idempotent retries must survive.
+``error_rate`` it is answered with one of ``error_statuses`` (500/503 by default; 429 is a
+"rate limit storm" answered with ``Retry-After: retry_after`` and no effect), with
+``drop_before_rate`` the connection is closed before the call has any effect, with
+``drop_after_rate`` the call takes effect (a Pin is created) and then the connection is closed
+without an answer — the case idempotent retries must survive.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from components.pinterest.emulator.context import DROPPED, OPERATION
 from components.pinterest.emulator.errors import error_response
 from runtime.errors import ConfigurationError
 
+RATE_LIMITED_CODE = 8
+
 _MESSAGES = {
+    429: "You have exceeded your rate limit. Try again later.",
     500: "Something went wrong on our end; please try again later.",
     502: "Bad gateway; please try again later.",
     503: "The service is temporarily unavailable; please try again later.",
@@ -49,6 +54,8 @@ class FaultPlan:
     operations: AbstractSet[str] | None = None
     max_faults: int | None = None
     seed: int = 0
+    retry_after: int = 1
+    """Seconds a refused call is told to wait (``Retry-After`` of injected 429s)."""
 
     def __post_init__(self) -> None:
         rates = (self.error_rate, self.drop_before_rate, self.drop_after_rate)
@@ -59,6 +66,8 @@ class FaultPlan:
             )
         if self.latency_ms < 0 or self.jitter_ms < 0:
             raise ConfigurationError("latency_ms and jitter_ms must not be negative")
+        if self.retry_after < 0:
+            raise ConfigurationError(f"retry_after must not be negative, not {self.retry_after}")
         if not self.error_statuses or any(s not in _MESSAGES for s in self.error_statuses):
             raise ConfigurationError(
                 f"error_statuses must be chosen from {sorted(_MESSAGES)}; got {self.error_statuses}"
@@ -128,6 +137,9 @@ def middleware(faults: Faults) -> Middleware:
             await asyncio.sleep(delay)
         if fault == "error":
             status = faults.error_status()
+            if status == 429:  # Pinterest's rate-limit code, and when to come back
+                headers = {"Retry-After": str(faults.plan.retry_after)}
+                return error_response(429, RATE_LIMITED_CODE, _MESSAGES[429], headers)
             return error_response(status, status, _MESSAGES[status])
         if fault == "drop_before":
             return _drop(request, web.Response(status=204), "before")
