@@ -9,12 +9,9 @@ repeated delivery only counts itself there, the way an idempotent API call would
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import signal
 import sqlite3
-import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +19,7 @@ import aiohttp
 import pytest
 
 from runtime.stores.sqlite import SQLiteStore
-from tests.server_kit import ADMIN_TOKEN
+from tests.serve_process import ADMIN_TOKEN, ServeProcess
 
 REPO = Path(__file__).resolve().parent.parent
 COMPONENTS = REPO / "tests" / "fixtures" / "durable_path"
@@ -33,62 +30,22 @@ SENDERS = 8
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 
-class Served:
-    """A ``flowmixer serve`` process and what it logged."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.log: list[str] = []
-
-    async def event(self, name: str) -> dict[str, Any]:
-        assert self.proc.stderr is not None
-        async with asyncio.timeout(30):
-            while True:
-                raw = await self.proc.stderr.readline()
-                assert raw, "the server ended early:\n" + "".join(self.log)
-                line = raw.decode()
-                self.log.append(line)
-                found: dict[str, Any] = json.loads(line) if line.startswith("{") else {}
-                if found.get("event") == name:
-                    return found
-
-    async def url(self) -> str:
-        return f"http://127.0.0.1:{(await self.event('server listening'))['port']}"
-
-
 @pytest.fixture
-async def serve(tmp_path: Path) -> AsyncIterator[Any]:
-    started: list[Served] = []
+async def serve(tmp_path: Path) -> AsyncIterator[Callable[[], Awaitable[ServeProcess]]]:
+    started: list[ServeProcess] = []
 
-    async def start() -> Served:
-        env = {
-            **os.environ,
-            "FLOWMIXER_HOME": str(tmp_path / "home"),
-            "FLOWMIXER_LOG_FORMAT": "json",
-            "FLOWMIXER_ADMIN_TOKEN": ADMIN_TOKEN,
-            # The test components first, so their ``manifests`` package is the one loaded.
-            "PYTHONPATH": os.pathsep.join([str(COMPONENTS), str(REPO)]),
-        }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "runtime.cli",
-            "serve",
-            "--port",
-            "0",
-            env=env,
-            cwd=tmp_path,  # not the repository: its own ``manifests`` would come first
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        started.append(Served(proc))
-        return started[-1]
+    async def start() -> ServeProcess:
+        # The test components first, so their ``manifests`` package is the one loaded; run
+        # outside the repository, whose own ``manifests`` would come first otherwise.
+        path = os.pathsep.join([str(COMPONENTS), str(REPO)])
+        server = ServeProcess(tmp_path / "home", {"PYTHONPATH": path}, cwd=tmp_path)
+        started.append(server)
+        await server.start()
+        return server
 
     yield start
-    for served in started:
-        if served.proc.returncode is None:
-            served.proc.kill()
-            await served.proc.wait()
+    for server in started:
+        await server.kill()
 
 
 def flow(ledger: Path) -> dict[str, Any]:
@@ -142,13 +99,13 @@ async def push_until_killed(
 
 
 async def test_events_accepted_before_a_kill_9_are_each_handled_once_after_the_restart(
-    serve: Any, tmp_path: Path
+    serve: Callable[[], Awaitable[ServeProcess]], tmp_path: Path
 ) -> None:
     ledger = tmp_path / "ledger.db"
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     accepted: list[str] = []
     first = await serve()
-    url = await first.url()
+    url = first.url
     async with aiohttp.ClientSession() as session:
         async with session.post(f"{url}/api/flows", json=flow(ledger), headers=admin) as answer:
             secret = (await answer.json())["hooks"][0]["secret"]
@@ -159,20 +116,17 @@ async def test_events_accepted_before_a_kill_9_are_each_handled_once_after_the_r
         async with asyncio.timeout(30):
             while len(accepted) < KILL_AFTER:  # noqa: ASYNC110 - watching another task's list
                 await asyncio.sleep(0.001)
-        first.proc.send_signal(signal.SIGKILL)
-        await first.proc.wait()
+        await first.kill()
         await pushing
     done_before = effects(ledger)
     assert KILL_AFTER <= len(accepted) < EVENTS
     assert len(done_before) < len(accepted), "the kill came too late to interrupt any work"
 
     second = await serve()
-    url = await second.url()
     async with asyncio.timeout(30):
         while not set(accepted) <= set(effects(ledger)):  # noqa: ASYNC110 - another process
             await asyncio.sleep(0.02)
-    second.proc.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(second.proc.wait(), 30) == 0
+    assert await second.stop(30) == 0
 
     done = effects(ledger)
     assert set(accepted) <= set(done)  # nothing answered 202 was lost

@@ -21,7 +21,7 @@ import pytest
 
 from components.pinterest.emulator import FaultPlan, RateLimits
 from tests.pinterest.emulator_harness import EmulatorHarness, MakeEmulator
-from tests.pinterest.serve_process import Admin, ServeProcess
+from tests.serve_process import Admin, ServeProcess
 
 BOARD = "600000000000000001"
 FLOW_ID = "pins"

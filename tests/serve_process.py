@@ -14,14 +14,19 @@ from typing import Any
 
 import aiohttp
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 ADMIN_TOKEN = "fault-admin-token-0123456789abcdef"
 
 
 class ServeProcess:
-    """One ``flowmixer serve`` over the home ``home``; its log lines are kept in ``lines``."""
+    """One ``flowmixer serve`` over the home ``home``; its log lines are kept in ``lines``.
 
-    def __init__(self, home: Path, env: Mapping[str, str], *args: str) -> None:
+    ``env`` adds to (or replaces) the process environment; ``cwd`` is where it runs.
+    """
+
+    def __init__(
+        self, home: Path, env: Mapping[str, str], *args: str, cwd: Path | None = None
+    ) -> None:
         self.home = home
         self.env = {
             **os.environ,
@@ -32,6 +37,7 @@ class ServeProcess:
             **env,
         }
         self.args = args
+        self.cwd = cwd
         self.lines: list[str] = []
         self.url = ""
         self._process: asyncio.subprocess.Process | None = None
@@ -48,6 +54,7 @@ class ServeProcess:
             "0",
             *self.args,
             env=self.env,
+            cwd=self.cwd,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -79,6 +86,10 @@ class ServeProcess:
             self._process.send_signal(signal.SIGKILL)
             await self._process.wait()
         await self._finish_reading()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
 
     async def stop(self, timeout: float = 60) -> int:
         """A graceful stop (SIGTERM); the exit code."""
