@@ -8,19 +8,13 @@ lacks a scope: a refresh cannot add one). Inputs are checked against the API's
 limits (:mod:`components.pinterest.limits`) before anything is sent. The HTTP exchange itself,
 with its error translation, is :mod:`components.pinterest.transport`.
 
-Given :class:`~runtime.quota.Quotas`, every request first goes through the gate of its rate-limit
-category (:mod:`components.pinterest.categories`) for the account and app of the credentials,
-and every answer's ``X-RateLimit-*`` headers are fed back to that gate. A 429 closes the gate to
-every caller for ``Retry-After`` (or until ``X-RateLimit-Reset``), and the request is tried
-again, at most :data:`RATE_LIMITED_TRIES` times in all; when the service asks for a wait longer
-than the gate's ``maxWait``, the :class:`~components.pinterest.errors.RateLimitedError` is raised
-at once, so the engine delivers the message again after that wait.
+Sending one call (its quota, its token, a 401 and a 429) is :mod:`components.pinterest.calls`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 from urllib.parse import quote
 
@@ -29,14 +23,12 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from components.pinterest import limits
-from components.pinterest.categories import category_of
+from components.pinterest.calls import RATE_LIMITED_TRIES, Calls
 from components.pinterest.errors import (
     MediaFailedError,
     MediaNotReadyError,
     PinterestError,
     PinterestInputError,
-    RateLimitedError,
-    UnauthorizedError,
 )
 from components.pinterest.models import (
     Board,
@@ -48,21 +40,19 @@ from components.pinterest.models import (
     UserAccount,
 )
 from components.pinterest.pagination import matching, paginate
-from components.pinterest.transport import SERVICE, ApiResponse, Transport
+from components.pinterest.transport import ApiResponse, Transport
 from runtime.telemetry import NO_TELEMETRY
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.credentials import Credentials
-    from runtime.quota import QuotaGate, Quotas
+    from runtime.quota import Quotas
     from runtime.telemetry import Telemetry
 
 __all__ = ["DEFAULT_API_BASE", "RATE_LIMITED_TRIES", "ApiResponse", "PinterestClient", "RateLimit"]
 
 DEFAULT_API_BASE: Final = "https://api.pinterest.com/v5"
-RATE_LIMITED_TRIES: Final = 3
-"""How many times one request is sent when Pinterest keeps answering 429."""
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -88,12 +78,10 @@ class PinterestClient:
         telemetry: Telemetry = NO_TELEMETRY,
         quotas: Quotas | None = None,
     ) -> None:
-        self._credentials = credentials
         self._api_base = api_base.rstrip("/")
-        self._telemetry = telemetry
-        self._quotas = quotas
-        self._log = logger or structlog.get_logger(__name__)
-        self._transport = Transport(session, self._log, timeout=timeout, telemetry=telemetry)
+        log = logger or structlog.get_logger(__name__)
+        self._transport = Transport(session, log, timeout=timeout, telemetry=telemetry)
+        self._calls = Calls(self._transport, credentials, log, quotas=quotas, telemetry=telemetry)
 
     @property
     def api_base(self) -> str:
@@ -120,63 +108,8 @@ class PinterestClient:
         ``data`` may be sent again (after a 401 or a 429), so give bytes, text or a dict, not a
         stream.
         """
-        url = self._api_base + path
-        if self._quotas is None:
-            return await self._authorized(method, url, params, json, data, None)
-        credentials = self._credentials
-        app = str(credentials.settings.get("clientId") or "")
-        gate = self._quotas.gate(
-            SERVICE, category_of(method, path), app=app, account=credentials.account
-        )
-        for tries_left in range(RATE_LIMITED_TRIES - 1, -1, -1):
-            waited = await gate.acquire()
-            if waited:
-                self._telemetry.rate_limit_wait(SERVICE, waited)
-                self._log.debug(
-                    "pinterest quota wait", path=path, category=gate.resource, waited=waited
-                )
-            try:
-                return await self._authorized(method, url, params, json, data, gate)
-            except RateLimitedError as exc:
-                if exc.wait is None:
-                    raise
-                gate.hold(exc.wait)
-                if tries_left == 0 or exc.wait > gate.max_wait:
-                    raise
-                self._log.info(
-                    "pinterest rate limited: waiting before trying again",
-                    method=method,
-                    path=path,
-                    category=gate.resource,
-                    wait=exc.wait,
-                )
-            finally:
-                gate.release()
-        raise AssertionError("unreachable: the last try returns or raises")  # pragma: no cover
-
-    async def _authorized(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        data: Any,
-        gate: QuotaGate | None,
-    ) -> ApiResponse:
-        """Send with the account's token; after a 401, once more with a refreshed one."""
-        observe = None if gate is None else _observer(gate)
-        token = await self._credentials.access_token()
-        try:
-            return await self._transport.send(
-                method, url, token=token, params=params, json=json, data=data, on_rate_limit=observe
-            )
-        except UnauthorizedError as exc:
-            if exc.scopes_missing:  # a refreshed token has the same scopes
-                raise
-            await self._credentials.token_rejected(token)  # refreshes, or raises ReauthorizeError
-        token = await self._credentials.access_token()
-        return await self._transport.send(
-            method, url, token=token, params=params, json=json, data=data, on_rate_limit=observe
+        return await self._calls.call(
+            method, self._api_base + path, path, params=params, json=json, data=data
         )
 
     async def _fetch(self, model: type[M], method: str, path: str, *, json: Any = None) -> M:
@@ -477,20 +410,6 @@ def _read(model: type[M], data: Any, request: str) -> M:
         problem = f"{where}: {first['msg']}"
     # Raised outside the handler: pydantic's message quotes the data it refused.
     raise PinterestError(f"{request}: the answer is not a valid {model.__name__} ({problem})")
-
-
-def _observer(gate: QuotaGate) -> Callable[[RateLimit], None]:
-    """What feeds an answer's rate-limit headers back to ``gate``."""
-
-    def observe(rate_limit: RateLimit) -> None:
-        if rate_limit.remaining is not None or rate_limit.reset is not None:
-            gate.observe(
-                limit=rate_limit.limit,
-                remaining=rate_limit.remaining,
-                reset=rate_limit.reset_seconds(),
-            )
-
-    return observe
 
 
 def _present(body: Mapping[str, Any]) -> dict[str, Any]:
