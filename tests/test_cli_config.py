@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from pathlib import Path
 
 import pytest
 
+from runtime.auth.resolution import local_quotas
 from runtime.auth.secretbox import generate_key
 from runtime.cli import main
 from runtime.logging import reset_logging
+from runtime.quota import Quotas
+from runtime.registry import Registry
+from runtime.settings import Settings
+from runtime.stores.sqlite import SQLiteStore
 
 SERVICE = "acme:pinterest"
 CLIENT_SECRET = "cli-client-secret-9b7e11"
@@ -153,3 +159,17 @@ def test_a_value_without_a_key_is_refused_without_echoing_it(cli):
     assert (code, out) == (1, "")
     assert "has no configuration key ''" in err
     assert CLIENT_SECRET not in err
+
+
+def test_a_quota_set_with_the_cli_is_what_run_and_call_apply(home: Path) -> None:
+    async def quotas_of_a_local_run() -> Quotas:
+        settings = Settings.from_env()
+        async with await SQLiteStore.open(settings.db_path) as store:
+            return await local_quotas(settings, Registry.load(), store)
+
+    assert main(["config", "set", SERVICE, "quota=org_write=7/60"]) == 0
+    quotas = asyncio.run(quotas_of_a_local_run())
+
+    limits = {r.resource: (r.limit, r.window) for r in quotas.rules(SERVICE)}
+    assert limits["org_write"] == (7, 60)
+    assert limits["org_read"] == (1000, 60)
