@@ -33,6 +33,7 @@ a broker does not do while the first holds it) could both send.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -74,16 +75,22 @@ class Effect:
     ``notes`` what earlier attempts noted of their progress.
     """
 
-    __slots__ = ("_clock", "_record", "_store", "_uncertain_before", "sent_before")
+    __slots__ = ("_before", "_clock", "_record", "_store", "adoption", "sent_before")
 
     def __init__(
-        self, store: EffectStore, record: EffectRecord, clock: Callable[[], float]
+        self,
+        store: EffectStore,
+        record: EffectRecord,
+        clock: Callable[[], float],
+        adoption: asyncio.Lock | None = None,
     ) -> None:
         self._store = store
         self._record = record
         self._clock = clock
-        self._uncertain_before = record.uncertain
+        self._before = record  # as the attempt found it: what sent_nothing goes back to
         self.sent_before = record.attempts
+        #: Held while looking up and adopting an object (one at a time per component).
+        self.adoption = adoption or asyncio.Lock()
 
     @property
     def done(self) -> bool:
@@ -96,7 +103,7 @@ class Effect:
 
     @property
     def uncertain(self) -> bool:
-        return self._uncertain_before
+        return self._before.uncertain
 
     @property
     def first_sent_at(self) -> float | None:
@@ -129,8 +136,16 @@ class Effect:
         )
 
     async def sent_nothing(self) -> None:
-        """Record that this attempt surely had no effect (e.g. the API refused it)."""
-        record = replace(self._record, updated_at=self._clock(), uncertain=self._uncertain_before)
+        """Record that this attempt surely had no effect (e.g. the API refused it): the count
+        of sends and the time of the first go back to what they were (notes are kept)."""
+        before = self._before
+        record = replace(
+            self._record,
+            updated_at=self._clock(),
+            uncertain=before.uncertain,
+            attempts=before.attempts,
+            first_sent_at=before.first_sent_at,
+        )
         await self._save(record)
 
     async def note(self, **progress: Any) -> None:
@@ -163,7 +178,15 @@ class Effect:
 class EffectLedger:
     """The effects of one component of one flow (``Context.effects``)."""
 
-    __slots__ = ("_clock", "_component_id", "_flow_id", "_next_prune", "_retention", "_store")
+    __slots__ = (
+        "_adoption",
+        "_clock",
+        "_component_id",
+        "_flow_id",
+        "_next_prune",
+        "_retention",
+        "_store",
+    )
 
     def __init__(
         self,
@@ -182,6 +205,7 @@ class EffectLedger:
         self._retention = retention
         self._clock = clock
         self._next_prune = 0.0
+        self._adoption: asyncio.Lock | None = None  # made on first use, inside the loop
 
     async def begin(self, correlation_id: str | None, payload: Any) -> Effect:
         """The effect of ``payload`` under event ``correlation_id``: new, uncertain or done."""
@@ -196,7 +220,9 @@ class EffectLedger:
         )
         if record is None:
             record = EffectRecord(self._flow_id, self._component_id, correlation_id, digest, now)
-        return Effect(self._store, record, self._clock)
+        if self._adoption is None:
+            self._adoption = asyncio.Lock()
+        return Effect(self._store, record, self._clock, self._adoption)
 
     async def prune(self) -> int:
         """Forget every record (of any flow) unchanged for ``retention`` seconds."""

@@ -101,16 +101,19 @@ class _Bucket:
 class _Window:
     """What the service said of one key's quota: calls left before its window resets."""
 
-    __slots__ = ("in_flight", "limit", "remaining", "reset_at")
+    __slots__ = ("held_until", "in_flight", "limit", "remaining", "reset_at")
 
     def __init__(self) -> None:
         self.limit: int | None = None
         self.remaining: int | None = None  # None: unknown, only the buckets decide
         self.reset_at: float | None = None  # loop time
+        self.held_until = 0.0  # loop time before which a 429 closed the key, whatever answers say
         self.in_flight = 0
 
     def closed_for(self, ahead: int, now: float) -> float:
         """Seconds the key stays closed to a caller with ``ahead`` callers before it."""
+        if now < self.held_until:
+            return self.held_until - now
         if self.reset_at is not None and now >= self.reset_at:
             # A new window: calls still unanswered may be counted in it.
             self.reset_at = None
@@ -143,9 +146,8 @@ class _Window:
             self.remaining = left if self.remaining is None else min(self.remaining, left)
 
     def hold(self, seconds: float, now: float) -> None:
-        until = now + max(0.0, seconds)
-        self.remaining = 0
-        self.reset_at = until if self.reset_at is None else max(self.reset_at, until)
+        # Kept apart from what answers say: one already in flight must not reopen the key.
+        self.held_until = max(self.held_until, now + max(0.0, seconds))
 
 
 class QuotaGate:
@@ -229,7 +231,7 @@ class QuotaGate:
             if closed <= 0:
                 return
             if now + closed - start > self.max_wait:
-                raise self._too_long(now + closed - start)
+                raise self._too_long(closed)  # deliver again when it opens, not later
             await asyncio.sleep(closed)
 
     def release(self) -> None:

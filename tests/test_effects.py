@@ -87,7 +87,8 @@ async def test_an_attempt_that_surely_sent_nothing_leaves_the_effect_certain(sto
 
     again = await ledger(store, clock).begin("event-1", PIN)
 
-    assert (again.uncertain, again.sent_before) == (False, 1)
+    # Nothing went out: no send is counted, and no lookup window starts there.
+    assert (again.uncertain, again.sent_before, again.first_sent_at) == (False, 0, None)
 
 
 async def test_an_earlier_uncertain_attempt_stays_uncertain_after_a_later_clean_failure(
@@ -102,7 +103,7 @@ async def test_an_earlier_uncertain_attempt_stays_uncertain_after_a_later_clean_
 
     third = await ledger(store, clock).begin("event-1", PIN)
 
-    assert (third.uncertain, third.sent_before) == (True, 2)
+    assert (third.uncertain, third.sent_before) == (True, 1)
     assert third.first_sent_at == clock.now - 5  # the window starts at the first sending
 
 
@@ -380,3 +381,59 @@ async def test_crashes_after_the_effect_never_open_a_second_ticket(crashes, coun
 
     assert sorted(t["n"] for t in Ticket.opened) == list(range(count))
     assert sorted(o.payload["for"]["n"] for o in outputs) == list(range(count))
+
+
+async def test_a_refused_attempt_does_not_move_the_lookup_window_of_a_later_uncertain_one(
+    store, clock
+):
+    first = await ledger(store, clock).begin("event-1", PIN)
+    await first.sending()
+    await first.sent_nothing()  # e.g. a 400: nothing was made
+    clock.now += 3600
+    second = await ledger(store, clock).begin("event-1", PIN)
+    await second.sending()  # this one times out: uncertain
+
+    third = await ledger(store, clock).begin("event-1", PIN)
+
+    assert third.uncertain
+    assert third.first_sent_at == clock.now  # not an hour earlier, when nothing went out
+
+
+async def test_two_uncertain_effects_with_the_same_input_never_adopt_the_same_object(store, clock):
+    import asyncio
+
+    import structlog
+
+    from components.pinterest.idempotency import first_unclaimed, reuse
+    from components.pinterest.models import Pin
+
+    pins = [
+        Pin(id="1", title="Soup", created_at="2025-01-01T00:00:01"),
+        Pin(id="2", title="Soup", created_at="2025-01-01T00:00:02"),
+    ]
+
+    class Logged:
+        log = structlog.get_logger()
+
+    async def listing():
+        for pin in pins:
+            await asyncio.sleep(0)  # other lookups may run meanwhile
+            yield pin
+
+    shared = ledger(store, clock)
+
+    async def adopt(event: str) -> str:
+        sent = await shared.begin(event, PIN)
+        await sent.sending()  # timed out: uncertain
+        effect = await shared.begin(event, PIN)
+        found = await reuse(
+            Logged(),  # type: ignore[arg-type]
+            effect,
+            lambda: first_unclaimed(effect, listing(), lambda pin: pin.title == "Soup"),
+        )
+        assert found is not None
+        return str(found["id"])
+
+    adopted = await asyncio.gather(adopt("event-a"), adopt("event-b"))
+
+    assert sorted(adopted) == ["1", "2"]

@@ -144,6 +144,33 @@ async def test_a_hold_makes_every_caller_wait() -> None:
     assert min(waits) >= 0.25
 
 
+async def test_an_answer_already_in_flight_does_not_reopen_a_held_gate() -> None:
+    gate = quotas(rule(limit=100, max_wait=0)).gate(SERVICE, "writes", account="x")
+    await gate.acquire()
+    gate.hold(30)  # a 429 told everyone to wait
+    gate.observe(limit=100, remaining=50, reset=40)  # an answer sent before the 429
+    gate.release()
+
+    with pytest.raises(QuotaWaitError) as held:
+        await gate.acquire()
+
+    assert 29 < held.value.delay <= 30  # type: ignore[operator]
+
+
+async def test_a_wait_that_grew_past_max_wait_asks_only_for_what_is_left() -> None:
+    gate = quotas(rule(limit=100, max_wait=0.5)).gate(SERVICE, "writes", account="x")
+    gate.hold(0.4)
+    waiting = asyncio.ensure_future(gate.acquire())
+    await asyncio.sleep(0.3)
+    gate.hold(0.3)  # another 429 meanwhile: 0.6 s in all, over maxWait
+
+    with pytest.raises(QuotaWaitError) as raised:
+        await waiting
+
+    assert raised.value.delay is not None
+    assert raised.value.delay <= 0.31  # when the gate opens, not the whole wait since the start
+
+
 async def test_a_hold_longer_than_max_wait_is_raised_at_once() -> None:
     gate = quotas(rule(limit=100, max_wait=1)).gate(SERVICE, "writes", account="x")
     gate.hold(30)

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 RATE_LIMITED_TRIES: Final = 3
 """How many times one request is sent when Pinterest keeps answering 429."""
+UNHINTED_429_WAIT: Final = 5.0
+"""Seconds to hold a key after a 429 that says neither ``Retry-After`` nor a reset."""
 
 
 class Calls:
@@ -83,8 +85,8 @@ class Calls:
             try:
                 return await self._authorized(method, url, params, json, data, gate)
             except RateLimitedError as exc:
-                if exc.wait is None:
-                    raise
+                if exc.wait is None:  # no Retry-After nor reset: still hold everyone back
+                    exc.wait = exc.delay = UNHINTED_429_WAIT
                 gate.hold(exc.wait)
                 if tries_left == 0 or exc.wait > gate.max_wait:
                     raise

@@ -130,7 +130,9 @@ async def video_source(
     if message.get("coverImageUrl") is not None:
         source["cover_image_url"] = message["coverImageUrl"]
     else:
-        source["cover_image_key_frame_time"] = message.get("coverImageKeyFrameTime", 0)
+        # null means "not given" (optional inputs accept null); the API wants a number.
+        key_frame = message.get("coverImageKeyFrameTime")
+        source["cover_image_key_frame_time"] = 0 if key_frame is None else key_frame
     return source
 
 

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import aiohttp
 
 from components.pinterest.errors import PinterestError, PinterestInputError, TransportError
-from runtime.errors import ReauthorizeError
+from runtime.auth.oauth2 import OAuth2Error
+from runtime.errors import DeferError, ReauthorizeError
 
 if TYPE_CHECKING:
     from components.pinterest.models import PinterestModel
@@ -42,8 +43,10 @@ def may_have_taken_effect(exc: BaseException) -> bool:
     """Whether a create that raised ``exc`` may still have made its object.
 
     The one rule. **No** when Pinterest answered with a 4xx (it refused the request: 400, 401,
-    403, 404, 409, 429), when our own checks refused the input before sending, when no token
-    could be had, or when no connection could be opened (nothing was sent). **Yes** for
+    403, 404, 409, 429), when our own checks refused the input before sending, when the call
+    waited for its quota instead (:class:`~runtime.errors.DeferError`), when no token could be
+    had (a refused or failed refresh), or when no connection could be opened (nothing was
+    sent). **Yes** for
     everything else: the connection dropped after the request went out, no answer came in
     time, Pinterest answered 5xx, or a success answer could not be read.
     """
@@ -53,7 +56,7 @@ def may_have_taken_effect(exc: BaseException) -> bool:
         return not 400 <= exc.status < 500
     if isinstance(exc, TransportError):
         return not isinstance(exc.__cause__, _NOT_SENT)
-    return not isinstance(exc, ReauthorizeError)
+    return not isinstance(exc, ReauthorizeError | DeferError | OAuth2Error)
 
 
 def as_payload(model: PinterestModel) -> dict[str, Any]:
@@ -71,13 +74,16 @@ async def reuse(
         return result
     if not effect.uncertain:
         return None
-    found = await find()
-    if found is None:
-        context.log.info("an earlier attempt made nothing that can be found; creating it")
-        return None
-    payload = as_payload(found)
-    ref = getattr(found, "id", None)
-    await effect.complete(payload, ref=ref)
+    # One lookup at a time per component: two uncertain effects with the same input must not
+    # both adopt the object only one of them made.
+    async with effect.adoption:
+        found = await find()
+        if found is None:
+            context.log.info("an earlier attempt made nothing that can be found; creating it")
+            return None
+        payload = as_payload(found)
+        ref = getattr(found, "id", None)
+        await effect.complete(payload, ref=ref)
     context.log.info("reusing what an earlier attempt made", object_id=ref)
     return payload
 

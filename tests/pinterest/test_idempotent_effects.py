@@ -39,11 +39,13 @@ from components.pinterest.errors import (
 from components.pinterest.idempotency import CLOCK_SKEW, may_have_taken_effect
 from components.pinterest.lookups import same_pin
 from components.pinterest.models import Pin
+from runtime.auth.oauth2 import OAuth2Error
 from runtime.credentials import StaticCredentials
 from runtime.engine import Engine, Output
 from runtime.envelope import Envelope, new_id
 from runtime.errors import ReauthorizeError, RetryError
 from runtime.flow import validate_flow
+from runtime.quota import QuotaWaitError
 from runtime.stores import DeadLetter, MemoryStore, SQLiteStore, Store
 from tests.pinterest.component_kit import SERVICE, registry, video_server
 from tests.pinterest.emulator_harness import EmulatorHarness, MakeEmulator
@@ -439,6 +441,8 @@ def _dropped(cause: BaseException) -> TransportError:
         (RateLimitedError("HTTP 429", wait=1.0), False),
         (PinterestInputError("title", "too long"), False),
         (ReauthorizeError("the account must be connected again"), False),
+        (QuotaWaitError("quota", delay=60, service="acme:pinterest", resource="org_write"), False),
+        (OAuth2Error("the token endpoint did not answer"), False),
     ],
     ids=[
         "connection dropped after sending",
@@ -458,6 +462,8 @@ def _dropped(cause: BaseException) -> TransportError:
         "429",
         "our own input check",
         "no token",
+        "held by the quota before sending",
+        "the refresh failed before sending",
     ],
 )
 def test_only_failures_that_may_have_reached_pinterest_make_the_next_attempt_look_first(

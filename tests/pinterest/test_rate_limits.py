@@ -11,9 +11,11 @@ import asyncio
 import time
 from typing import Any
 
+import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
+from components.pinterest.calls import UNHINTED_429_WAIT
 from components.pinterest.categories import CATEGORIES, category_of
 from components.pinterest.client import PinterestClient
 from components.pinterest.emulator import RateLimits
@@ -29,6 +31,7 @@ from runtime.stores.memory import MemoryStore
 from tests.pinterest.component_kit import registry
 from tests.pinterest.emulator_harness import EmulatorHarness, MakeEmulator
 from tests.pinterest.openapi import Spec
+from tests.pinterest.stub_api import StubApi, answer
 
 SERVICE = "acme:pinterest"
 BOARD = "600000000000000001"
@@ -235,6 +238,27 @@ async def test_a_429_is_waited_for_every_caller_then_tried_again_and_counted_and
     assert limited["log_level"] == "info"
     assert limited["path"] == "/boards"
     assert 0 < limited["wait"] <= 2
+
+
+async def test_a_429_without_any_wait_hint_still_holds_every_caller_back(
+    stub: StubApi, session: aiohttp.ClientSession
+) -> None:
+    stub.on("POST", "/boards", answer(429, {"code": 8, "message": "Slow down."}))
+    quotas = Quotas({SERVICE: [QuotaRule(resource="org_write", limit=100, window=60, max_wait=1)]})
+    api = PinterestClient(
+        session,
+        StaticCredentials(SERVICE, "pina_token", account="cook"),
+        api_base=stub.base,
+        quotas=quotas,
+    )
+
+    with pytest.raises(RateLimitedError) as raised:
+        await api.create_board(name="Unhinted")
+    with pytest.raises(QuotaWaitError):
+        await api.create_board(name="Held back")
+
+    assert raised.value.delay == UNHINTED_429_WAIT  # the engine waits too
+    assert len(stub.calls("POST", "/boards")) == 1, "held back: the second call was not sent"
 
 
 async def test_a_429_asking_for_more_than_max_wait_is_raised_and_holds_the_gate(
