@@ -123,7 +123,8 @@ class Engine:
         """Stop a flow gracefully: see :mod:`runtime.flow_runner` for what happens to its work."""
         runner = self._runner(flow_id)
         await runner.stop(timeout)
-        del self._flows[flow_id]
+        if self._flows.get(flow_id) is runner:  # a start that failed meanwhile removed it
+            del self._flows[flow_id]
         self._logger.info("flow stopped", flow_id=flow_id)
 
     def flows(self) -> list[str]:

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from runtime.component import Context
-from runtime.envelope import Envelope, new_event_id, new_id
+from runtime.envelope import Envelope, new_event_id
 from runtime.errors import ConfigurationError, EngineError, ReauthorizeError, RetryError
 from runtime.node import Node, Pending
 from runtime.redaction import redact_text
@@ -98,6 +99,7 @@ class FlowRunner:
         self._logger = logger.bind(flow_id=plan.id)
         self._stopping = asyncio.Event()
         self._tick_tasks: list[asyncio.Task[None]] = []
+        self._start_done: asyncio.Event | None = None  # set once start() has returned or failed
         self._atomic_ticks = broker.atomic_with(store)
         channels = {cid: broker.channel(plan.id, cid, maxsize=queue_size) for cid in plan.nodes}
         self.nodes = {
@@ -128,6 +130,14 @@ class FlowRunner:
     # -- start ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start the flow (see the module docs for the order); :meth:`stop` waits for it."""
+        self._start_done = asyncio.Event()
+        try:
+            await self._start()
+        finally:
+            self._start_done.set()
+
+    async def _start(self) -> None:
         started: list[Node] = []
         try:
             for node in self.nodes.values():
@@ -177,12 +187,8 @@ class FlowRunner:
     async def _restore(self) -> None:
         """Take up what the durable broker kept: queued messages are pending again, parked ones
         are parked again (the flow is paused), those of removed components are dead-lettered."""
-        for envelope in await self._broker.take_strays(self.plan.id, list(self.nodes)):
-            error = STRAY_REASON.format(component=envelope.component_id)
-            letter = DeadLetter(
-                new_id(), envelope, error, "Undeliverable", envelope.attempt, time.time()
-            )
-            await self._store.add_dead_letter(letter)
+        await self._broker.take_strays(self.plan.id, list(self.nodes), self._bury_stray)
+        first: tuple[Node, str] | None = None
         for node in self.nodes.values():
             parked = await node.channel.restore()
             for _ in range(node.channel.depth()):
@@ -190,8 +196,21 @@ class FlowRunner:
             for envelope, error in parked:
                 node.parked.append(envelope)
                 node.park_errors[envelope.id] = error
-            if parked:
-                self.pause(node, parked[-1][1])
+            if parked and first is None:
+                first = (node, parked[0][1])
+        # Paused only once every channel is restored: "paused" accepts pushes and retries,
+        # and a message accepted into a channel not yet restored would be taken up twice.
+        if first is not None:
+            self.pause(*first)
+
+    async def _bury_stray(self, envelope: Envelope) -> None:
+        # The id follows from the message's: written again after a failed start, it replaces.
+        letter_id = hashlib.blake2b(f"stray:{envelope.id}".encode(), digest_size=16).hexdigest()
+        error = STRAY_REASON.format(component=envelope.component_id)
+        letter = DeadLetter(
+            letter_id, envelope, error, "Undeliverable", envelope.attempt, time.time()
+        )
+        await self._store.add_dead_letter(letter)
 
     async def _requeue_retries(self) -> None:
         # Delivered first, deleted after: a crash in between delivers one twice (the effects
@@ -306,23 +325,34 @@ class FlowRunner:
         return [envelope for node in self.nodes.values() for envelope in node.parked]
 
     async def resume(self) -> int:
-        """Deliver the parked messages again (first attempt) and restart polling; how many."""
+        """Deliver the parked messages again (first attempt) and restart polling; how many.
+
+        If delivering one fails (the broker cannot write), it and those not yet delivered
+        stay parked, the flow is paused again and the error is raised: resuming can be retried.
+        """
         if self.status != "paused":
             raise EngineError(f"flow {self.plan.id!r} is {self.status}, not paused")
+        reason = self.pause_reason
         self.status = "running"
         self.pause_reason = None
         self._resumed.set()
         count = 0
         for node in self.nodes.values():
             parked, node.parked = node.parked, []
-            node.park_errors = {}
-            for envelope in parked:
+            errors, node.park_errors = node.park_errors, {}
+            for done, envelope in enumerate(parked):
                 envelope.attempt, envelope.first_failed_at = 1, None
                 self.pending.add()
                 try:
                     await node.channel.unpark(envelope)
                 except BaseException:
                     self.pending.done()
+                    left = parked[done:]
+                    node.parked[:0] = left  # ahead of any parked meanwhile: they are older
+                    node.park_errors.update({e.id: errors[e.id] for e in left if e.id in errors})
+                    if self.status == "running":
+                        self.status, self.pause_reason = "paused", reason
+                        self._resumed.clear()
                     raise
                 count += 1
         self._logger.info("flow resumed", redelivered=count)
@@ -331,7 +361,13 @@ class FlowRunner:
     # -- stop ----------------------------------------------------------------------------
 
     async def stop(self, timeout: float) -> None:
-        """Stop producing, let work finish for up to ``timeout`` seconds, then stop."""
+        """Stop producing, let work finish for up to ``timeout`` seconds, then stop.
+
+        Called while :meth:`start` runs, it first waits for the start to finish (a failed
+        start leaves nothing to stop), so no worker started afterwards outlives it.
+        """
+        if self._start_done is not None:
+            await self._start_done.wait()
         if self.status in ("stopping", "stopped"):
             return
         self.status = "stopping"

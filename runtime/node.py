@@ -280,22 +280,30 @@ class Node:
             self.on_pause(self, error)
 
     async def _dead_letter(self, envelope: Envelope, error: str, error_type: str) -> None:
-        await self.bury(envelope, error, error_type)
-        await self.channel.ack(envelope)
+        letter = self._letter(envelope, error, error_type)
+        # The letter and the ack in one transaction when the channel's rows are in the store.
+        await self.channel.dead_letter(envelope, letter, self._store)
+        self._buried(letter)
         self._pending.done()
 
     async def bury(self, envelope: Envelope, error: str, error_type: str) -> None:
         """Store ``envelope`` as a dead letter with its reason (does not ack it)."""
-        error = redact_text(error)  # exception text may quote a URL or header with a secret
-        letter = DeadLetter(
+        letter = self._letter(envelope, error, error_type)
+        await self._store.add_dead_letter(letter)
+        self._buried(letter)
+
+    def _letter(self, envelope: Envelope, error: str, error_type: str) -> DeadLetter:
+        return DeadLetter(
             id=new_id(),
             envelope=envelope,
-            error=error,
+            error=redact_text(error),  # exception text may quote a URL or header with a secret
             error_type=error_type,
             attempts=envelope.attempt,
             failed_at=time.time(),
         )
-        await self._store.add_dead_letter(letter)
+
+    def _buried(self, letter: DeadLetter) -> None:
+        envelope, error, error_type = letter.envelope, letter.error, letter.error_type
         self.stats.dead_lettered += 1
         self.telemetry.dead_letter(self.flow_id, self.component_id, error_type)
         self.logger.warning(

@@ -4,9 +4,10 @@ A trigger that polls typically sends what it found and then records it in its st
 broker that is :meth:`~runtime.brokers.base.Broker.atomic_with` the engine's store, the engine
 runs each tick with a :class:`TickUnit` in place of the node: ``context.state`` writes and
 ``context.send`` calls are held (reads see the held writes) and :meth:`TickUnit.commit` writes
-them all in one transaction when the tick returns. A tick that raises, is cancelled, or whose
-process dies commits nothing, so the next tick finds the same items again: none is lost and
-none is sent twice. Components need no change.
+them all in one transaction when the tick returns. A tick that raises, or whose process dies,
+before that commit commits nothing, so the next tick finds the same items again: none is lost
+and none is sent twice. A tick cancelled while its commit is already under way (a stop that
+timed out) may still commit all of it; never part. Components need no change.
 """
 
 from __future__ import annotations

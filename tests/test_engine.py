@@ -580,3 +580,46 @@ async def test_resuming_a_service_resumes_only_the_paused_flows_that_call_it(
         await engine.wait_idle()
         assert (engine.status("a"), engine.status("b")) == ("running", "paused")
         assert locked.delivered == ["a"]
+
+
+class SlowStart(kit.Hook):
+    """Webhook trigger whose start waits for ``SlowStart.gate``; ``fail`` makes it raise then."""
+
+    gate: asyncio.Event
+    calls: list[str]
+
+    async def start(self, context: Any) -> None:
+        await SlowStart.gate.wait()
+        if context.properties.get("fail"):
+            raise RuntimeError("cannot reach the database")
+        SlowStart.calls.append("start")
+
+    async def stop(self, context: Any) -> None:
+        SlowStart.calls.append("stop")
+
+
+@pytest.mark.parametrize(
+    ("fail", "calls"),
+    [(False, ["start", "stop"]), (True, [])],
+    ids=["the start succeeds", "the start fails"],
+)
+async def test_stopping_a_flow_while_it_starts_waits_for_the_start_and_leaves_no_task(
+    engine, fail, calls
+):
+    SlowStart.gate, SlowStart.calls = asyncio.Event(), []
+    flow = kit.plan("f", {"hook": "Hook", "e": "Echo"}, [("hook", "e")])
+    hook = replace(flow.nodes["hook"], handler=SlowStart, properties={"fail": fail})
+    flow = replace(flow, nodes={**flow.nodes, "hook": hook})
+    starting = asyncio.ensure_future(engine.start_flow(flow))
+    await kit.eventually(lambda: engine.status("f") == "starting")
+    stopping = asyncio.ensure_future(engine.stop_flow("f", timeout=0.1))
+    await asyncio.sleep(0.02)
+    assert not stopping.done()  # it waits for the start to finish
+    SlowStart.gate.set()
+    results = await asyncio.gather(starting, stopping, return_exceptions=True)
+
+    started = "EngineError" if fail else "NoneType"
+    assert [type(r).__name__ for r in results] == [started, "NoneType"]
+    assert SlowStart.calls == calls
+    assert engine.flows() == []
+    assert [t for t in asyncio.all_tasks() if t.get_name().startswith("flowmixer:f:")] == []

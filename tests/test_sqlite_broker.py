@@ -620,3 +620,127 @@ def test_run_with_the_sqlite_broker_handles_its_pushes_and_leaves_no_rows(
     with sqlite3.connect(tmp_path / "home" / "flowmixer.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM messages").fetchone() == (0,)
     conn.close()
+
+
+# -- restarts, stops and failures in the middle of things ---------------------------------------
+
+
+async def test_a_push_accepted_while_the_flow_restores_its_channels_is_delivered_once(
+    db: Opened,
+) -> None:
+    kit.Locked.authorized = False
+    kit.Locked.delivered = []
+    # `l` (with a parked message) is restored before `hook`, whose channel the push goes to.
+    flow = kit.plan("p", {"l": "Locked", "x": "Echo", "hook": "Hook"}, [("hook", "x"), ("x", "l")])
+    async with Engine(db.store, broker=db.broker) as engine:
+        await engine.start_flow(flow)
+        await engine.push("p", "hook", {"n": "parked"})
+        await kit.eventually(lambda: engine.status("p") == "paused")
+        await engine.stop_flow("p")
+    await db.restart()
+
+    kit.Locked.authorized = True
+    async with Engine(db.store, broker=db.broker) as engine:
+        starting = asyncio.ensure_future(engine.start_flow(flow))
+        while engine.status("p") != "paused":  # noqa: ASYNC110 - the first moment it accepts
+            await asyncio.sleep(0)
+        await engine.push("p", "hook", {"n": "during start"})
+        await starting
+        assert await engine.resume_flow("p") == 1
+        await asyncio.wait_for(engine.wait_idle("p"), 5)
+        await engine.stop_flow("p")
+    assert sorted(m["n"] for m in kit.Locked.delivered) == ["during start", "parked"]
+    await db.broker.flush()
+    assert db.rows() == []
+
+
+async def test_a_resume_that_cannot_write_keeps_the_messages_parked_and_can_be_retried(
+    db: Opened,
+) -> None:
+    kit.Locked.authorized = False
+    kit.Locked.delivered = []
+    async with Engine(db.store, broker=db.broker) as engine:
+        await engine.start_flow(kit.plan("p", {"hook": "Hook", "l": "Locked"}, [("hook", "l")]))
+        for n in range(3):
+            await engine.push("p", "hook", n)
+        await kit.eventually(lambda: len(engine.parked("p")) == 3)
+        reason = engine.pause_reason("p")
+        kit.Locked.authorized = True
+        await db.store.with_connection(
+            lambda conn: conn.execute(
+                "CREATE TRIGGER refuse BEFORE UPDATE ON messages WHEN NEW.parked = 0"
+                " BEGIN SELECT RAISE(ABORT, 'the disk is full'); END"
+            )
+        )
+        with pytest.raises(sqlite3.IntegrityError, match="the disk is full"):
+            await engine.resume_flow("p")
+        assert (engine.status("p"), engine.pause_reason("p")) == ("paused", reason)
+        assert [e.payload for e in engine.parked("p")] == [0, 1, 2]
+        await engine.wait_idle("p")
+
+        await db.store.with_connection(lambda conn: conn.execute("DROP TRIGGER refuse"))
+        assert await engine.resume_flow("p") == 3
+        await asyncio.wait_for(engine.wait_idle("p"), 5)
+        await engine.stop_flow("p")
+    assert kit.Locked.delivered == [0, 1, 2]
+    await db.broker.flush()
+    assert db.rows() == []
+
+
+@pytest.mark.parametrize(
+    ("refused", "letters_after_failure"),
+    [("INSERT ON dead_letters", 0), ("DELETE ON messages", 1)],
+    ids=["the dead letter cannot be written", "the message cannot be deleted"],
+)
+async def test_a_stray_message_is_dropped_only_after_its_dead_letter_is_written(
+    db: Opened, refused: str, letters_after_failure: int
+) -> None:
+    await db.broker.channel("s", "gone", maxsize=5).put(envelope(4, flow="s", component="gone"))
+    db.broker.release("s")
+    flow = kit.plan("s", {"hook": "Hook"}, [])
+    await db.store.with_connection(
+        lambda conn: conn.execute(
+            f"CREATE TRIGGER refuse BEFORE {refused}"
+            " BEGIN SELECT RAISE(ABORT, 'the disk is full'); END"
+        )
+    )
+    async with Engine(db.store, broker=db.broker) as engine:
+        with pytest.raises(sqlite3.IntegrityError, match="the disk is full"):
+            await engine.start_flow(flow)
+        assert len(db.rows()) == 1
+        assert len(await db.store.list_dead_letters()) == letters_after_failure
+
+        await db.store.with_connection(lambda conn: conn.execute("DROP TRIGGER refuse"))
+        await engine.start_flow(flow)
+        await engine.stop_flow("s")
+    [letter] = await db.store.list_dead_letters()  # written again, not twice
+    assert (letter.component_id, letter.envelope.payload) == ("gone", 4)
+    assert db.rows() == []
+
+
+async def test_a_dead_letter_and_the_removal_of_its_message_commit_together(db: Opened) -> None:
+    await db.store.with_connection(
+        lambda conn: conn.execute(
+            "CREATE TRIGGER keep BEFORE DELETE ON messages WHEN OLD.component_id = 'no'"
+            " BEGIN SELECT RAISE(ABORT, 'the disk is full'); END"
+        )
+    )
+    with capture_logs() as logs:
+        async with Engine(db.store, broker=db.broker) as engine:
+            await engine.start_flow(
+                kit.plan("r", {"hook": "Hook", "no": "Reject"}, [("hook", "no")])
+            )
+            await engine.push("r", "hook", {"n": 1})
+            failed = "could not settle a failed message; retrying later"
+            await kit.eventually(lambda: sum(e["event"] == failed for e in logs) >= 2)
+            # Refused as a whole: no letter beside the message that stays to be delivered again.
+            assert await db.store.list_dead_letters() == []
+            assert [row[1] for row in db.rows()] == ["no"]
+
+            await db.store.with_connection(lambda conn: conn.execute("DROP TRIGGER keep"))
+            await asyncio.wait_for(engine.wait_idle("r"), 5)
+            await engine.stop_flow("r")
+    [letter] = await db.store.list_dead_letters()
+    assert (letter.component_id, letter.error_type) == ("no", "CancelError")
+    await db.broker.flush()
+    assert db.rows() == []

@@ -20,9 +20,10 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Awaitable, Callable, Collection, Sequence
 
     from runtime.envelope import Envelope
+    from runtime.stores.base import DeadLetter, Store
 
 StateWrite = tuple[str, str, str, "str | None"]
 """``(flow_id, component_id, key, value as JSON text or None to delete)``: one state change."""
@@ -66,6 +67,16 @@ class Channel(ABC):
     def drain(self) -> list[Envelope]:
         """Take every envelope still held (waiting or delayed); non-durable brokers, on stop."""
 
+    async def dead_letter(self, envelope: Envelope, letter: DeadLetter, store: Store) -> None:
+        """Keep ``letter`` (of ``envelope``) in ``store`` and acknowledge ``envelope``.
+
+        A channel whose rows live in ``store`` does both in one transaction; the default
+        writes the letter first, so a crash in between leaves the message to be delivered
+        again rather than lost.
+        """
+        await store.add_dead_letter(letter)
+        await self.ack(envelope)
+
     async def park(self, envelope: Envelope, error: str) -> None:
         """Finish this delivery of ``envelope``, keeping it for :meth:`unpark` (why: ``error``).
 
@@ -106,10 +117,18 @@ class Broker(ABC):
         """Drop every message kept for ``flow_id`` (the flow is deleted); how many went."""
         return 0
 
-    async def take_strays(self, flow_id: str, components: Collection[str]) -> list[Envelope]:
-        """Remove and return the messages kept for components of ``flow_id`` not in
-        ``components`` (the flow was changed while they waited), so they can be dead-lettered."""
-        return []
+    async def take_strays(
+        self,
+        flow_id: str,
+        components: Collection[str],
+        keep: Callable[[Envelope], Awaitable[None]],
+    ) -> int:
+        """Hand each message kept for a component of ``flow_id`` not in ``components`` (the
+        flow was changed while it waited) to ``keep`` (which dead-letters it), then drop it;
+        how many. A message is dropped only after ``keep`` returned for it, so a failure loses
+        none; it is handed over again at the next start (``keep`` should then replace, not add).
+        """
+        return 0
 
     def atomic_with(self, store: object) -> bool:
         """Whether :meth:`commit_unit` can write ``store``'s state with messages atomically."""

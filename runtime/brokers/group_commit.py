@@ -77,7 +77,8 @@ class GroupCommit:
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
-        self._store = store
+        self.store = store
+        """The store whose file the writes go to."""
         self._max_batch = max_batch
         self._queue: list[_Write[Any]] = []
         self._task: asyncio.Task[None] | None = None
@@ -133,7 +134,7 @@ class GroupCommit:
 
     async def _commit(self, batch: list[_Write[Any]]) -> None:
         try:
-            results = await self._store.with_connection(
+            results = await self.store.with_connection(
                 partial(_transaction, [write.work for write in batch])
             )
         except Exception as exc:

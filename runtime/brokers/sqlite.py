@@ -30,13 +30,14 @@ from runtime.redaction import redact_text
 from runtime.stores import codec
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Awaitable, Callable, Collection, Sequence
     from types import TracebackType
 
     from structlog.typing import FilteringBoundLogger
 
     from runtime.brokers.base import StateWrite
     from runtime.envelope import Envelope
+    from runtime.stores.base import DeadLetter, Store
     from runtime.stores.sqlite import SQLiteStore
 
 # -- the channel ------------------------------------------------------------------------
@@ -199,6 +200,18 @@ class SQLiteChannel(Channel):
             if handle is not None:
                 handle.cancel()
 
+    async def dead_letter(self, envelope: Envelope, letter: DeadLetter, store: Store) -> None:
+        seq = self._taken.get(envelope)
+        if seq is None or store is not self._writes.store:
+            await super().dead_letter(envelope, letter, store)
+            return
+        text = codec.encode_envelope(letter.envelope)
+
+        def settled(_: None) -> None:
+            self._taken.pop(envelope, None)
+
+        await self._writes.submit(partial(sql.bury, seq, letter, text), on_commit=settled)
+
     # -- parking and restarting ------------------------------------------------------------
 
     async def park(self, envelope: Envelope, error: str) -> None:
@@ -297,9 +310,18 @@ class SQLiteBroker(Broker):
     async def delete_flow(self, flow_id: str) -> int:
         return await self._writes.submit(partial(sql.delete_flow, flow_id))
 
-    async def take_strays(self, flow_id: str, components: Collection[str]) -> list[Envelope]:
-        texts = await self._writes.submit(partial(sql.take_strays, flow_id, sorted(components)))
-        return [codec.decode_envelope(text) for text in texts]
+    async def take_strays(
+        self,
+        flow_id: str,
+        components: Collection[str],
+        keep: Callable[[Envelope], Awaitable[None]],
+    ) -> int:
+        rows = await self._writes.submit(partial(sql.strays, flow_id, sorted(components)))
+        for _, text in rows:
+            await keep(codec.decode_envelope(text))
+        if rows:
+            await self._writes.submit(partial(sql.delete, [seq for seq, _ in rows]))
+        return len(rows)
 
     def atomic_with(self, store: object) -> bool:
         return store is self.store

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from runtime.stores.sqlite import write_state
+from runtime.stores.sqlite import write_dead_letter, write_state
 
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Collection, Sequence
 
     from runtime.brokers.base import StateWrite
+    from runtime.stores.base import DeadLetter
 
 
 _INSERT = (
@@ -54,6 +55,12 @@ def delete(seqs: Sequence[int], conn: sqlite3.Connection) -> None:
     conn.executemany("DELETE FROM messages WHERE seq = ?", [(seq,) for seq in seqs])
 
 
+def bury(seq: int, letter: DeadLetter, text: str, conn: sqlite3.Connection) -> None:
+    """Replace message ``seq`` by its dead letter (``text``: the letter's envelope)."""
+    write_dead_letter(conn, letter, text)
+    conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+
+
 def load(flow_id: str, component_id: str, conn: sqlite3.Connection) -> list[Any]:
     return conn.execute(
         "SELECT seq, parked, available_at, error, envelope_json FROM messages"
@@ -66,14 +73,13 @@ def delete_flow(flow_id: str, conn: sqlite3.Connection) -> int:
     return conn.execute("DELETE FROM messages WHERE flow_id = ?", (flow_id,)).rowcount
 
 
-def take_strays(flow_id: str, keep: Collection[str], conn: sqlite3.Connection) -> list[str]:
+def strays(flow_id: str, keep: Collection[str], conn: sqlite3.Connection) -> list[Any]:
+    """``(seq, envelope_json)`` of the rows of ``flow_id`` for components not in ``keep``."""
     marks = ", ".join("?" * len(keep))
     where = f"flow_id = ? AND component_id NOT IN ({marks})" if keep else "flow_id = ?"
-    rows = conn.execute(
-        f"SELECT envelope_json FROM messages WHERE {where} ORDER BY seq", (flow_id, *keep)
+    return conn.execute(
+        f"SELECT seq, envelope_json FROM messages WHERE {where} ORDER BY seq", (flow_id, *keep)
     ).fetchall()
-    conn.execute(f"DELETE FROM messages WHERE {where}", (flow_id, *keep))
-    return [str(row[0]) for row in rows]
 
 
 def commit_unit(

@@ -227,6 +227,31 @@ def write_state(
     )
 
 
+def write_dead_letter(conn: sqlite3.Connection, letter: DeadLetter, envelope_json: str) -> None:
+    """Keep ``letter`` (its envelope as ``codec.encode_envelope`` text), replacing one with its id.
+
+    Like :func:`write_state`, for the durable broker: it drops a message's row in the same
+    transaction.
+    """
+    conn.execute(
+        "INSERT OR REPLACE INTO dead_letters (id, flow_id, component_id, correlation_id,"
+        " error, error_type, attempts, failed_at, retry_requested, envelope_json)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            letter.id,
+            letter.flow_id,
+            letter.component_id,
+            letter.envelope.correlation_id,
+            letter.error,
+            letter.error_type,
+            letter.attempts,
+            letter.failed_at,
+            int(letter.retry_requested),
+            envelope_json,
+        ),
+    )
+
+
 class SQLiteStore:
     """A :class:`~runtime.stores.base.Store` in one SQLite file; make one with :meth:`open`."""
 
@@ -337,23 +362,7 @@ class SQLiteStore:
     # -- dead letters -----------------------------------------------------------------------
 
     def _add_dead_letter(self, letter: DeadLetter, envelope_json: str) -> None:
-        self._conn.execute(
-            "INSERT OR REPLACE INTO dead_letters (id, flow_id, component_id, correlation_id,"
-            " error, error_type, attempts, failed_at, retry_requested, envelope_json)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                letter.id,
-                letter.flow_id,
-                letter.component_id,
-                letter.envelope.correlation_id,
-                letter.error,
-                letter.error_type,
-                letter.attempts,
-                letter.failed_at,
-                int(letter.retry_requested),
-                envelope_json,
-            ),
-        )
+        write_dead_letter(self._conn, letter, envelope_json)
 
     async def add_dead_letter(self, letter: DeadLetter) -> None:
         """Keep ``letter``; one with the same id is replaced."""
