@@ -7,6 +7,7 @@ import collections
 from typing import TYPE_CHECKING
 
 from runtime.brokers.base import Broker, Channel
+from runtime.brokers.from_thread import ThreadIntake
 from runtime.brokers.waiters import wait as _wait
 from runtime.brokers.waiters import wake_next as _wake_next
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from runtime.envelope import Envelope
 
 
-class MemoryChannel(Channel):
+class MemoryChannel(ThreadIntake, Channel):
     """A bounded FIFO with waiting ``get``/``put`` plus timers for delayed retries.
 
     It follows :class:`asyncio.Queue`'s waiter protocol (futures woken one at a time, a
@@ -33,11 +34,12 @@ class MemoryChannel(Channel):
         self._putters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._delayed: dict[Envelope, asyncio.TimerHandle | None] = {}
         self._requeues: set[asyncio.Task[None]] = set()
+        self._init_thread_intake()
 
     # -- hot path ------------------------------------------------------------------------
 
     def offer(self, envelope: Envelope) -> bool:
-        if len(self._items) >= self._maxsize:
+        if len(self._items) + self._incoming >= self._maxsize:
             return False
         self._items.append(envelope)
         if self._getters:
@@ -53,7 +55,7 @@ class MemoryChannel(Channel):
         return envelope
 
     async def put(self, envelope: Envelope) -> None:
-        while len(self._items) >= self._maxsize:
+        while len(self._items) + self._incoming >= self._maxsize:
             await _wait(self._putters, self._has_room)
         self.offer(envelope)
 
@@ -65,7 +67,7 @@ class MemoryChannel(Channel):
         return envelope
 
     def _has_room(self) -> bool:
-        return len(self._items) < self._maxsize
+        return len(self._items) + self._incoming < self._maxsize
 
     def _has_items(self) -> bool:
         return bool(self._items)
@@ -96,7 +98,7 @@ class MemoryChannel(Channel):
         self._delayed.pop(envelope, None)
 
     def depth(self) -> int:
-        return len(self._items) + len(self._delayed)
+        return len(self._items) + len(self._delayed) + self._incoming
 
     def drain(self) -> list[Envelope]:
         for task in self._requeues:
@@ -109,6 +111,12 @@ class MemoryChannel(Channel):
         held.extend(self._items)
         self._items.clear()
         return held
+
+    def arrive_from_thread(self, envelope: Envelope, row: int | None) -> None:
+        self._items.append(envelope)  # its room was reserved
+        self._landed()
+        if self._getters:
+            _wake_next(self._getters)
 
 
 class MemoryBroker(Broker):

@@ -24,12 +24,14 @@ import structlog
 
 from runtime.brokers import sqlite_rows as sql
 from runtime.brokers.base import Broker, Channel
+from runtime.brokers.from_thread import ThreadIntake
 from runtime.brokers.group_commit import MAX_BATCH, GroupCommit
 from runtime.brokers.waiters import wait, wake_next
 from runtime.redaction import redact_text
 from runtime.stores import codec
 
 if TYPE_CHECKING:
+    import sqlite3
     from collections.abc import Awaitable, Callable, Collection, Sequence
     from types import TracebackType
 
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
 # -- the channel ------------------------------------------------------------------------
 
 
-class SQLiteChannel(Channel):
+class SQLiteChannel(ThreadIntake, Channel):
     """The input queue of one component, durable in the ``messages`` table.
 
     ``offer`` always declines (a durable publish has to wait for its commit), so publishers
@@ -75,9 +77,10 @@ class SQLiteChannel(Channel):
         self._parked: dict[Envelope, int] = {}
         self._requeues: set[asyncio.Task[None]] = set()
         self._restored = False
+        self._init_thread_intake()
 
     def _has_room(self) -> bool:
-        return len(self._ready) + self._reserved < self._maxsize
+        return len(self._ready) + self._reserved + self._incoming < self._maxsize
 
     def _has_items(self) -> bool:
         return bool(self._ready)
@@ -177,7 +180,7 @@ class SQLiteChannel(Channel):
             self._append(entry[0], envelope)
 
     def depth(self) -> int:
-        return len(self._ready) + len(self._delayed)
+        return len(self._ready) + len(self._delayed) + self._incoming
 
     def drain(self) -> list[Envelope]:
         """Take what is held, removing it from the table too (the caller keeps it now)."""
@@ -211,6 +214,17 @@ class SQLiteChannel(Channel):
             self._taken.pop(envelope, None)
 
         await self._writes.submit(partial(sql.bury, seq, letter, text), on_commit=settled)
+
+    def row_from_thread(self, envelope: Envelope) -> Callable[[sqlite3.Connection], int]:
+        """(Any thread.) The insert of a reserved message's row, which the reserving thread
+        commits with its own writer; its ``seq`` goes to :meth:`arrive_from_thread`."""
+        text = codec.encode_envelope(envelope)
+        return partial(sql.insert, self.flow_id, self.component_id, time.time(), text, None)
+
+    def arrive_from_thread(self, envelope: Envelope, row: int | None) -> None:
+        assert row is not None, "a durable channel takes a message with its committed row"
+        self._append(row, envelope)  # its room was reserved
+        self._landed()
 
     # -- parking and restarting ------------------------------------------------------------
 
