@@ -17,11 +17,17 @@ from runtime.errors import ConfigurationError
 from runtime.registry import Registry
 from runtime.server import Server
 from runtime.server.assemble import assemble
+from runtime.server.bridge import Bridge
+from runtime.server.engine_loop import EngineLoop
 from runtime.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     import argparse
 
+    from structlog.typing import FilteringBoundLogger
+
+    from runtime.brokers.base import Broker
+    from runtime.server.context import ServerContext
     from runtime.settings import Settings
 
 ADMIN_TOKEN_VARIABLE = "FLOWMIXER_ADMIN_TOKEN"
@@ -37,7 +43,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         " POST /hooks/FLOW/COMPONENT (webhook events, guarded by each hook's secret),"
         " /api/... (the admin API, with `Authorization: Bearer $FLOWMIXER_ADMIN_TOKEN`; without"
         " that variable it answers 503), GET /healthz and GET /metrics (Prometheus)."
-        " SIGINT or SIGTERM stops it gracefully.",
+        " SIGINT or SIGTERM stops it gracefully. The flows run on an event loop of their own"
+        " thread, so a component that blocks cannot stall health checks or webhooks.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
@@ -48,6 +55,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         " (default http://HOST:PORT)",
     )
     add_broker_option(serve, default="sqlite")
+    serve.add_argument(
+        "--single-loop",
+        action="store_true",
+        help="run the flows on the HTTP server's event loop instead of their own thread (for"
+        " debugging: a component that blocks then stalls every request)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
 
@@ -69,12 +82,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigurationError(f"--port {args.port}: expected a port from 0 to 65535")
     url = public_url(args.public_url, args.host, args.port)
     token = os.environ.get(ADMIN_TOKEN_VARIABLE, "").strip() or None
-    asyncio.run(_serve(args.host, args.port, url, token, settings, args.broker))
+    serving = _serve(
+        args.host, args.port, url, token, settings, args.broker, single_loop=args.single_loop
+    )
+    asyncio.run(serving)
     return 0
 
 
 async def _serve(
-    host: str, port: int, url: str, token: str | None, settings: Settings, broker_kind: str
+    host: str,
+    port: int,
+    url: str,
+    token: str | None,
+    settings: Settings,
+    broker_kind: str,
+    *,
+    single_loop: bool,
 ) -> None:
     settings.ensure_home()
     stopping = asyncio.Event()
@@ -85,28 +108,68 @@ async def _serve(
     logger = structlog.get_logger("flowmixer.server")
     registry = Registry.load()
     box = SecretBox.from_settings(settings)
-    async with (
-        await SQLiteStore.open(settings.db_path) as store,
-        aiohttp.ClientSession() as session,
-    ):
-        broker = make_broker(broker_kind, store)
-        ctx = await assemble(
+    async with await SQLiteStore.open(settings.db_path) as store:
+        engine_loop = None if single_loop else EngineLoop()
+        bridge = Bridge(None if engine_loop is None else engine_loop.start())
+        parts = _EngineParts(store, registry, box, broker_kind, token, url, logger)
+        try:
+            ctx = await bridge.call(parts.open())
+            if token is None:
+                logger.warning("admin API off: it answers 503 until FLOWMIXER_ADMIN_TOKEN is set")
+            server = Server(ctx, host=host, port=port, bridge=bridge)
+            try:
+                await server.start()
+                await stopping.wait()
+                logger.info("server stopping")
+            finally:
+                await server.close()  # stops listening, then the flows
+        finally:
+            await bridge.call(parts.close())  # the broker's last writes, before the store
+            if engine_loop is not None:
+                await asyncio.to_thread(engine_loop.stop)
+
+
+class _EngineParts:
+    """What runs the flows, made and closed on the engine's loop: the components' HTTP
+    session, the broker, and the engine with its credentials and quotas (in ``open``)."""
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        registry: Registry,
+        box: SecretBox,
+        broker_kind: str,
+        token: str | None,
+        url: str,
+        logger: FilteringBoundLogger,
+    ) -> None:
+        self._args = (store, registry, box)
+        self._broker_kind = broker_kind
+        self._token = token
+        self._url = url
+        self._logger = logger
+        self._session: aiohttp.ClientSession | None = None
+        self._broker: Broker | None = None
+
+    async def open(self) -> ServerContext:
+        store, registry, box = self._args
+        self._session = aiohttp.ClientSession()
+        self._broker = make_broker(self._broker_kind, store)
+        return await assemble(
             store,
             registry,
             box,
-            session,
-            admin_token=token,
-            public_url=url,
-            logger=logger,
-            broker=broker,
+            self._session,
+            admin_token=self._token,
+            public_url=self._url,
+            logger=self._logger,
+            broker=self._broker,
         )
-        if token is None:
-            logger.warning("admin API off: it answers 503 until FLOWMIXER_ADMIN_TOKEN is set")
-        server = Server(ctx, host=host, port=port)
+
+    async def close(self) -> None:
         try:
-            await server.start()
-            await stopping.wait()
-            logger.info("server stopping")
+            if self._broker is not None:
+                await self._broker.close()
         finally:
-            await server.close()
-            await broker.close()  # its last writes, before the store closes
+            if self._session is not None:
+                await self._session.close()

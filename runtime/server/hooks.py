@@ -6,18 +6,22 @@ from aiohttp import web
 
 from runtime.errors import EngineError
 from runtime.server.bodies import read_json
+from runtime.server.bridge import on_front
 from runtime.server.context import CONTEXT
 from runtime.server.errors import fail
+from runtime.server.intake import push_event
 from runtime.server.security import HOOK_SECRET_HEADER, hook_secret
 
 MAX_BODY = 1024 * 1024  # the server's client_max_size: larger bodies get 413 while read
 
 
+@on_front
 async def push(request: web.Request) -> web.Response:
     """Check the hook and its secret before reading the body, then queue the event (202).
 
-    ``engine.push`` returns once the event is queued, which with a durable broker means
-    committed: an event answered 202 survives a crash of the server.
+    ``push_event`` returns once the event is queued, which with a durable broker means
+    committed: an event answered 202 survives a crash of the server. It runs on the front's
+    loop (the store and the flow's intake are safe from there), not waiting for the engine's.
     """
     ctx = request.app[CONTEXT]
     flow_id = request.match_info["flow_id"]
@@ -33,7 +37,7 @@ async def push(request: web.Request) -> web.Response:
     if not ctx.engine.is_running(flow_id):
         raise fail(409, f"flow {flow_id!r} is not running; start it to accept events")
     try:
-        event_id = await ctx.engine.push(flow_id, component_id, payload)
+        event_id = await push_event(request.app, flow_id, component_id, payload)
     except EngineError as exc:
         raise fail(409, str(exc)) from None
     return web.json_response({"eventId": event_id}, status=202)
