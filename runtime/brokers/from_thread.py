@@ -5,7 +5,11 @@ The server's front answers webhooks on its own event loop while the engine's loo
 the broker is durable, then has the channel's loop take it (``arrive_from_thread``). Reserved
 room counts against the bound until the message arrives or the reservation is cancelled.
 Only the counter is shared between threads: it changes under a lock and the channel's own
-loop reads it without one (a read of an ``int`` attribute is atomic).
+loop reads it without one (a read of an ``int`` attribute is atomic). So that a publish on the
+channel's loop, which checks for room then adds without the lock, can never take the bound's
+last place at the moment another thread reserves it, a reservation needs two places free: the
+bound then holds exactly, and a channel with one place left takes other threads' messages
+through its own loop.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class ThreadIntake:
     """Mixed into a channel whose ``_has_room`` counts ``_incoming`` against its bound."""
 
     _putters: collections.deque[asyncio.Future[None]]
+    _maxsize: int
 
     def _init_thread_intake(self) -> None:
         self._incoming = 0
@@ -32,9 +37,14 @@ class ThreadIntake:
     def _has_room(self) -> bool:
         raise NotImplementedError
 
+    def _held(self) -> int:
+        """The messages counted against the bound, ``_incoming`` included."""
+        raise NotImplementedError
+
     def reserve_from_thread(self) -> bool:
         with self._incoming_lock:
-            if not self._has_room():
+            # One place for this message, one for a publish the loop may be making right now.
+            if self._held() + 2 > self._maxsize:
                 return False
             self._incoming += 1
             return True

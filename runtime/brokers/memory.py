@@ -69,6 +69,9 @@ class MemoryChannel(ThreadIntake, Channel):
     def _has_room(self) -> bool:
         return len(self._items) + self._incoming < self._maxsize
 
+    def _held(self) -> int:
+        return len(self._items) + self._incoming
+
     def _has_items(self) -> bool:
         return bool(self._items)
 

@@ -82,6 +82,9 @@ class SQLiteChannel(ThreadIntake, Channel):
     def _has_room(self) -> bool:
         return len(self._ready) + self._reserved + self._incoming < self._maxsize
 
+    def _held(self) -> int:
+        return len(self._ready) + self._reserved + self._incoming
+
     def _has_items(self) -> bool:
         return bool(self._ready)
 
