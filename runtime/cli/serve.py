@@ -52,9 +52,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def public_url(given: str | None, host: str, port: int) -> str:
-    """``given`` checked (http or https, no query) without its trailing slash, or the default."""
+    """``given`` checked (http or https, no query) without its trailing slash, or the default
+    (empty for port 0: the server sets it once it knows the port it listens on)."""
     if given is None:
-        return f"http://{host}:{port}"
+        return f"http://{host}:{port}" if port else ""
     url = given.rstrip("/")
     if not url.startswith(("http://", "https://")) or "?" in url or "#" in url:
         raise ConfigurationError(

@@ -151,7 +151,15 @@ async def test_an_unknown_account_is_reported_as_not_connected(
 class FailingSaves(TokenVault):
     """A vault whose disk is full: saving fails."""
 
-    async def save(self, service: str, account: str, tokens: TokenSet) -> None:
+    async def save(
+        self,
+        service: str,
+        account: str,
+        tokens: TokenSet,
+        *,
+        expected: str | None = None,
+        replace: bool = True,
+    ) -> bool:
         raise OSError("disk full")
 
 
