@@ -184,7 +184,7 @@ class VaultCredentials:
         raise ReauthorizeError(
             f"{self.service} account {self._account!r} needs to be connected again ({reason});"
             f" run `flowmixer auth login {self.service.split(':', 1)[-1]} --account"
-            f" {self._account}`"
+            f" {self._account} --replace`"
         )
 
 
