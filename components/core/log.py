@@ -44,8 +44,7 @@ def _open_append(path: str) -> TextIO:
         descriptor = os.open(target, _APPEND, 0o600)
     except OSError as exc:
         raise ConfigurationError(
-            f"property 'path': cannot open {path!r} in the log folder for appending:"
-            f" {exc.strerror}"
+            f"property 'path': cannot open {path!r} in the log folder for appending: {exc.strerror}"
         ) from exc
     return os.fdopen(descriptor, "a", encoding="utf-8")
 
