@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runtime import json_limits
 from runtime.auth.resolution import local_credentials, local_quotas
 from runtime.cli.broker_option import add_broker_option, make_broker
 from runtime.engine import Engine, Output
@@ -94,12 +95,14 @@ def parse_pushes(specs: list[str], plan: FlowPlan) -> list[Push]:
                 f"--push {spec!r}: cannot read {filename}: {exc.strerror}"
             ) from None
         try:
-            payload = json.loads(text)
+            payload = json_limits.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigurationError(
                 f"--push {spec!r}: {filename} is not JSON: {exc.msg} at line {exc.lineno}"
                 f" column {exc.colno}"
             ) from None
+        except json_limits.JSONLimitError as exc:
+            raise ConfigurationError(f"--push {spec!r}: {filename} is refused: {exc}") from None
         pushes.append(Push(component_id, payload, filename))
     return pushes
 

@@ -47,14 +47,29 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="how clients reach this server, for hook URLs and OAuth redirect URIs"
         " (default http://HOST:PORT)",
     )
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="close a connection whose request headers are not all sent within SECONDS of its"
+        " start or of the previous answer (default $FLOWMIXER_HEADER_TIMEOUT, else 10)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="answer 408 and close the connection when a request body is not all sent within"
+        " SECONDS (default $FLOWMIXER_BODY_TIMEOUT, else 30)",
+    )
     add_broker_option(serve, default="sqlite")
     serve.set_defaults(handler=cmd_serve)
 
 
 def public_url(given: str | None, host: str, port: int) -> str:
-    """``given`` checked (http or https, no query) without its trailing slash, or the default."""
+    """``given`` checked (http or https, no query) without its trailing slash, or the default
+    (empty for port 0: the server sets it once it knows the port it listens on)."""
     if given is None:
-        return f"http://{host}:{port}"
+        return f"http://{host}:{port}" if port else ""
     url = given.rstrip("/")
     if not url.startswith(("http://", "https://")) or "?" in url or "#" in url:
         raise ConfigurationError(
@@ -69,12 +84,30 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigurationError(f"--port {args.port}: expected a port from 0 to 65535")
     url = public_url(args.public_url, args.host, args.port)
     token = os.environ.get(ADMIN_TOKEN_VARIABLE, "").strip() or None
-    asyncio.run(_serve(args.host, args.port, url, token, settings, args.broker))
+    timeouts = (
+        _timeout("--header-timeout", args.header_timeout, settings.header_timeout),
+        _timeout("--body-timeout", args.body_timeout, settings.body_timeout),
+    )
+    asyncio.run(_serve(args.host, args.port, url, token, settings, args.broker, timeouts))
     return 0
 
 
+def _timeout(flag: str, given: float | None, default: float) -> float:
+    if given is None:
+        return default
+    if not 0 < given <= 86400:
+        raise ConfigurationError(f"{flag} {given:g}: expected seconds above 0 and at most 86400")
+    return given
+
+
 async def _serve(
-    host: str, port: int, url: str, token: str | None, settings: Settings, broker_kind: str
+    host: str,
+    port: int,
+    url: str,
+    token: str | None,
+    settings: Settings,
+    broker_kind: str,
+    timeouts: tuple[float, float],
 ) -> None:
     settings.ensure_home()
     stopping = asyncio.Event()
@@ -102,7 +135,14 @@ async def _serve(
         )
         if token is None:
             logger.warning("admin API off: it answers 503 until FLOWMIXER_ADMIN_TOKEN is set")
-        server = Server(ctx, host=host, port=port)
+        header_timeout, body_timeout = timeouts
+        server = Server(
+            ctx,
+            host=host,
+            port=port,
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+        )
         try:
             await server.start()
             await stopping.wait()

@@ -6,15 +6,21 @@
     port = await server.start()   # starts the deployed flows whose status is running
     ...
     await server.close()          # stops listening, then stops the flows (status kept)
+
+Slow clients do not hold connections: a request's headers must be complete within
+``header_timeout`` seconds of the connection opening or of the previous response (else the
+connection is closed), and its body within ``body_timeout`` seconds once a route reads it
+(else 408, then the connection is closed).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
 from runtime.server import admin, admin_accounts, auth_routes, control, health, hooks
+from runtime.server.bodies import BODY_DEADLINE, BODY_TIMEOUT
 from runtime.server.context import CONTEXT
 from runtime.server.errors import json_errors
 from runtime.server.security import AccessLogger, admin_guard
@@ -22,11 +28,15 @@ from runtime.server.security import AccessLogger, admin_guard
 if TYPE_CHECKING:
     from runtime.server.context import ServerContext
 
+HEADER_TIMEOUT: Final = 10.0
 
-def create_app(ctx: ServerContext) -> web.Application:
-    """The application: hooks, health and metrics, the admin API; bodies over 1 MiB get 413."""
+
+def create_app(ctx: ServerContext, *, body_timeout: float = BODY_TIMEOUT) -> web.Application:
+    """The application: hooks, health and metrics, the admin API; bodies over 1 MiB get 413,
+    bodies not sent within ``body_timeout`` seconds 408."""
     app = web.Application(client_max_size=hooks.MAX_BODY, middlewares=[json_errors, admin_guard])
     app[CONTEXT] = ctx
+    app[BODY_DEADLINE] = body_timeout
     hooks.add_routes(app)
     health.add_routes(app)
     admin.add_routes(app)
@@ -38,17 +48,33 @@ def create_app(ctx: ServerContext) -> web.Application:
 class Server:
     """Listens on ``host``:``port`` (0 picks a free port) and runs the deployed flows."""
 
-    def __init__(self, ctx: ServerContext, *, host: str = "127.0.0.1", port: int = 8080) -> None:
+    def __init__(
+        self,
+        ctx: ServerContext,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        header_timeout: float = HEADER_TIMEOUT,
+        body_timeout: float = BODY_TIMEOUT,
+    ) -> None:
         self.ctx = ctx
         self.host = host
         self.port = port
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> int:
         """Start the flows that should run, then listen; returns the port listened on."""
         started = await control.resume_all(self.ctx)
         runner = web.AppRunner(
-            create_app(self.ctx), access_log_class=AccessLogger, handle_signals=False
+            create_app(self.ctx, body_timeout=self.body_timeout),
+            access_log_class=AccessLogger,
+            handle_signals=False,
+            # aiohttp's keep-alive timer runs from the connection's start and from each
+            # response until the next request's headers are parsed, whatever bytes trickle
+            # in meanwhile: it is the header deadline (and the idle keep-alive limit).
+            keepalive_timeout=self.header_timeout,
         )
         await runner.setup()
         self._runner = runner
