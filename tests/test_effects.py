@@ -404,8 +404,9 @@ async def test_two_uncertain_effects_with_the_same_input_never_adopt_the_same_ob
 
     import structlog
 
-    from components.pinterest.idempotency import first_unclaimed, reuse
+    from components.pinterest.idempotency import made_since, reuse
     from components.pinterest.models import Pin
+    from components.pinterest.resolution import Lookup
 
     pins = [
         Pin(id="1", title="Soup", created_at="2025-01-01T00:00:01"),
@@ -414,6 +415,7 @@ async def test_two_uncertain_effects_with_the_same_input_never_adopt_the_same_ob
 
     class Logged:
         log = structlog.get_logger()
+        properties: dict[str, object] = {}
 
     async def listing():
         for pin in pins:
@@ -425,12 +427,13 @@ async def test_two_uncertain_effects_with_the_same_input_never_adopt_the_same_ob
     async def adopt(event: str) -> str:
         sent = await shared.begin(event, PIN)
         await sent.sending()  # timed out: uncertain
+        sent.landed()
         effect = await shared.begin(event, PIN)
-        found = await reuse(
-            Logged(),  # type: ignore[arg-type]
-            effect,
-            lambda: first_unclaimed(effect, listing(), lambda pin: pin.title == "Soup"),
-        )
+
+        async def find() -> list[Pin]:
+            return await made_since(listing(), None, lambda pin: pin.title == "Soup")
+
+        found = await reuse(Logged(), effect, Lookup(find, "board 1"))  # type: ignore[arg-type]
         assert found is not None
         return str(found["id"])
 
