@@ -7,6 +7,7 @@ again (:mod:`components.pinterest.idempotency`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from components.pinterest.base import ListComponent, client_for
@@ -35,7 +36,7 @@ class CreateBoardSection(Component):
         lookup = section_lookup(client, board_id, name)
         section = await reuse(context, effect, lookup)
         if section is None:
-            create = lambda: client.create_board_section(board_id, name)  # noqa: E731
+            create = partial(client.create_board_section, board_id, name)
             section = await create_once(context, effect, create, lookup)
         await context.send(section)
 
