@@ -28,6 +28,7 @@ from runtime.errors import (
     Problem,
     ReauthorizeError,
     RetryError,
+    UncertainEffectError,
 )
 from runtime.flow import load_flow, validate_flow
 from runtime.manifest import ComponentManifest, ServiceManifest
@@ -77,6 +78,7 @@ __all__ = [
     "State",
     "StaticCredentials",
     "Store",
+    "UncertainEffectError",
     "__version__",
     "load_flow",
     "validate_flow",

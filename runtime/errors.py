@@ -8,7 +8,8 @@
     │   └── FlowValidationError         a flow file is broken (every problem, by JSON path)
     ├── ComponentError                  raised by a handler about one message
     │   ├── CancelError                 drop the message: dead-letter it now, no retry
-    │   │   └── InvalidInputError       the mapped input does not match the in-port schema
+    │   │   ├── InvalidInputError       the mapped input does not match the in-port schema
+    │   │   └── UncertainEffectError    an effect may have happened and the API cannot tell
     │   ├── RetryError                  try again later (optionally after ``delay`` seconds)
     │   │   └── DeferError              wait for a rate limit; uses no attempt, only time
     │   └── ReauthorizeError            the account's grant is gone; a person must reconnect it
@@ -79,6 +80,15 @@ class CancelError(ComponentError):
 
 class InvalidInputError(CancelError):
     """The (mapped) input of a message does not match its in-port's JSON Schema."""
+
+
+class UncertainEffectError(CancelError):
+    """An earlier attempt may have made the effect, and the API cannot tell whether it did.
+
+    The message is parked in the dead letters (``error_type`` ``UncertainEffectError``) for a
+    person to check, rather than sent again blindly; the effect's record stays uncertain, so a
+    retry of the dead letter looks for the object again before making it.
+    """
 
 
 class RetryError(ComponentError):
