@@ -14,6 +14,7 @@ from runtime.component import Component, Context
 from runtime.engine import Engine, Output
 from runtime.errors import RetryError, ServiceUnavailableError
 from runtime.retry import RetryPolicy
+from runtime.server.metrics import Metrics
 from runtime.stores.memory import MemoryStore
 from tests import kit
 
@@ -109,3 +110,15 @@ async def test_components_reach_the_engines_circuits_through_their_context():
         await engine.push("f", "hook", {})
         await engine.wait_idle("f")
     assert seen == [circuits]
+
+
+def test_metrics_show_each_circuits_state_and_how_many_times_it_opened():
+    circuits = Circuits(threshold=1)
+    engine = Engine(MemoryStore(), circuits=circuits)
+    circuits.circuit("acme:pinterest", "shop").failed()
+    circuits.circuit("acme:pinterest")  # made, never failed
+    text = Metrics(engine).render().decode()
+
+    assert 'flowmixer_circuit_state{account="shop",service="acme:pinterest"} 1.0' in text
+    assert 'flowmixer_circuit_state{account="",service="acme:pinterest"} 0.0' in text
+    assert 'flowmixer_circuit_opened_total{account="shop",service="acme:pinterest"} 1.0' in text
