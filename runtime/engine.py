@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from runtime.brokers.memory import MemoryBroker
+from runtime.circuit import Circuits
 from runtime.errors import EngineError
 from runtime.flow_runner import FlowRunner
 from runtime.http import HttpSessions
@@ -50,6 +51,8 @@ class Engine:
     ``telemetry`` receives the components' counts of API calls and rate-limit waits.
     ``quotas`` are the rate limits shared by all flows (``context.quotas``); by default the
     service manifests' rules with environment overrides (:class:`~runtime.quota.Quotas`).
+    ``circuits`` are the circuit breakers of the services called, also shared by all flows
+    (``context.circuits``, :mod:`runtime.circuit`).
     The engine owns the broker and the HTTP session it creates, not the store it is given.
     """
 
@@ -65,6 +68,7 @@ class Engine:
         logger: FilteringBoundLogger | None = None,
         telemetry: Telemetry = NO_TELEMETRY,
         quotas: Quotas | None = None,
+        circuits: Circuits | None = None,
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
@@ -79,6 +83,7 @@ class Engine:
         self.telemetry = telemetry
         self.quotas = quotas if quotas is not None else Quotas()
         self._logger: FilteringBoundLogger = logger or structlog.get_logger("flowmixer.engine")
+        self.circuits = circuits if circuits is not None else Circuits(logger=self._logger)
         self._flows: dict[str, FlowRunner] = {}
 
     async def __aenter__(self) -> Engine:
@@ -109,6 +114,7 @@ class Engine:
             credentials=self._credentials,
             telemetry=self.telemetry,
             quotas=self.quotas,
+            circuits=self.circuits,
         )
         self._flows[plan.id] = runner
         try:

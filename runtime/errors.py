@@ -12,6 +12,7 @@
     │   │   └── UncertainEffectError    an effect may have happened and the API cannot tell
     │   ├── RetryError                  try again later (optionally after ``delay`` seconds)
     │   │   └── DeferError              wait for a rate limit; uses no attempt, only time
+    │   │       └── ServiceUnavailableError  a service's circuit is open: nothing was sent
     │   └── ReauthorizeError            the account's grant is gone; a person must reconnect it
     └── EngineError                     the engine was asked for something it cannot do
 
@@ -92,7 +93,14 @@ class UncertainEffectError(CancelError):
 
 
 class RetryError(ComponentError):
-    """Try this message again, after ``delay`` seconds when given (else the policy's backoff)."""
+    """Try this message again, after ``delay`` seconds when given (else the policy's backoff).
+
+    ``outage`` is set by a service's client when the failure opened the service's circuit or
+    came while it was open (:mod:`runtime.circuit`): the service is down, not the message at
+    fault, so the retry uses no attempt, like a :class:`DeferError`.
+    """
+
+    outage: bool = False
 
     def __init__(self, message: str, *, delay: float | None = None) -> None:
         super().__init__(message)
@@ -105,6 +113,21 @@ class DeferError(RetryError):
     It is tried again without using one of the flow's attempts; the flow's time limit
     (``retry.maxElapsed``) still bounds how long a message may be deferred.
     """
+
+
+class ServiceUnavailableError(DeferError):
+    """A call was not sent because its service's circuit is open (:mod:`runtime.circuit`).
+
+    ``delay`` is the time until the circuit lets a probe call through, plus a little jitter;
+    ``account`` is the account whose circuit it is (None when the circuit is the service's).
+    """
+
+    def __init__(
+        self, message: str, *, delay: float, service: str, account: str | None = None
+    ) -> None:
+        super().__init__(message, delay=delay)
+        self.service = service
+        self.account = account
 
 
 class ReauthorizeError(ComponentError):

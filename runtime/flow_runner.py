@@ -33,7 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.component import Context
 from runtime.envelope import Envelope, new_event_id
-from runtime.errors import ConfigurationError, EngineError, ReauthorizeError, RetryError
+from runtime.errors import (
+    ConfigurationError,
+    DeferError,
+    EngineError,
+    ReauthorizeError,
+    RetryError,
+)
 from runtime.node import Node, Pending
 from runtime.redaction import redact_text
 from runtime.stores.base import DeadLetter
@@ -46,6 +52,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.brokers.base import Broker
+    from runtime.circuit import Circuits
     from runtime.credentials import Credentials, CredentialsResolver
     from runtime.http import HttpSessions
     from runtime.node import Output
@@ -86,6 +93,7 @@ class FlowRunner:
         credentials: CredentialsResolver | None = None,
         telemetry: Telemetry = NO_TELEMETRY,
         quotas: Quotas | None = None,
+        circuits: Circuits | None = None,
     ) -> None:
         self.plan = plan
         auth = resolve_credentials(plan, credentials)
@@ -116,6 +124,7 @@ class FlowRunner:
                 auth=auth.get(cid),
                 telemetry=telemetry,
                 quotas=quotas,
+                circuits=circuits,
             )
             for cid, node_plan in plan.nodes.items()
         }
@@ -294,7 +303,11 @@ class FlowRunner:
             except RetryError as exc:
                 node.stats.failed += 1
                 wait = exc.delay if exc.delay is not None else interval
-                node.logger.warning("tick asked to retry", error=str(exc), delay=wait)
+                if isinstance(exc, DeferError) or exc.outage:
+                    # A wait (a quota, an outage the circuit logged once), not a fault of the tick.
+                    node.logger.debug("tick waits", error=str(exc), delay=wait)
+                else:
+                    node.logger.warning("tick asked to retry", error=str(exc), delay=wait)
             except Exception as exc:
                 node.stats.failed += 1
                 node.logger.warning("tick failed", error=f"{type(exc).__name__}: {exc}")

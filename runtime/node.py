@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.brokers.base import Channel
+    from runtime.circuit import Circuits
     from runtime.envelope import Trail
     from runtime.http import HttpSessions
     from runtime.plan import NodePlan
@@ -120,6 +121,7 @@ class Node:
         auth: Any = None,
         telemetry: Telemetry = NO_TELEMETRY,
         quotas: Quotas | None = None,
+        circuits: Circuits | None = None,
     ) -> None:
         self.plan = plan
         self.flow_id = flow_id
@@ -131,6 +133,7 @@ class Node:
         self.auth = auth
         self.telemetry = telemetry
         self.quotas = quotas
+        self.circuits = circuits
         self.logger = logger.bind(component_id=plan.id)
         self.stats = ComponentStats()
         self.handler = plan.handler()
@@ -244,7 +247,8 @@ class Node:
         now = time.time()
         if envelope.first_failed_at is None:  # reset by a resume or a manual retry
             envelope.first_failed_at = now
-        deferred = isinstance(exc, DeferError)
+        # An outage (the service's circuit is open) is a wait too, not the message's failure.
+        deferred = isinstance(exc, DeferError) or (isinstance(exc, RetryError) and exc.outage)
         decision = self._retry.decide(
             envelope.attempt,
             now - envelope.first_failed_at,
