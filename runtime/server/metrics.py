@@ -23,9 +23,9 @@ Metrics (all prefixed ``flowmixer_``):
 
 Message counters come from the engine at scrape time, so they restart at 0 when a flow
 restarts (Prometheus' ``rate`` handles such resets). Circuits are read from the engine at
-scrape time too; they last as long as the engine (:mod:`runtime.circuit`). The API, rate-limit and refresh counters
-are fed by the code that makes calls: :class:`Metrics` is the engine's and the auth provider's
-:class:`~runtime.telemetry.Telemetry`.
+scrape time too; they last as long as the engine (:mod:`runtime.circuit`). The API,
+rate-limit and refresh counters are fed by the code that makes calls: :class:`Metrics` is the
+engine's and the auth provider's :class:`~runtime.telemetry.Telemetry`.
 """
 
 from __future__ import annotations
