@@ -37,7 +37,10 @@ if TYPE_CHECKING:
     from runtime.stores.base import IdempotencyKey, Store
     from runtime.telemetry import Telemetry
 
-__all__ = ["ComponentStats", "Engine", "Output"]
+__all__ = ["QUEUE_SIZE", "ComponentStats", "Engine", "Output"]
+
+QUEUE_SIZE = 1024
+"""The default bound of each component's channel (see :class:`Engine`)."""
 
 
 class Engine:
@@ -61,7 +64,7 @@ class Engine:
         *,
         broker: Broker | None = None,
         http: HttpSessions | None = None,
-        queue_size: int = 1024,
+        queue_size: int = QUEUE_SIZE,
         on_output: Callable[[Output], None] | None = None,
         credentials: CredentialsResolver | None = None,
         logger: FilteringBoundLogger | None = None,
