@@ -3,9 +3,12 @@
 Start order: ``start`` of every non-trigger component, then the workers, then the dead letters
 that were marked for retry, then ``start`` of the triggers, then the polling loops; so no message
 reaches a component before it has started. Stop order is the reverse: triggers stop producing
-(a running tick is allowed to finish), queued and in-flight work is given ``timeout`` seconds to
-finish, then workers are cancelled. With a non-durable broker, whatever is still held then goes
-to the dead letters (reason "flow stopped") rather than being lost; a durable broker keeps it.
+(a running tick is allowed to finish), channels stop making publishers wait, then the flow waits
+up to ``timeout`` seconds for the work worth waiting for (:meth:`FlowRunner._settled`: with a
+durable broker only the messages in handlers, as it keeps the rest; otherwise also ready ones
+and retries due before the deadline), then workers are cancelled. With a non-durable broker,
+whatever is still held then goes to the dead letters (reason "flow stopped") rather than being
+lost; a durable broker keeps it.
 
 Pausing: when a handler or a tick raises :class:`~runtime.errors.ReauthorizeError` (an account's
 grant is gone), the flow becomes ``"paused"`` with a reason, a handler's message is parked in
