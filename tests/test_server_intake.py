@@ -12,6 +12,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from runtime.cli import build_parser
+from runtime.cli.serve import intake_settings
+from runtime.errors import ConfigurationError
 from runtime.registry import Registry
 from runtime.server.intake import HookIntake
 from tests.server_kit import Served, serving
@@ -149,3 +152,34 @@ async def test_a_bad_idempotency_key_is_refused_with_400_naming_the_header(
     assert "Idempotency-Key" in body["error"]
     assert message in body["error"]
     assert served.outputs == []
+
+
+def test_serve_takes_its_intake_options_from_the_command_line_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLOWMIXER_IDEMPOTENCY_WINDOW", "60")
+    monkeypatch.setenv("FLOWMIXER_HOOK_WAIT", "9")  # the option wins
+    args = build_parser().parse_args(["serve", "--queue-size", "8", "--hook-wait", "2.5"])
+    size, intake = intake_settings(args)
+    assert (size, intake.wait, intake.window, intake.retry_after) == (8, 2.5, 60.0, 3)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "named"),
+    [
+        (["--queue-size", "0"], {}, "--queue-size"),
+        (["--queue-size", "2.5"], {}, "--queue-size"),
+        (["--hook-wait", "-1"], {}, "--hook-wait"),
+        ([], {"FLOWMIXER_HOOK_WAIT": "soon"}, "FLOWMIXER_HOOK_WAIT"),
+        ([], {"FLOWMIXER_IDEMPOTENCY_WINDOW": "inf"}, "FLOWMIXER_IDEMPOTENCY_WINDOW"),
+    ],
+    ids=["no room", "not whole", "negative wait", "not a number", "endless window"],
+)
+def test_a_bad_intake_option_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], env: dict[str, str], named: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    args = build_parser().parse_args(["serve", *argv])
+    with pytest.raises(ConfigurationError, match=named):
+        intake_settings(args)
