@@ -4,6 +4,7 @@ accepted nothing, and ``Idempotency-Key`` answers a repeat with the first event.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from runtime.cli.serve import intake_settings
 from runtime.errors import ConfigurationError
 from runtime.registry import Registry
 from runtime.server.intake import HookIntake
+from tests import kit
 from tests.server_kit import Served, serving
 
 HOOK = "/hooks/orders/hook"
@@ -183,3 +185,37 @@ def test_a_bad_intake_option_is_refused_naming_it(
     args = build_parser().parse_args(["serve", *argv])
     with pytest.raises(ConfigurationError, match=named):
         intake_settings(args)
+
+
+async def test_a_caller_that_timed_out_while_held_sends_again_without_a_duplicate(
+    tmp_path: Path, registry: Registry
+) -> None:
+    db = tmp_path / "db"
+    async with serving(
+        db, registry, environ=UNREACHABLE, queue_size=1, intake=HookIntake(wait=30), durable=True
+    ) as served:
+        secret = await served.deploy(STUCK)
+        engine = served.ctx.engine
+        await post(served, "/hooks/stuck/hook", {"title": "t0"}, secret)
+        await kit.eventually(lambda: engine.depths("stuck")["pin"] == 1)  # delayed a minute
+        await post(served, "/hooks/stuck/hook", {"title": "t1"}, secret)  # hook waits for pin
+        await kit.eventually(lambda: engine.depths("stuck")["hook"] == 0)
+        await post(served, "/hooks/stuck/hook", {"title": "t2"}, secret)  # the bound is reached
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):  # the caller gives up while its event is held
+                await post(served, "/hooks/stuck/hook", {"title": "t3"}, secret, key="k3")
+        # Stopping lets what is held in: the event the caller gave up on is accepted after all.
+        assert (await served.api("POST", "/api/flows/stuck/stop"))[0] == 200
+        assert (await served.api("POST", "/api/flows/stuck/start"))[0] == 200
+        status, body, headers = await post(
+            served, "/hooks/stuck/hook", {"title": "t3"}, secret, key="k3"
+        )
+    with sqlite3.connect(db) as conn:
+        events = [
+            json.loads(r[0])["correlation_id"]
+            for r in conn.execute("SELECT envelope_json FROM messages")
+        ]
+
+    assert (status, headers["Idempotent-Replayed"]) == (202, "true")
+    assert events.count(body["eventId"]) == 1, "the event the caller gave up on, once"
+    assert len(set(events)) == 4
