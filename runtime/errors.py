@@ -15,6 +15,8 @@
     │   │       └── ServiceUnavailableError  a service's circuit is open: nothing was sent
     │   └── ReauthorizeError            the account's grant is gone; a person must reconnect it
     └── EngineError                     the engine was asked for something it cannot do
+        ├── IntakeFullError             a flow's bound stayed reached for the whole wait
+        └── DuplicateEventError         an idempotency key already names an accepted event
 
 Any other exception a handler raises is handled by the flow's retry policy: retried with
 backoff up to the attempt limit, then dead-lettered with its message.
@@ -136,3 +138,15 @@ class ReauthorizeError(ComponentError):
 
 class EngineError(FlowmixerError):
     """The engine was asked for something it cannot do (unknown flow, flow not running...)."""
+
+
+class IntakeFullError(EngineError):
+    """A push found its component's channel full for the whole wait; nothing was accepted."""
+
+
+class DuplicateEventError(EngineError):
+    """An idempotency key already names an event (``event_id``); nothing new was accepted."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"the idempotency key was already used for event {event_id!r}")
+        self.event_id = event_id

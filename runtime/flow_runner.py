@@ -3,9 +3,12 @@
 Start order: ``start`` of every non-trigger component, then the workers, then the dead letters
 that were marked for retry, then ``start`` of the triggers, then the polling loops; so no message
 reaches a component before it has started. Stop order is the reverse: triggers stop producing
-(a running tick is allowed to finish), queued and in-flight work is given ``timeout`` seconds to
-finish, then workers are cancelled. With a non-durable broker, whatever is still held then goes
-to the dead letters (reason "flow stopped") rather than being lost; a durable broker keeps it.
+(a running tick is allowed to finish), channels stop making publishers wait, then the flow waits
+up to ``timeout`` seconds for the work worth waiting for (:meth:`FlowRunner._settled`: with a
+durable broker only the messages in handlers, as it keeps the rest; otherwise also ready ones
+and retries due before the deadline), then workers are cancelled. With a non-durable broker,
+whatever is still held then goes to the dead letters (reason "flow stopped") rather than being
+lost; a durable broker keeps it.
 
 Pausing: when a handler or a tick raises :class:`~runtime.errors.ReauthorizeError` (an account's
 grant is gone), the flow becomes ``"paused"`` with a reason, a handler's message is parked in
@@ -37,6 +40,7 @@ from runtime.errors import (
     ConfigurationError,
     DeferError,
     EngineError,
+    IntakeFullError,
     ReauthorizeError,
     RetryError,
 )
@@ -58,7 +62,7 @@ if TYPE_CHECKING:
     from runtime.node import Output
     from runtime.plan import FlowPlan
     from runtime.quota import Quotas
-    from runtime.stores.base import Store
+    from runtime.stores.base import IdempotencyKey, Store
     from runtime.telemetry import Telemetry
 
 WEBHOOK_PORT = "webhook"
@@ -71,6 +75,7 @@ STRAY_REASON = (
     "cannot deliver: the flow has no component {component!r} any more (it was changed while this"
     " message waited)"
 )
+SETTLE_CHECK = 0.05  # seconds between looks at what a stopping flow still has in hand
 PARKED_REASON = (
     "the flow stopped while this message waited for its account to be re-authorized; retry it"
     " once the account is connected again. It failed with: {error}"
@@ -255,7 +260,15 @@ class FlowRunner:
                 self.pending.done()
                 raise
 
-    async def push(self, component_id: str, payload: Any) -> str:
+    async def push(
+        self,
+        component_id: str,
+        payload: Any,
+        *,
+        wait: float | None = None,
+        key: IdempotencyKey | None = None,
+    ) -> str:
+        """Queue an event for webhook trigger ``component_id``; its id. See :meth:`Engine.push`."""
         node = self.nodes.get(component_id)
         if node is None:
             raise EngineError(f"flow {self.plan.id!r} has no component {component_id!r}")
@@ -266,16 +279,28 @@ class FlowRunner:
         if self.status not in ("running", "paused"):
             raise EngineError(f"flow {self.plan.id!r} is {self.status}; it accepts no events")
         event_id = new_event_id()
-        await self.deliver(
-            Envelope(
-                id=event_id,
-                flow_id=self.plan.id,
-                component_id=component_id,
-                port=WEBHOOK_PORT,
-                payload=payload,
-                correlation_id=event_id,
-            )
+        envelope = Envelope(
+            id=event_id,
+            flow_id=self.plan.id,
+            component_id=component_id,
+            port=WEBHOOK_PORT,
+            payload=payload,
+            correlation_id=event_id,
         )
+        self.pending.add()
+        try:
+            if key is None and node.channel.offer(envelope):
+                return event_id
+            admitted = await node.channel.admit(envelope, wait, key=key, store=self._store)
+        except BaseException:
+            self.pending.done()
+            raise
+        if not admitted:
+            self.pending.done()
+            raise IntakeFullError(
+                f"flow {self.plan.id!r}: component {component_id!r} holds as many messages as"
+                f" its bound allows, and none left within {wait:g} s"
+            )
         return event_id
 
     async def _tick_loop(self, node: Node) -> None:
@@ -301,9 +326,13 @@ class FlowRunner:
                 node.stats.failed += 1
                 self.pause(node, str(exc))
             except RetryError as exc:
-                node.stats.failed += 1
+                waits = isinstance(exc, DeferError) or exc.outage
+                if waits:
+                    node.stats.deferred += 1
+                else:
+                    node.stats.failed += 1
                 wait = exc.delay if exc.delay is not None else interval
-                if isinstance(exc, DeferError) or exc.outage:
+                if waits:
                     # A wait (a quota, an outage the circuit logged once), not a fault of the tick.
                     node.logger.debug("tick waits", error=str(exc), delay=wait)
                 else:
@@ -393,13 +422,30 @@ class FlowRunner:
             for task in late:
                 task.cancel()
             await asyncio.gather(*self._tick_tasks, return_exceptions=True)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.pending.idle.wait(), max(0.0, deadline - loop.time()))
+        for node in self.nodes.values():
+            node.channel.stopping()
+        while not self._settled(deadline) and loop.time() < deadline:
+            with contextlib.suppress(TimeoutError):
+                wait = min(SETTLE_CHECK, deadline - loop.time())
+                await asyncio.wait_for(self.pending.idle.wait(), max(0.0, wait))
         await self._halt_workers()
         for node in self._triggers + [n for n in self.nodes.values() if not n.plan.is_trigger]:
             await self._stop_component(node)
         self._broker.release(self.plan.id)
         self.status = "stopped"
+
+    def _settled(self, deadline: float) -> bool:
+        """Whether a stop has nothing left worth waiting for: no handler at work, and (with a
+        non-durable broker) no message ready or falling due before ``deadline``. A durable
+        broker keeps queued and delayed messages for the next start."""
+        if self.pending.idle.is_set():
+            return True
+        held = sum(node.channel.depth() for node in self.nodes.values())
+        if self.pending.count > held:  # the rest is in handlers (or being committed)
+            return False
+        if self._broker.durable:
+            return True
+        return not any(node.channel.due_before(deadline) for node in self.nodes.values())
 
     async def _halt_workers(self) -> None:
         for node in self.nodes.values():

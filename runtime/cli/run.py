@@ -190,11 +190,13 @@ def _print_summary(plan: FlowPlan, stats: dict[str, ComponentStats], dead: int) 
     out = sys.stderr
     width = max(len(cid) for cid in stats)
     out.write(f"\nflow {plan.id!r}: summary\n")
-    out.write(f"  {'component':<{width}}  received  sent  failed  retried  dead-lettered\n")
+    out.write(
+        f"  {'component':<{width}}  received  sent  failed  retried  deferred  dead-lettered\n"
+    )
     for cid, s in stats.items():
         out.write(
             f"  {cid:<{width}}  {s.received:>8}  {s.sent:>4}  {s.failed:>6}  {s.retried:>7}"
-            f"  {s.dead_lettered:>13}\n"
+            f"  {s.deferred:>8}  {s.dead_lettered:>13}\n"
         )
     if dead:
         out.write(

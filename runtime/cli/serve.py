@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import signal
 from typing import TYPE_CHECKING
@@ -13,10 +14,12 @@ import structlog
 
 from runtime.auth.secretbox import SecretBox
 from runtime.cli.broker_option import add_broker_option, make_broker
+from runtime.engine import QUEUE_SIZE
 from runtime.errors import ConfigurationError
 from runtime.registry import Registry
 from runtime.server import Server
 from runtime.server.assemble import assemble
+from runtime.server.intake import HOOK_WAIT, KEY_WINDOW, HookIntake
 from runtime.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -25,6 +28,9 @@ if TYPE_CHECKING:
     from runtime.settings import Settings
 
 ADMIN_TOKEN_VARIABLE = "FLOWMIXER_ADMIN_TOKEN"
+QUEUE_VARIABLE = "FLOWMIXER_QUEUE_SIZE"
+WAIT_VARIABLE = "FLOWMIXER_HOOK_WAIT"
+WINDOW_VARIABLE = "FLOWMIXER_IDEMPOTENCY_WINDOW"
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,7 +68,53 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         " SECONDS (default $FLOWMIXER_BODY_TIMEOUT, else 30)",
     )
     add_broker_option(serve, default="sqlite")
+    serve.add_argument(
+        "--queue-size",
+        metavar="N",
+        help="the bound of each component's queue, counting queued, delayed and parked"
+        f" messages ({QUEUE_VARIABLE}; default {QUEUE_SIZE})",
+    )
+    serve.add_argument(
+        "--hook-wait",
+        metavar="SECONDS",
+        help="how long a webhook event waits for room in a full flow before it is answered 503"
+        f" ({WAIT_VARIABLE}; default {HOOK_WAIT:g})",
+    )
+    serve.add_argument(
+        "--idempotency-window",
+        metavar="SECONDS",
+        help="how long a webhook's Idempotency-Key names its first event"
+        f" ({WINDOW_VARIABLE}; default {KEY_WINDOW:g}, a day)",
+    )
     serve.set_defaults(handler=cmd_serve)
+
+
+def _number(
+    given: str | None, option: str, variable: str, default: float, *, least: float
+) -> float:
+    """The option's value, else the variable's, else ``default``; refused below ``least``."""
+    text, source = (given, option) if given is not None else (os.environ.get(variable), variable)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value >= least or math.isinf(value):
+        raise ConfigurationError(f"{source} is {text!r}; expected a number of at least {least:g}")
+    return value
+
+
+def intake_settings(args: argparse.Namespace) -> tuple[int, HookIntake]:
+    """The queue size and the hook intake from the options (or their variables)."""
+    size = _number(args.queue_size, "--queue-size", QUEUE_VARIABLE, QUEUE_SIZE, least=1)
+    if size != int(size):
+        raise ConfigurationError(f"--queue-size {args.queue_size!r}: expected a whole number")
+    wait = _number(args.hook_wait, "--hook-wait", WAIT_VARIABLE, HOOK_WAIT, least=0)
+    window = _number(
+        args.idempotency_window, "--idempotency-window", WINDOW_VARIABLE, KEY_WINDOW, least=1
+    )
+    return int(size), HookIntake(wait=wait, window=window)
 
 
 def public_url(given: str | None, host: str, port: int) -> str:
@@ -88,7 +140,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         _timeout("--header-timeout", args.header_timeout, settings.header_timeout),
         _timeout("--body-timeout", args.body_timeout, settings.body_timeout),
     )
-    asyncio.run(_serve(args.host, args.port, url, token, settings, args.broker, timeouts))
+    queue_size, intake = intake_settings(args)
+    asyncio.run(
+        _serve(
+            args.host, args.port, url, token, settings, args.broker, timeouts, queue_size, intake
+        )
+    )
     return 0
 
 
@@ -108,6 +165,8 @@ async def _serve(
     settings: Settings,
     broker_kind: str,
     timeouts: tuple[float, float],
+    queue_size: int,
+    intake: HookIntake,
 ) -> None:
     settings.ensure_home()
     stopping = asyncio.Event()
@@ -132,6 +191,8 @@ async def _serve(
             public_url=url,
             logger=logger,
             broker=broker,
+            queue_size=queue_size,
+            intake=intake,
         )
         if token is None:
             logger.warning("admin API off: it answers 503 until FLOWMIXER_ADMIN_TOKEN is set")

@@ -10,13 +10,19 @@ import structlog
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from aiohttp.typedefs import Handler
 
 
-def fail(status: int, message: str, **extra: Any) -> web.HTTPException:
+def fail(
+    status: int, message: str, *, headers: Mapping[str, str] | None = None, **extra: Any
+) -> web.HTTPException:
     """An HTTP error to raise, whose body is ``{"error": message, **extra}``."""
     error = web.HTTPException(
-        text=json.dumps({"error": message, **extra}), content_type="application/json"
+        text=json.dumps({"error": message, **extra}),
+        content_type="application/json",
+        headers=headers,
     )
     error.set_status(status)
     return error

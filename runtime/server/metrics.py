@@ -7,6 +7,7 @@ Metrics (all prefixed ``flowmixer_``):
 ``messages_sent_total{flow,component}``      messages a component sent
 ``messages_failed_total{flow,component}``    failed handlings and ticks
 ``messages_retried_total{flow,component}``   handlings scheduled for another attempt
+``messages_deferred_total{flow,component}``  handlings (and ticks) deferred by a rate limit
 ``messages_dead_lettered_total{...}``        messages the component sent to the dead letters
 ``queue_depth{flow,component}``              messages waiting for the component
 ``flows_running``                            flows running in this server
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-_COUNTED = ("received", "sent", "failed", "retried", "dead_lettered")
+_COUNTED = ("received", "sent", "failed", "retried", "deferred", "dead_lettered")
 
 
 class _EngineCollector(Collector):
