@@ -10,6 +10,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from runtime.brokers import Broker, Channel, MemoryBroker, SQLiteBroker
+from runtime.circuit import Circuits
 from runtime.component import Component, Context, State
 from runtime.credentials import Credentials, StaticCredentials
 from runtime.effects import Effect, EffectLedger
@@ -28,6 +29,8 @@ from runtime.errors import (
     Problem,
     ReauthorizeError,
     RetryError,
+    ServiceUnavailableError,
+    UncertainEffectError,
 )
 from runtime.flow import load_flow, validate_flow
 from runtime.manifest import ComponentManifest, ServiceManifest
@@ -42,6 +45,7 @@ __all__ = [
     "Broker",
     "CancelError",
     "Channel",
+    "Circuits",
     "Component",
     "ComponentError",
     "ComponentManifest",
@@ -73,10 +77,12 @@ __all__ = [
     "SQLiteBroker",
     "SQLiteStore",
     "ServiceManifest",
+    "ServiceUnavailableError",
     "Settings",
     "State",
     "StaticCredentials",
     "Store",
+    "UncertainEffectError",
     "__version__",
     "load_flow",
     "validate_flow",

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import aiohttp
     from structlog.typing import FilteringBoundLogger
 
+    from runtime.circuit import Circuits
     from runtime.effects import EffectLedger
     from runtime.envelope import Envelope
     from runtime.quota import Quotas
@@ -59,6 +60,7 @@ class NodeServices(Protocol):
     auth: Any
     telemetry: Telemetry
     quotas: Quotas | None
+    circuits: Circuits | None
     logger: FilteringBoundLogger
 
     def http(self) -> aiohttp.ClientSession: ...
@@ -135,6 +137,14 @@ class Context:
         """The rate limits of the services calls go to, shared by every flow of the engine
         (see :mod:`runtime.quota`); None where nothing limits them (test doubles)."""
         return self._node.quotas
+
+    @property
+    def circuits(self) -> Circuits | None:
+        """The circuit breakers of the services calls go to, shared by every flow of the
+        engine (see :mod:`runtime.circuit`); None where nothing breaks them (test doubles)."""
+        # Read leniently: engine-side doubles written before circuits existed have none.
+        circuits: Circuits | None = getattr(self._node, "circuits", None)
+        return circuits
 
     @property
     def state(self) -> State:

@@ -19,8 +19,15 @@ same input under the same event is the same effect). A component uses it like th
     except Exception as exc:
         if <exc proves nothing was made>:
             await effect.sent_nothing()
-        raise
+        raise                        # (or look it up at once, see below)
+    finally:
+        effect.landed()              # the request is over, whatever its outcome
     await effect.complete(made, ref=made["id"])
+
+A lookup that read everything the effect could have made and found nothing records
+:meth:`Effect.found_nothing`: the next attempt creates without looking again. While an effect of
+the same input (another event's) is being sent in this process, a lookup cannot tell its object
+from the one looked for: :attr:`Effect.twin_in_flight` says so.
 
 Records live in the store (:class:`~runtime.stores.base.EffectStore`) and are pruned when
 older than ``retention`` (7 days by default): the first ``begin`` of each ledger prunes, and
@@ -37,6 +44,7 @@ import asyncio
 import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
@@ -75,7 +83,16 @@ class Effect:
     ``notes`` what earlier attempts noted of their progress.
     """
 
-    __slots__ = ("_before", "_clock", "_record", "_store", "adoption", "sent_before")
+    __slots__ = (
+        "_before",
+        "_clock",
+        "_flying",
+        "_in_flight",
+        "_record",
+        "_store",
+        "adoption",
+        "sent_before",
+    )
 
     def __init__(
         self,
@@ -83,13 +100,16 @@ class Effect:
         record: EffectRecord,
         clock: Callable[[], float],
         adoption: asyncio.Lock | None = None,
+        flying: Counter[str] | None = None,
     ) -> None:
         self._store = store
         self._record = record
         self._clock = clock
         self._before = record  # as the attempt found it: what sent_nothing goes back to
+        self._flying: Counter[str] = Counter() if flying is None else flying
+        self._in_flight = False
         self.sent_before = record.attempts
-        #: Held while looking up and adopting an object (one at a time per component).
+        #: Held while adopting an object (one at a time per component).
         self.adoption = adoption or asyncio.Lock()
 
     @property
@@ -113,6 +133,13 @@ class Effect:
     def notes(self) -> dict[str, Any]:
         return dict(self._record.notes)
 
+    @property
+    def twin_in_flight(self) -> bool:
+        """Whether another effect of this component with the same input (another event's) is
+        being sent now, in this process: what it makes cannot yet be told from this one's."""
+        own = 1 if self._in_flight else 0
+        return self._flying[self._record.digest] > own
+
     async def _save(self, record: EffectRecord) -> None:
         await self._store.put_effect(record)
         self._record = record
@@ -134,6 +161,25 @@ class Effect:
                 uncertain=True,
             )
         )
+        if not self._in_flight:
+            self._in_flight = True
+            self._flying[record.digest] += 1
+
+    def landed(self) -> None:
+        """Note that the request :meth:`sending` announced is over (answered or failed)."""
+        if self._in_flight:
+            self._in_flight = False
+            digest = self._record.digest
+            self._flying[digest] -= 1
+            if self._flying[digest] <= 0:
+                del self._flying[digest]
+
+    async def found_nothing(self) -> None:
+        """Record that a lookup covering everything since the first attempt found nothing this
+        effect made: it is no longer uncertain (the time of the first send is kept)."""
+        record = replace(self._record, updated_at=self._clock(), uncertain=False)
+        await self._save(record)
+        self._before = record
 
     async def sent_nothing(self) -> None:
         """Record that this attempt surely had no effect (e.g. the API refused it): the count
@@ -183,6 +229,7 @@ class EffectLedger:
         "_clock",
         "_component_id",
         "_flow_id",
+        "_flying",
         "_next_prune",
         "_retention",
         "_store",
@@ -206,6 +253,7 @@ class EffectLedger:
         self._clock = clock
         self._next_prune = 0.0
         self._adoption: asyncio.Lock | None = None  # made on first use, inside the loop
+        self._flying: Counter[str] = Counter()  # digests of the effects being sent now
 
     async def begin(self, correlation_id: str | None, payload: Any) -> Effect:
         """The effect of ``payload`` under event ``correlation_id``: new, uncertain or done."""
@@ -222,7 +270,7 @@ class EffectLedger:
             record = EffectRecord(self._flow_id, self._component_id, correlation_id, digest, now)
         if self._adoption is None:
             self._adoption = asyncio.Lock()
-        return Effect(self._store, record, self._clock, self._adoption)
+        return Effect(self._store, record, self._clock, self._adoption, self._flying)
 
     async def prune(self) -> int:
         """Forget every record (of any flow) unchanged for ``retention`` seconds."""

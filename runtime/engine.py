@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from runtime.brokers.memory import MemoryBroker
+from runtime.circuit import Circuits
 from runtime.errors import EngineError
 from runtime.flow_runner import FlowRunner
 from runtime.http import HttpSessions
@@ -34,22 +35,29 @@ if TYPE_CHECKING:
     from runtime.credentials import CredentialsResolver
     from runtime.envelope import Envelope
     from runtime.plan import FlowPlan
-    from runtime.stores.base import Store
+    from runtime.stores.base import IdempotencyKey, Store
     from runtime.telemetry import Telemetry
 
-__all__ = ["ComponentStats", "Engine", "Output"]
+__all__ = ["QUEUE_SIZE", "ComponentStats", "Engine", "Output"]
+
+QUEUE_SIZE = 1024
+"""The default bound of each component's channel (see :class:`Engine`)."""
 
 
 class Engine:
     """Runs flows on a broker, keeping state and dead letters in a store.
 
     ``on_output`` is called with every message that leaves a flow (sent by a component with no
-    wires leaving it). ``queue_size`` bounds each component's input channel: a component that
-    sends to a saturated one waits (backpressure). ``credentials`` gives each component that
-    calls a service its ``context.auth``; a flow whose components have none does not start.
+    wires leaving it). ``queue_size`` bounds each component's input channel, counting every
+    message the channel holds (queued, delayed for a retry or a rate limit, parked): a
+    component that sends to a full one waits (backpressure), a push may wait a bounded time.
+    ``credentials`` gives each component that calls a service its ``context.auth``; a flow
+    whose components have none does not start.
     ``telemetry`` receives the components' counts of API calls and rate-limit waits.
     ``quotas`` are the rate limits shared by all flows (``context.quotas``); by default the
     service manifests' rules with environment overrides (:class:`~runtime.quota.Quotas`).
+    ``circuits`` are the circuit breakers of the services called, also shared by all flows
+    (``context.circuits``, :mod:`runtime.circuit`).
     The engine owns the broker and the HTTP session it creates, not the store it is given.
     """
 
@@ -59,12 +67,13 @@ class Engine:
         *,
         broker: Broker | None = None,
         http: HttpSessions | None = None,
-        queue_size: int = 1024,
+        queue_size: int = QUEUE_SIZE,
         on_output: Callable[[Output], None] | None = None,
         credentials: CredentialsResolver | None = None,
         logger: FilteringBoundLogger | None = None,
         telemetry: Telemetry = NO_TELEMETRY,
         quotas: Quotas | None = None,
+        circuits: Circuits | None = None,
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
@@ -79,6 +88,7 @@ class Engine:
         self.telemetry = telemetry
         self.quotas = quotas if quotas is not None else Quotas()
         self._logger: FilteringBoundLogger = logger or structlog.get_logger("flowmixer.engine")
+        self.circuits = circuits if circuits is not None else Circuits(logger=self._logger)
         self._flows: dict[str, FlowRunner] = {}
 
     async def __aenter__(self) -> Engine:
@@ -109,6 +119,7 @@ class Engine:
             credentials=self._credentials,
             telemetry=self.telemetry,
             quotas=self.quotas,
+            circuits=self.circuits,
         )
         self._flows[plan.id] = runner
         try:
@@ -185,12 +196,25 @@ class Engine:
 
     # -- events --------------------------------------------------------------------------
 
-    async def push(self, flow_id: str, component_id: str, payload: Any) -> str:
+    async def push(
+        self,
+        flow_id: str,
+        component_id: str,
+        payload: Any,
+        *,
+        wait: float | None = None,
+        key: IdempotencyKey | None = None,
+    ) -> str:
         """Push an event into a webhook trigger; returns the event id (its correlation id).
 
-        Returns once the event is queued: with a durable broker, once it is committed.
+        Returns once the event is queued: with a durable broker, once it is committed. While
+        the trigger's channel is full (see ``queue_size``) it waits for room, at most ``wait``
+        seconds when given, then raises :class:`~runtime.errors.IntakeFullError` having queued
+        nothing. With ``key``, the key is recorded for the event in the store (in the same
+        transaction, with the durable broker on the engine's store); one recorded within its
+        window raises :class:`~runtime.errors.DuplicateEventError` naming the first event.
         """
-        return await self._runner(flow_id).push(component_id, payload)
+        return await self._runner(flow_id).push(component_id, payload, wait=wait, key=key)
 
     async def wait_idle(self, flow_id: str | None = None) -> None:
         """Wait until nothing is queued, delayed for retry or in flight (one flow, or all).

@@ -8,11 +8,15 @@
     │   └── FlowValidationError         a flow file is broken (every problem, by JSON path)
     ├── ComponentError                  raised by a handler about one message
     │   ├── CancelError                 drop the message: dead-letter it now, no retry
-    │   │   └── InvalidInputError       the mapped input does not match the in-port schema
+    │   │   ├── InvalidInputError       the mapped input does not match the in-port schema
+    │   │   └── UncertainEffectError    an effect may have happened and the API cannot tell
     │   ├── RetryError                  try again later (optionally after ``delay`` seconds)
     │   │   └── DeferError              wait for a rate limit; uses no attempt, only time
+    │   │       └── ServiceUnavailableError  a service's circuit is open: nothing was sent
     │   └── ReauthorizeError            the account's grant is gone; a person must reconnect it
     └── EngineError                     the engine was asked for something it cannot do
+        ├── IntakeFullError             a flow's bound stayed reached for the whole wait
+        └── DuplicateEventError         an idempotency key already names an accepted event
 
 Any other exception a handler raises is handled by the flow's retry policy: retried with
 backoff up to the attempt limit, then dead-lettered with its message.
@@ -81,8 +85,24 @@ class InvalidInputError(CancelError):
     """The (mapped) input of a message does not match its in-port's JSON Schema."""
 
 
+class UncertainEffectError(CancelError):
+    """An earlier attempt may have made the effect, and the API cannot tell whether it did.
+
+    The message is parked in the dead letters (``error_type`` ``UncertainEffectError``) for a
+    person to check, rather than sent again blindly; the effect's record stays uncertain, so a
+    retry of the dead letter looks for the object again before making it.
+    """
+
+
 class RetryError(ComponentError):
-    """Try this message again, after ``delay`` seconds when given (else the policy's backoff)."""
+    """Try this message again, after ``delay`` seconds when given (else the policy's backoff).
+
+    ``outage`` is set by a service's client when the failure opened the service's circuit or
+    came while it was open (:mod:`runtime.circuit`): the service is down, not the message at
+    fault, so the retry uses no attempt, like a :class:`DeferError`.
+    """
+
+    outage: bool = False
 
     def __init__(self, message: str, *, delay: float | None = None) -> None:
         super().__init__(message)
@@ -97,9 +117,36 @@ class DeferError(RetryError):
     """
 
 
+class ServiceUnavailableError(DeferError):
+    """A call was not sent because its service's circuit is open (:mod:`runtime.circuit`).
+
+    ``delay`` is the time until the circuit lets a probe call through, plus a little jitter;
+    ``account`` is the account whose circuit it is (None when the circuit is the service's).
+    """
+
+    def __init__(
+        self, message: str, *, delay: float, service: str, account: str | None = None
+    ) -> None:
+        super().__init__(message, delay=delay)
+        self.service = service
+        self.account = account
+
+
 class ReauthorizeError(ComponentError):
     """The account's authorization is gone; a person has to connect it again."""
 
 
 class EngineError(FlowmixerError):
     """The engine was asked for something it cannot do (unknown flow, flow not running...)."""
+
+
+class IntakeFullError(EngineError):
+    """A push found its component's channel full for the whole wait; nothing was accepted."""
+
+
+class DuplicateEventError(EngineError):
+    """An idempotency key already names an event (``event_id``); nothing new was accepted."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"the idempotency key was already used for event {event_id!r}")
+        self.event_id = event_id

@@ -17,6 +17,13 @@ only while the flow is running or paused, under a lock that ``FlowRunner.stop`` 
 it to "stopping"; the stop then waits for the events handed over before halting its workers.
 An event that arrives later than the stop's timeout is not lost: a durable broker has its row
 (delivered at the next start), the in-memory broker's goes to the dead letters.
+
+Waiting for room: room frees only on the flow's loop (a worker takes a message), so a caller
+that found the channel full asks that loop for it (:meth:`ThreadHandover.ask_for_room`): a
+task there waits for room as a publish would and reserves it (on its own loop a reservation
+needs one place, not the two a reservation from another thread needs), then hands the
+reservation to the caller's ``deliver``. The caller never waits for the flow's loop: it waits
+on its own for the delivery, for as long as it chooses, and gives back what comes too late.
 """
 
 from __future__ import annotations
@@ -24,14 +31,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from runtime.errors import EngineError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from runtime.brokers.base import Channel
     from runtime.envelope import Envelope
     from runtime.flow_runner import FlowRunner
+
+
+Deliver: TypeAlias = "Callable[[Channel | EngineError], None]"
+"""Where room reserved on the flow's loop goes: called there with the channel, or the refusal."""
 
 
 class ThreadHandover:
@@ -48,12 +61,33 @@ class ThreadHandover:
         self._in_transit = 0  # reserved, not yet arrived or withdrawn
         self._settled: asyncio.Future[None] | None = None
         self._late: set[asyncio.Task[None]] = set()
+        self._asks: dict[str, int] = {}  # component -> reservations asked for, not delivered
+        # component -> the task reserving room for it, and where that room goes
+        self._watches: dict[str, tuple[asyncio.Task[None], Deliver]] = {}
+
+    @property
+    def flow_id(self) -> str:
+        return self._runner.plan.id
 
     def reserve(self, component_id: str) -> Channel | None:
         """(Any thread.) Make room for one event of webhook ``component_id``: the channel to
         commit it for, or ``None`` when that channel is full or takes no event from another
-        thread (then push it on the flow's loop). Raises :class:`EngineError` where
+        thread (then :meth:`ask_for_room`). Raises :class:`EngineError` where
         ``FlowRunner.push`` would."""
+        return self._reserve(component_id, here=False)
+
+    def ask_for_room(self, component_id: str, deliver: Deliver) -> None:
+        """(Any thread.) Reserve room for one event of ``component_id`` on the flow's loop as
+        soon as there is some; ``deliver`` (called on the flow's loop, so it must hand over to
+        its own thread safely) gets the channel, reserved as by :meth:`reserve`, or the
+        :class:`EngineError` that refuses every event (the flow is stopping)."""
+        self._loop.call_soon_threadsafe(self._ask, component_id, deliver)
+
+    def unask(self, component_id: str) -> None:
+        """(Any thread.) One reservation asked for is not wanted any more."""
+        self._loop.call_soon_threadsafe(self._unask, component_id)
+
+    def _reserve(self, component_id: str, *, here: bool) -> Channel | None:
         runner = self._runner
         node = runner.nodes.get(component_id)
         if node is None or not node.plan.webhook:
@@ -63,10 +97,14 @@ class ThreadHandover:
                 raise EngineError(
                     f"flow {runner.plan.id!r} is {runner.status}; it accepts no events"
                 )
-            if not node.channel.reserve_from_thread():
+            channel = node.channel
+            if not (channel.reserve_on_loop() if here else channel.reserve_from_thread()):
                 return None
             self._in_transit += 1
-        self._loop.call_soon_threadsafe(runner.pending.add)
+        if here:
+            runner.pending.add()
+        else:
+            self._loop.call_soon_threadsafe(runner.pending.add)
         return node.channel
 
     def hand_over(self, channel: Channel, envelope: Envelope, row: int | None) -> None:
@@ -85,7 +123,54 @@ class ThreadHandover:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._settled), timeout)
 
+    def halt(self) -> None:
+        """(The flow's loop.) The workers stop: later events are late, asks are dropped."""
+        self.halted = True
+        refused = self._refusal()
+        for component_id, (task, deliver) in self._watches.items():
+            task.cancel()
+            if self._asks.get(component_id):
+                self._asks[component_id] = 0
+                deliver(refused)
+
     # -- on the flow's loop ----------------------------------------------------------------
+
+    def _ask(self, component_id: str, deliver: Deliver) -> None:
+        if self.halted:
+            deliver(self._refusal())
+            return
+        self._asks[component_id] = self._asks.get(component_id, 0) + 1
+        watch = self._watches.get(component_id)
+        if watch is None or watch[0].done():
+            task = self._loop.create_task(self._watch(component_id, deliver))
+            self._watches[component_id] = (task, deliver)
+
+    def _refusal(self) -> EngineError:
+        return EngineError(f"flow {self.flow_id!r} is {self._runner.status}; it accepts no events")
+
+    def _unask(self, component_id: str) -> None:
+        if self._asks.get(component_id, 0) > 0:
+            self._asks[component_id] -= 1
+
+    async def _watch(self, component_id: str, deliver: Deliver) -> None:
+        """Reserve room for ``component_id`` whenever it frees, while some is asked for."""
+        while self._asks.get(component_id, 0) > 0:
+            try:
+                node = self._runner.nodes.get(component_id)
+                if node is not None:
+                    await node.channel.wait_for_room()  # a stop wakes it: then it raises below
+                channel = self._reserve(component_id, here=True)
+            except EngineError as exc:
+                self._asks[component_id] = 0
+                deliver(exc)
+                return
+            if channel is None:  # another thread took the room first: wait again
+                continue
+            if not self._asks.get(component_id):  # given up meanwhile: the room goes on
+                self._withdraw(channel)
+                return
+            self._asks[component_id] -= 1
+            deliver(channel)
 
     def _arrive(self, channel: Channel, envelope: Envelope, row: int | None) -> None:
         if not self.halted:

@@ -3,9 +3,12 @@
 Start order: ``start`` of every non-trigger component, then the workers, then the dead letters
 that were marked for retry, then ``start`` of the triggers, then the polling loops; so no message
 reaches a component before it has started. Stop order is the reverse: triggers stop producing
-(a running tick is allowed to finish), queued and in-flight work is given ``timeout`` seconds to
-finish, then workers are cancelled. With a non-durable broker, whatever is still held then goes
-to the dead letters (reason "flow stopped") rather than being lost; a durable broker keeps it.
+(a running tick is allowed to finish), channels stop making publishers wait, then the flow waits
+up to ``timeout`` seconds for the work worth waiting for (:meth:`FlowRunner._settled`: with a
+durable broker only the messages in handlers, as it keeps the rest; otherwise also ready ones
+and retries due before the deadline), then workers are cancelled. With a non-durable broker,
+whatever is still held then goes to the dead letters (reason "flow stopped") rather than being
+lost; a durable broker keeps it.
 
 Pausing: when a handler or a tick raises :class:`~runtime.errors.ReauthorizeError` (an account's
 grant is gone), the flow becomes ``"paused"`` with a reason, a handler's message is parked in
@@ -37,7 +40,14 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.component import Context
 from runtime.envelope import Envelope, new_event_id
-from runtime.errors import ConfigurationError, EngineError, ReauthorizeError, RetryError
+from runtime.errors import (
+    ConfigurationError,
+    DeferError,
+    EngineError,
+    IntakeFullError,
+    ReauthorizeError,
+    RetryError,
+)
 from runtime.flow_intake import ThreadHandover
 from runtime.node import Node, Pending
 from runtime.redaction import redact_text
@@ -51,12 +61,13 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.brokers.base import Broker
+    from runtime.circuit import Circuits
     from runtime.credentials import Credentials, CredentialsResolver
     from runtime.http import HttpSessions
     from runtime.node import Output
     from runtime.plan import FlowPlan
     from runtime.quota import Quotas
-    from runtime.stores.base import Store
+    from runtime.stores.base import IdempotencyKey, Store
     from runtime.telemetry import Telemetry
 
 WEBHOOK_PORT = "webhook"
@@ -69,6 +80,7 @@ STRAY_REASON = (
     "cannot deliver: the flow has no component {component!r} any more (it was changed while this"
     " message waited)"
 )
+SETTLE_CHECK = 0.05  # seconds between looks at what a stopping flow still has in hand
 PARKED_REASON = (
     "the flow stopped while this message waited for its account to be re-authorized; retry it"
     " once the account is connected again. It failed with: {error}"
@@ -91,6 +103,7 @@ class FlowRunner:
         credentials: CredentialsResolver | None = None,
         telemetry: Telemetry = NO_TELEMETRY,
         quotas: Quotas | None = None,
+        circuits: Circuits | None = None,
     ) -> None:
         self.plan = plan
         auth = resolve_credentials(plan, credentials)
@@ -122,6 +135,7 @@ class FlowRunner:
                 auth=auth.get(cid),
                 telemetry=telemetry,
                 quotas=quotas,
+                circuits=circuits,
             )
             for cid, node_plan in plan.nodes.items()
         }
@@ -184,7 +198,7 @@ class FlowRunner:
             ) from exc
 
     async def _abort(self, started: list[Node]) -> None:
-        self.from_thread.halted = True
+        self.from_thread.halt()
         for node in self.nodes.values():
             await node.stop_workers()
         for node in reversed(started):
@@ -253,7 +267,15 @@ class FlowRunner:
                 self.pending.done()
                 raise
 
-    async def push(self, component_id: str, payload: Any) -> str:
+    async def push(
+        self,
+        component_id: str,
+        payload: Any,
+        *,
+        wait: float | None = None,
+        key: IdempotencyKey | None = None,
+    ) -> str:
+        """Queue an event for webhook trigger ``component_id``; its id. See :meth:`Engine.push`."""
         node = self.nodes.get(component_id)
         if node is None:
             raise EngineError(f"flow {self.plan.id!r} has no component {component_id!r}")
@@ -264,16 +286,28 @@ class FlowRunner:
         if self.status not in ("running", "paused"):
             raise EngineError(f"flow {self.plan.id!r} is {self.status}; it accepts no events")
         event_id = new_event_id()
-        await self.deliver(
-            Envelope(
-                id=event_id,
-                flow_id=self.plan.id,
-                component_id=component_id,
-                port=WEBHOOK_PORT,
-                payload=payload,
-                correlation_id=event_id,
-            )
+        envelope = Envelope(
+            id=event_id,
+            flow_id=self.plan.id,
+            component_id=component_id,
+            port=WEBHOOK_PORT,
+            payload=payload,
+            correlation_id=event_id,
         )
+        self.pending.add()
+        try:
+            if key is None and node.channel.offer(envelope):
+                return event_id
+            admitted = await node.channel.admit(envelope, wait, key=key, store=self._store)
+        except BaseException:
+            self.pending.done()
+            raise
+        if not admitted:
+            self.pending.done()
+            raise IntakeFullError(
+                f"flow {self.plan.id!r}: component {component_id!r} holds as many messages as"
+                f" its bound allows, and none left within {wait:g} s"
+            )
         return event_id
 
     async def _tick_loop(self, node: Node) -> None:
@@ -299,9 +333,17 @@ class FlowRunner:
                 node.stats.failed += 1
                 self.pause(node, str(exc))
             except RetryError as exc:
-                node.stats.failed += 1
+                waits = isinstance(exc, DeferError) or exc.outage
+                if waits:
+                    node.stats.deferred += 1
+                else:
+                    node.stats.failed += 1
                 wait = exc.delay if exc.delay is not None else interval
-                node.logger.warning("tick asked to retry", error=str(exc), delay=wait)
+                if waits:
+                    # A wait (a quota, an outage the circuit logged once), not a fault of the tick.
+                    node.logger.debug("tick waits", error=str(exc), delay=wait)
+                else:
+                    node.logger.warning("tick asked to retry", error=str(exc), delay=wait)
             except Exception as exc:
                 node.stats.failed += 1
                 node.logger.warning("tick failed", error=f"{type(exc).__name__}: {exc}")
@@ -388,15 +430,32 @@ class FlowRunner:
             for task in late:
                 task.cancel()
             await asyncio.gather(*self._tick_tasks, return_exceptions=True)
+        for node in self.nodes.values():
+            node.channel.stopping()
         await self.from_thread.settle(max(0.0, deadline - loop.time()))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.pending.idle.wait(), max(0.0, deadline - loop.time()))
-        self.from_thread.halted = True
+        while not self._settled(deadline) and loop.time() < deadline:
+            with contextlib.suppress(TimeoutError):
+                wait = min(SETTLE_CHECK, deadline - loop.time())
+                await asyncio.wait_for(self.pending.idle.wait(), max(0.0, wait))
+        self.from_thread.halt()
         await self._halt_workers()
         for node in self._triggers + [n for n in self.nodes.values() if not n.plan.is_trigger]:
             await self._stop_component(node)
         self._broker.release(self.plan.id)
         self.status = "stopped"
+
+    def _settled(self, deadline: float) -> bool:
+        """Whether a stop has nothing left worth waiting for: no handler at work, and (with a
+        non-durable broker) no message ready or falling due before ``deadline``. A durable
+        broker keeps queued and delayed messages for the next start."""
+        if self.pending.idle.is_set():
+            return True
+        held = sum(node.channel.depth() for node in self.nodes.values())
+        if self.pending.count > held:  # the rest is in handlers (or being committed)
+            return False
+        if self._broker.durable:
+            return True
+        return not any(node.channel.due_before(deadline) for node in self.nodes.values())
 
     async def _halt_workers(self) -> None:
         for node in self.nodes.values():

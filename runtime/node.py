@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.brokers.base import Channel
+    from runtime.circuit import Circuits
     from runtime.envelope import Trail
     from runtime.http import HttpSessions
     from runtime.plan import NodePlan
@@ -61,13 +62,18 @@ class Output:
 
 @dataclass(slots=True)
 class ComponentStats:
-    """Counters of one component of a running flow."""
+    """Counters of one component of a running flow.
+
+    ``deferred`` counts handlings (and ticks) that raised a :class:`DeferError` (a rate-limit
+    wait): not failures, so they are counted neither as ``failed`` nor as ``retried``.
+    """
 
     received: int = 0
     ticks: int = 0
     sent: int = 0
     failed: int = 0
     retried: int = 0
+    deferred: int = 0
     dead_lettered: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -77,6 +83,7 @@ class ComponentStats:
             "sent": self.sent,
             "failed": self.failed,
             "retried": self.retried,
+            "deferred": self.deferred,
             "dead_lettered": self.dead_lettered,
         }
 
@@ -120,6 +127,7 @@ class Node:
         auth: Any = None,
         telemetry: Telemetry = NO_TELEMETRY,
         quotas: Quotas | None = None,
+        circuits: Circuits | None = None,
     ) -> None:
         self.plan = plan
         self.flow_id = flow_id
@@ -131,6 +139,7 @@ class Node:
         self.auth = auth
         self.telemetry = telemetry
         self.quotas = quotas
+        self.circuits = circuits
         self.logger = logger.bind(component_id=plan.id)
         self.stats = ComponentStats()
         self.handler = plan.handler()
@@ -233,7 +242,12 @@ class Node:
             await self.channel.retry_later(envelope, self._retry.max_delay)
 
     async def _failed(self, envelope: Envelope, exc: Exception) -> None:
-        self.stats.failed += 1
+        # An outage (the service's circuit is open) is a wait too, not the message's failure.
+        deferred = isinstance(exc, DeferError) or (isinstance(exc, RetryError) and exc.outage)
+        if deferred:
+            self.stats.deferred += 1
+        else:
+            self.stats.failed += 1
         if isinstance(exc, ReauthorizeError):
             await self._park(envelope, str(exc))
             return
@@ -244,7 +258,6 @@ class Node:
         now = time.time()
         if envelope.first_failed_at is None:  # reset by a resume or a manual retry
             envelope.first_failed_at = now
-        deferred = isinstance(exc, DeferError)
         decision = self._retry.decide(
             envelope.attempt,
             now - envelope.first_failed_at,
@@ -264,8 +277,8 @@ class Node:
             delay=round(delay, 3),
             error=reason,
         )
-        self.stats.retried += 1
         if not deferred:
+            self.stats.retried += 1
             envelope.attempt += 1
         await self.channel.retry_later(envelope, delay)
 

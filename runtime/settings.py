@@ -19,6 +19,8 @@ LOG_FORMATS: Final = ("auto", "console", "json")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 
 DEFAULT_HOME: Final = ".flowmixer"
+HEADER_TIMEOUT: Final = 10.0
+BODY_TIMEOUT: Final = 30.0
 
 
 def _default_home() -> Path:
@@ -35,6 +37,20 @@ def _choice(name: str, value: str, accepted: tuple[str, ...]) -> str:
     return normal
 
 
+def _seconds(name: str, value: str) -> float:
+    """``value`` as a number of seconds above 0 (and at most a day)."""
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= 86400:
+        raise ConfigurationError(
+            f"{name} is {value!r}, which is not accepted; use a number of seconds above 0"
+            " and at most 86400"
+        )
+    return seconds
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Where flowmixer keeps its files and how it logs.
@@ -47,6 +63,9 @@ class Settings:
     home: Path = field(default_factory=_default_home)
     log_format: str = "auto"
     log_level: str = "info"
+    header_timeout: float = HEADER_TIMEOUT
+    body_timeout: float = BODY_TIMEOUT
+    log_dir: Path | None = None
 
     def __post_init__(self) -> None:
         # The same checks as from_env, for settings built in code (tests, embedding).
@@ -58,6 +77,11 @@ class Settings:
         """The SQLite database holding state and dead letters."""
         return self.home / "flowmixer.db"
 
+    @property
+    def logs_path(self) -> Path:
+        """The folder the ``Log`` component may write in: ``log_dir``, else ``home/logs``."""
+        return self.log_dir if self.log_dir is not None else self.home / "logs"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``environ`` (default: ``os.environ``); unset or empty means default.
@@ -66,6 +90,10 @@ class Settings:
         (default ``./.flowmixer``). ``FLOWMIXER_LOG_FORMAT``: one of :data:`LOG_FORMATS`
         (default ``auto``: console on a terminal, JSON lines otherwise).
         ``FLOWMIXER_LOG_LEVEL``: one of :data:`LOG_LEVELS` (default ``info``).
+        ``FLOWMIXER_HEADER_TIMEOUT`` and ``FLOWMIXER_BODY_TIMEOUT``: seconds the server gives
+        a client to send a request's headers (default 10) and its body (default 30).
+        ``FLOWMIXER_LOG_DIR``: the folder ``Log`` components may write in (default
+        ``$FLOWMIXER_HOME/logs``).
         """
         env = os.environ if environ is None else environ
 
@@ -73,11 +101,19 @@ class Settings:
             value = env.get(name, "")
             return _choice(name, value, accepted) if value.strip() else default
 
+        def seconds(name: str, default: float) -> float:
+            value = env.get(name, "")
+            return _seconds(name, value) if value.strip() else default
+
         home = env.get("FLOWMIXER_HOME", "").strip()
+        log_dir = env.get("FLOWMIXER_LOG_DIR", "").strip()
         return cls(
             home=Path(home).expanduser().resolve() if home else _default_home(),
             log_format=choose("FLOWMIXER_LOG_FORMAT", LOG_FORMATS, "auto"),
             log_level=choose("FLOWMIXER_LOG_LEVEL", LOG_LEVELS, "info"),
+            header_timeout=seconds("FLOWMIXER_HEADER_TIMEOUT", HEADER_TIMEOUT),
+            body_timeout=seconds("FLOWMIXER_BODY_TIMEOUT", BODY_TIMEOUT),
+            log_dir=Path(log_dir).expanduser().resolve() if log_dir else None,
         )
 
     def ensure_home(self) -> Path:

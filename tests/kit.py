@@ -51,6 +51,10 @@ class Flaky(Component):
                 raise RetryError("not yet", delay=context.properties.get("delay"))
             if kind == "defer":
                 raise DeferError("rate limited", delay=context.properties.get("delay", 0.001))
+            if kind == "outage":  # what a client raises for a failure while a circuit is open
+                outage = RetryError("no answer", delay=context.properties.get("delay", 0.001))
+                outage.outage = True
+                raise outage
             raise ConnectionError(f"attempt {self.calls[key]} failed")
         await context.send(context.message)
 

@@ -13,10 +13,12 @@ import aiohttp
 import structlog
 
 from runtime.auth.secretbox import SecretBox, generate_key
+from runtime.brokers.sqlite import SQLiteBroker
 from runtime.engine import Output
 from runtime.registry import Registry
 from runtime.server import Server, ServerContext
 from runtime.server.assemble import assemble
+from runtime.server.intake import HookIntake
 from runtime.stores.sqlite import SQLiteStore
 
 ADMIN_TOKEN = "admin-token-Zq8w-a1b2c3d4e5f6g7h8i9j0"
@@ -100,12 +102,17 @@ async def serving(
     admin_token: str | None = ADMIN_TOKEN,
     environ: dict[str, str] | None = None,
     public_url: str = "http://flows.example.test",
+    queue_size: int = 1024,
+    intake: HookIntake | None = None,
+    durable: bool = False,
 ) -> AsyncIterator[Served]:
     """A server on a free port of 127.0.0.1 over the SQLite file ``db`` (with a vault and an
-    app configuration store; ``environ`` stands for the process environment)."""
+    app configuration store; ``environ`` stands for the process environment), queuing in
+    memory unless ``durable``."""
     outputs: list[Output] = []
     box = SecretBox([generate_key()])
     async with await SQLiteStore.open(db) as store, aiohttp.ClientSession() as session:
+        broker = SQLiteBroker(store) if durable else None
         ctx = await assemble(
             store,
             registry,
@@ -116,6 +123,9 @@ async def serving(
             logger=structlog.get_logger("flowmixer.server"),
             environ=environ or {},
             on_output=outputs.append,
+            broker=broker,
+            queue_size=queue_size,
+            intake=intake,
         )
         server = Server(ctx, host="127.0.0.1", port=0)
         port = await server.start()
@@ -123,3 +133,5 @@ async def serving(
             yield Served(f"http://127.0.0.1:{port}", ctx, session, outputs)
         finally:
             await server.close()
+            if broker is not None:
+                await broker.close()  # its last writes, before the store closes

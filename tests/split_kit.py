@@ -15,12 +15,13 @@ import structlog
 
 from runtime.auth.secretbox import SecretBox, generate_key
 from runtime.cli.broker_option import make_broker
-from runtime.engine import Output
+from runtime.engine import QUEUE_SIZE, Output
 from runtime.registry import Registry
 from runtime.server import Server
 from runtime.server.assemble import assemble
 from runtime.server.bridge import Bridge
 from runtime.server.engine_loop import EngineLoop
+from runtime.server.intake import HookIntake
 from runtime.stores.sqlite import SQLiteStore
 from tests.server_kit import ADMIN_TOKEN, Served
 
@@ -65,10 +66,16 @@ class SplitServed(Served):
 
 @contextlib.asynccontextmanager
 async def serving_split(
-    db: Path, registry: Registry, *, broker: str = "sqlite"
+    db: Path,
+    registry: Registry,
+    *,
+    broker: str = "sqlite",
+    queue_size: int = QUEUE_SIZE,
+    intake: HookIntake | None = None,
 ) -> AsyncIterator[SplitServed]:
     """The server over the SQLite file ``db``, its engine on its own loop; ``broker`` is
-    ``sqlite`` or ``memory``, as ``flowmixer serve --broker`` takes."""
+    ``sqlite`` or ``memory``, as ``flowmixer serve --broker`` takes; ``queue_size`` and
+    ``intake`` as ``--queue-size`` and ``--hook-wait``/``--idempotency-window`` make them."""
     outputs: list[Output] = []  # appended on the engine's thread: list.append is atomic
     engine_loop = EngineLoop()
     bridge = Bridge(engine_loop.start())
@@ -90,6 +97,8 @@ async def serving_split(
                     environ={},
                     on_output=outputs.append,
                     broker=made["broker"],
+                    queue_size=queue_size,
+                    intake=intake,
                 )
 
             async def close_parts() -> None:

@@ -173,3 +173,26 @@ def test_a_quota_set_with_the_cli_is_what_run_and_call_apply(home: Path) -> None
     limits = {r.resource: (r.limit, r.window) for r in quotas.rules(SERVICE)}
     assert limits["org_write"] == (7, 60)
     assert limits["org_read"] == (1000, 60)
+
+
+def test_a_missing_key_file_with_sealed_secrets_is_an_error_and_no_new_key_is_made(cli, home):
+    assert cli.run("config", "set", SERVICE, f"clientSecret={CLIENT_SECRET}")[0] == 0
+    key_file = home / "secret.key"
+    key_file.unlink()
+    code, _, err = cli.run("config", "get", SERVICE)
+    assert code != 0
+    assert f"the key file {str(key_file)!r} is missing" in err
+    assert "holds 1 secret(s) sealed with a key" in err
+    assert "restore the key file" in err
+    assert "FLOWMIXER_SECRET_KEY" in err
+    assert "sealed with another key" not in err
+    assert not key_file.exists()
+
+
+def test_a_key_file_is_made_while_nothing_sealed_exists(cli, home):
+    assert cli.run("config", "set", SERVICE, "clientId=acme-app")[0] == 0  # not a secret
+    (home / "secret.key").unlink()
+    assert cli.run("config", "set", SERVICE, f"clientSecret={CLIENT_SECRET}")[0] == 0
+    assert (home / "secret.key").exists()
+    code, out, _ = cli.run("config", "get", SERVICE, "--json")
+    assert (code, json.loads(out)["clientSecret"]) == (0, "****11")

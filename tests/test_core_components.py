@@ -454,8 +454,9 @@ async def test_a_filter_sends_passing_events_on_out_and_the_others_on_rejected(r
 
 
 async def test_rejected_messages_are_discarded_and_counted_when_that_port_is_unwired(
-    registry, tmp_path
+    registry, tmp_path, monkeypatch
 ):
+    monkeypatch.setenv("FLOWMIXER_LOG_DIR", str(tmp_path))
     flow = _hook_into(BIG_ORDERS)
     log = tmp_path / "passed.jsonl"
     flow["components"]["log"] = {
@@ -556,14 +557,15 @@ def test_a_schedule_ticks_every_minute_unless_its_interval_says_otherwise(regist
         ),
         (
             {"type": "flowmixer.core.Log", "config": {"properties": {"path": "/nonexistent/x"}}},
-            "property 'path': cannot open '/nonexistent/x' for appending",
+            "property 'path': '/nonexistent/x' leads outside the log folder",
         ),
     ],
     ids=["webhook schema that is no schema", "filter regex that does not compile", "log path"],
 )
 async def test_a_component_whose_properties_cannot_work_stops_its_flow_from_starting(
-    registry, component, error
+    registry, component, error, tmp_path, monkeypatch
 ):
+    monkeypatch.setenv("FLOWMIXER_LOG_DIR", str(tmp_path))
     if component["type"] == "flowmixer.core.Webhook":
         flow = {"id": "t", "components": {"hook": component}}
     else:
@@ -641,7 +643,10 @@ def _log_flow(properties: dict[str, Any]) -> dict[str, Any]:
     return _hook_into({"type": "flowmixer.core.Log", "config": {"properties": properties}})
 
 
-async def test_log_appends_one_sorted_compact_json_line_per_message_to_its_file(registry, tmp_path):
+async def test_log_appends_one_sorted_compact_json_line_per_message_to_its_file(
+    registry, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FLOWMIXER_LOG_DIR", str(tmp_path))
     path = tmp_path / "events.jsonl"
     path.write_text('{"earlier":true}\n')
     async with running(_log_flow({"path": str(path), "label": "orders"}), registry) as run:
@@ -673,6 +678,43 @@ async def test_log_prints_its_lines_to_stdout_when_it_has_no_path(registry, caps
     assert line == (
         '{"componentId":"next","correlationId":"EVENT","flowId":"t","message":{"hello":"world"}}\n'
     ).replace("EVENT", event)
+
+
+async def test_log_writes_a_relative_path_inside_the_home_logs_folder_by_default(
+    registry, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FLOWMIXER_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FLOWMIXER_LOG_DIR", raising=False)
+    async with running(_log_flow({"path": "events.jsonl"}), registry) as (engine, _):
+        await engine.push("t", "hook", {"n": 1})
+        await engine.wait_idle("t")
+    (line,) = (tmp_path / "home" / "logs" / "events.jsonl").read_text().splitlines()
+    assert json.loads(line)["message"] == {"n": 1}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../outside.jsonl", "sub/../../outside.jsonl", "OUTSIDE", "escape/outside.jsonl", "."],
+    ids=["dot-dot", "dot-dot-deeper", "absolute-elsewhere", "symlink-out", "the-folder"],
+)
+async def test_log_refuses_a_path_leading_out_of_its_folder_and_writes_nothing(
+    registry, tmp_path, monkeypatch, path
+):
+    folder, elsewhere = tmp_path / "logs", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (folder / "escape").symlink_to(elsewhere)
+    monkeypatch.setenv("FLOWMIXER_LOG_DIR", str(folder))
+    path = str(elsewhere / "outside.jsonl") if path == "OUTSIDE" else path
+    plan = validate_flow(_log_flow({"path": path}), registry)
+    async with Engine(MemoryStore()) as engine:
+        with capture_logs(), pytest.raises(EngineError) as refused:
+            await engine.start_flow(plan)
+        assert not engine.is_running("t")
+    assert f"property 'path': {path!r} leads outside the log folder" in str(refused.value)
+    assert "FLOWMIXER_LOG_DIR" in str(refused.value)
+    assert list(elsewhere.iterdir()) == []
+    assert not (tmp_path / "outside.jsonl").exists()
 
 
 @pytest.mark.parametrize(

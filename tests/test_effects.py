@@ -404,8 +404,9 @@ async def test_two_uncertain_effects_with_the_same_input_never_adopt_the_same_ob
 
     import structlog
 
-    from components.pinterest.idempotency import first_unclaimed, reuse
+    from components.pinterest.idempotency import made_since, reuse
     from components.pinterest.models import Pin
+    from components.pinterest.resolution import Lookup
 
     pins = [
         Pin(id="1", title="Soup", created_at="2025-01-01T00:00:01"),
@@ -414,6 +415,7 @@ async def test_two_uncertain_effects_with_the_same_input_never_adopt_the_same_ob
 
     class Logged:
         log = structlog.get_logger()
+        properties: dict[str, object] = {}
 
     async def listing():
         for pin in pins:
@@ -425,15 +427,57 @@ async def test_two_uncertain_effects_with_the_same_input_never_adopt_the_same_ob
     async def adopt(event: str) -> str:
         sent = await shared.begin(event, PIN)
         await sent.sending()  # timed out: uncertain
+        sent.landed()
         effect = await shared.begin(event, PIN)
-        found = await reuse(
-            Logged(),  # type: ignore[arg-type]
-            effect,
-            lambda: first_unclaimed(effect, listing(), lambda pin: pin.title == "Soup"),
-        )
+
+        async def find() -> list[Pin]:
+            return await made_since(listing(), None, lambda pin: pin.title == "Soup")
+
+        found = await reuse(Logged(), effect, Lookup(find, "board 1"))  # type: ignore[arg-type]
         assert found is not None
         return str(found["id"])
 
     adopted = await asyncio.gather(adopt("event-a"), adopt("event-b"))
 
     assert sorted(adopted) == ["1", "2"]
+
+
+async def test_a_lookup_that_found_nothing_ends_the_uncertainty_and_keeps_the_first_send_time(
+    store, clock
+):
+    first = await ledger(store, clock).begin("event-1", PIN)
+    await first.sending()  # no answer: uncertain
+    sent_at = clock.now
+    clock.now += 60
+    again = await ledger(store, clock).begin("event-1", PIN)
+    await again.found_nothing()
+    clock.now += 60
+    third = await ledger(store, clock).begin("event-1", PIN)
+
+    assert (again.uncertain, third.uncertain, third.done) == (False, False, False)
+    assert (third.first_sent_at, third.sent_before) == (sent_at, 1)
+
+
+async def test_an_effect_knows_when_another_event_sends_the_same_input_in_this_process(
+    store, clock
+):
+    shared = ledger(store, clock)
+    mine = await shared.begin("event-a", PIN)
+    twin = await shared.begin("event-b", PIN)
+    other = await shared.begin("event-c", {**PIN, "title": "Stew"})
+
+    await mine.sending()
+    assert (mine.twin_in_flight, twin.twin_in_flight, other.twin_in_flight) == (
+        False,
+        True,
+        False,
+    )
+    await twin.sending()
+    assert (mine.twin_in_flight, twin.twin_in_flight) == (True, True)
+    mine.landed()
+    mine.landed()  # once is what counts
+    assert (mine.twin_in_flight, twin.twin_in_flight) == (True, False)
+    twin.landed()
+    assert not mine.twin_in_flight
+    # Another ledger (another component or process) does not see these.
+    assert not (await ledger(store, clock, "board").begin("event-a", PIN)).twin_in_flight

@@ -18,7 +18,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from runtime.envelope import Envelope
 from runtime.registry import Registry
 from runtime.stores import DeadLetter
-from tests.server_kit import ORDERS
 from tests.split_kit import serving_split
 
 BROKERS = pytest.mark.parametrize("broker", ["sqlite", "memory"])
@@ -154,33 +153,3 @@ async def test_a_body_over_the_limit_gets_413_on_the_front_while_the_engine_loop
 
     assert held  # the body is read on the front, before the handler crosses to the engine
     assert answer == (413, {"error": "the body is larger than the limit of 1 MiB"})
-
-
-async def test_a_full_channel_sends_the_event_through_the_engine_loop_where_it_waits_for_room(
-    tmp_path: Path, registry: Registry
-) -> None:
-    async with serving_split(tmp_path / "db", registry, broker="memory") as served:
-        secret = await served.deploy(ORDERS)
-        runner = served.ctx.engine.runner_of("orders")
-        assert runner is not None
-        channel = runner.nodes["hook"].channel
-        blocked = served.block_engine_loop()
-        try:
-            taken = 0
-            while channel.reserve_from_thread():  # fill the bound from this thread
-                taken += 1
-            waiting = asyncio.ensure_future(
-                served.hook("/hooks/orders/hook", '{"total": 500}', secret)
-            )
-            async with served.session.get(served.url + "/healthz") as response:
-                assert response.status == 200  # the front answers meanwhile
-            answered_while_full = waiting.done()
-        finally:
-            blocked.release()
-        for _ in range(taken):  # give the reserved room back, on the engine's loop
-            served.bridge.engine_loop.call_soon_threadsafe(channel.cancel_from_thread)  # type: ignore[union-attr]
-        status, _ = await waiting
-
-    assert taken == 1023  # the last place is kept for the engine's own publishes
-    assert not answered_while_full
-    assert status == 202

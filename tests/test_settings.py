@@ -30,10 +30,34 @@ def test_the_environment_sets_every_field(tmp_path: Path):
             "FLOWMIXER_HOME": str(tmp_path / "home"),
             "FLOWMIXER_LOG_FORMAT": "json",
             "FLOWMIXER_LOG_LEVEL": "debug",
+            "FLOWMIXER_HEADER_TIMEOUT": "2.5",
+            "FLOWMIXER_BODY_TIMEOUT": "120",
+            "FLOWMIXER_LOG_DIR": str(tmp_path / "logs"),
         }
     )
 
-    assert settings == Settings(home=tmp_path / "home", log_format="json", log_level="debug")
+    assert settings == Settings(
+        home=tmp_path / "home",
+        log_format="json",
+        log_level="debug",
+        header_timeout=2.5,
+        body_timeout=120.0,
+        log_dir=tmp_path / "logs",
+    )
+    assert settings.logs_path == tmp_path / "logs"
+
+
+def test_the_log_folder_defaults_to_logs_in_the_home(tmp_path: Path):
+    assert Settings.from_env({"FLOWMIXER_HOME": str(tmp_path)}).logs_path == tmp_path / "logs"
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1", "nan", "1e9"])
+@pytest.mark.parametrize("name", ["FLOWMIXER_HEADER_TIMEOUT", "FLOWMIXER_BODY_TIMEOUT"])
+def test_a_timeout_that_is_not_a_positive_number_of_seconds_is_refused_naming_it(
+    name: str, value: str
+):
+    with pytest.raises(ConfigurationError, match=f"{name} is '{value}'.*seconds above 0"):
+        Settings.from_env({name: value})
 
 
 def test_without_a_mapping_the_process_environment_is_read(

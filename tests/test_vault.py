@@ -149,5 +149,5 @@ def test_a_token_set_needs_an_access_token():
 
 
 async def test_an_account_needs_a_name(store):
-    with pytest.raises(ConfigurationError, match="needs a name"):
+    with pytest.raises(ConfigurationError, match="account: it is empty"):
         await TokenVault(store, SecretBox([KEY])).save(SERVICE, "", TOKENS)

@@ -1,20 +1,52 @@
-"""Log: writes each message it receives as one JSON line, to a file or to stdout."""
+"""Log: writes each message it receives as one JSON line, to a file or to stdout.
+
+A deployed flow must not write where the server can but the operator did not mean it to, so
+the file is confined to the log folder (``FLOWMIXER_LOG_DIR``, by default
+``$FLOWMIXER_HOME/logs``): ``path`` is taken relative to it, and one that leads outside it
+(absolute elsewhere, ``..``, a symbolic link out) stops the flow from starting.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from runtime.component import Component
 from runtime.errors import ConfigurationError
+from runtime.settings import Settings
 
 if TYPE_CHECKING:
     from runtime.component import Context
 
+# O_NOFOLLOW: a symbolic link put in place after the check is not followed either.
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+
+
+def confined(path: str, folder: Path) -> Path:
+    """``path`` (relative to ``folder``, links resolved) when it stays inside ``folder``."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    root = folder.resolve()
+    target = (root / path).resolve()
+    if target == root or not target.is_relative_to(root):
+        raise ConfigurationError(
+            f"property 'path': {path!r} leads outside the log folder {str(root)!r}; give a file"
+            " inside it (the folder is FLOWMIXER_LOG_DIR, by default $FLOWMIXER_HOME/logs)"
+        )
+    return target
+
 
 def _open_append(path: str) -> TextIO:
-    return open(path, "a", encoding="utf-8")
+    target = confined(path, Settings.from_env().logs_path)
+    try:
+        descriptor = os.open(target, _APPEND, 0o600)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"property 'path': cannot open {path!r} in the log folder for appending: {exc.strerror}"
+        ) from exc
+    return os.fdopen(descriptor, "a", encoding="utf-8")
 
 
 class Log(Component):
@@ -35,9 +67,9 @@ class Log(Component):
             return
         try:
             self._file = await asyncio.to_thread(_open_append, path)
-        except OSError as exc:
+        except OSError as exc:  # the log folder itself cannot be made
             raise ConfigurationError(
-                f"property 'path': cannot open {path!r} for appending: {exc.strerror}"
+                f"property 'path': the log folder cannot be used: {exc.strerror}"
             ) from exc
 
     async def receive(self, context: Context) -> None:

@@ -43,7 +43,7 @@ def api_base_for(
 
 def client_for(context: Context) -> PinterestClient:
     """A client for the account the component's flow uses (``context.auth``), held to the
-    engine's quotas (``context.quotas``)."""
+    engine's quotas and circuits (``context.quotas``, ``context.circuits``)."""
     auth = context.auth
     if auth is None:
         raise CancelError(
@@ -56,6 +56,7 @@ def client_for(context: Context) -> PinterestClient:
         api_base=api_base_for(getattr(auth, "settings", None)),
         telemetry=context.telemetry,
         quotas=context.quotas,
+        circuits=context.circuits,
     )
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from components.pinterest.base import ListComponent, client_for
 from components.pinterest.idempotency import create_once, reuse
-from components.pinterest.lookups import find_board
+from components.pinterest.lookups import board_lookup
 from runtime.component import Component, Context
 
 if TYPE_CHECKING:
@@ -26,13 +26,14 @@ class CreateBoard(Component):
         name, description = message["name"], message.get("description")
         privacy = message.get("privacy") or "PUBLIC"
         effect = await context.effects.begin(context.correlation_id, message)
-        board = await reuse(
-            context, effect, lambda: find_board(client, effect, name, description, privacy)
-        )
+        lookup = board_lookup(client, effect, name, description, privacy)
+        board = await reuse(context, effect, lookup)
         if board is None:
             board = await create_once(
+                context,
                 effect,
                 lambda: client.create_board(name=name, description=description, privacy=privacy),
+                lookup,
             )
         await context.send(board)
 

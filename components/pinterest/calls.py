@@ -12,6 +12,14 @@ every caller for ``Retry-After`` (or until ``X-RateLimit-Reset``), and the reque
 again, at most :data:`RATE_LIMITED_TRIES` times in all; when the service asks for a wait longer
 than the gate's ``maxWait``, the :class:`~components.pinterest.errors.RateLimitedError` is raised
 at once, so the engine delivers the message again after that wait.
+
+Given :class:`~runtime.circuit.Circuits`, every call first goes through the circuit of the
+account (:mod:`runtime.circuit`): while it is open nothing is sent and
+:class:`~runtime.errors.ServiceUnavailableError` is raised. No answer (:class:`TransportError`)
+and a 5xx (:class:`ServerError`) count as the service's failures; a failure after which the
+circuit is open keeps its class (it may still have taken effect) but is marked ``outage``, with
+the wait until the next probe as its ``delay``, so that it uses no attempt. Any other answer,
+4xx and 429 included, shows that Pinterest answers.
 """
 
 from __future__ import annotations
@@ -20,7 +28,13 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from components.pinterest.categories import category_of
-from components.pinterest.errors import RateLimitedError, UnauthorizedError
+from components.pinterest.errors import (
+    PinterestError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    UnauthorizedError,
+)
 from components.pinterest.transport import SERVICE
 from runtime.telemetry import NO_TELEMETRY
 
@@ -29,6 +43,7 @@ if TYPE_CHECKING:
 
     from components.pinterest.models import RateLimit
     from components.pinterest.transport import ApiResponse, Transport
+    from runtime.circuit import Circuit, Circuits
     from runtime.credentials import Credentials
     from runtime.quota import QuotaGate, Quotas
     from runtime.telemetry import Telemetry
@@ -40,7 +55,8 @@ UNHINTED_429_WAIT: Final = 5.0
 
 
 class Calls:
-    """Sends the calls of one client: one account's credentials, the process's quotas."""
+    """Sends the calls of one client: one account's credentials, the process's quotas and
+    circuits."""
 
     def __init__(
         self,
@@ -50,12 +66,16 @@ class Calls:
         *,
         quotas: Quotas | None = None,
         telemetry: Telemetry = NO_TELEMETRY,
+        circuits: Circuits | None = None,
     ) -> None:
         self._transport = transport
         self._credentials = credentials
         self._log = logger
         self._quotas = quotas
         self._telemetry = telemetry
+        self._circuit: Circuit | None = (
+            None if circuits is None else circuits.circuit(SERVICE, credentials.account)
+        )
 
     async def call(
         self,
@@ -68,6 +88,39 @@ class Calls:
         data: Any = None,
     ) -> ApiResponse:
         """Send ``method url`` (``path`` is its part below the API base: it picks the quota)."""
+        circuit = self._circuit
+        if circuit is None:
+            return await self._limited(method, url, path, params, json, data)
+        probe = circuit.admit()  # ServiceUnavailableError while the circuit is open
+        try:
+            response = await self._limited(method, url, path, params, json, data)
+        except (TransportError, ServerError) as exc:
+            if circuit.failed(probe, str(exc)):
+                exc.outage, exc.delay = True, circuit.wait()
+            raise
+        except PinterestError as exc:
+            if exc.status is None:  # refused by our own checks: nothing was sent
+                circuit.abandon(probe)
+            else:
+                circuit.succeeded()
+            raise
+        except BaseException:  # no token, a quota wait, a cancellation: no verdict
+            circuit.abandon(probe)
+            raise
+        if circuit.failures:  # a closed circuit with no failure has nothing to reset
+            circuit.succeeded()
+        return response
+
+    async def _limited(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: Any,
+    ) -> ApiResponse:
+        """Send within the quota: wait for it, and after a 429 wait and send again."""
         if self._quotas is None:
             return await self._authorized(method, url, params, json, data, None)
         credentials = self._credentials

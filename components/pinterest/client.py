@@ -46,6 +46,7 @@ from runtime.telemetry import NO_TELEMETRY
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
+    from runtime.circuit import Circuits
     from runtime.credentials import Credentials
     from runtime.quota import Quotas
     from runtime.telemetry import Telemetry
@@ -77,11 +78,19 @@ class PinterestClient:
         logger: FilteringBoundLogger | None = None,
         telemetry: Telemetry = NO_TELEMETRY,
         quotas: Quotas | None = None,
+        circuits: Circuits | None = None,
     ) -> None:
         self._api_base = api_base.rstrip("/")
         log = logger or structlog.get_logger(__name__)
         self._transport = Transport(session, log, timeout=timeout, telemetry=telemetry)
-        self._calls = Calls(self._transport, credentials, log, quotas=quotas, telemetry=telemetry)
+        self._calls = Calls(
+            self._transport,
+            credentials,
+            log,
+            quotas=quotas,
+            telemetry=telemetry,
+            circuits=circuits,
+        )
 
     @property
     def api_base(self) -> str:

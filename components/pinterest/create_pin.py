@@ -5,8 +5,8 @@ sent there), registered and uploaded as Pinterest media, and the Pin is made onc
 has processed it. The uploaded media's id is noted in the effects ledger, so a retried message
 (e.g. after the processing timeout) waits for that upload instead of uploading again.
 
-A Pin is made once per event and input even when the message is delivered again
-(:mod:`components.pinterest.idempotency`).
+A Pin is made once per event and input even when the message is delivered again or an answer
+is lost (:mod:`components.pinterest.idempotency`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from components.pinterest.base import client_for
 from components.pinterest.client import PinterestClient
 from components.pinterest.errors import MediaFailedError, NotFoundError, PinterestInputError
 from components.pinterest.idempotency import create_once, reuse
-from components.pinterest.lookups import find_pin
+from components.pinterest.lookups import pin_lookup
 from components.pinterest.pins import pin_body
 from runtime.component import Component, Context
 from runtime.effects import Effect
@@ -144,12 +144,13 @@ class CreatePin(Component):
         kind = media_kind(message)
         client = client_for(context)
         effect = await context.effects.begin(context.correlation_id, message)
-        pin = await reuse(context, effect, lambda: find_pin(client, effect, message, kind))
+        lookup = pin_lookup(client, effect, message, kind)
+        pin = await reuse(context, effect, lookup)
         if pin is None:
             if kind == "videoUrl":
                 source = await video_source(context, client, message, effect)
             else:
                 source = image_source(kind, message)
             body = {**pin_body(message), "media_source": source}
-            pin = await create_once(effect, lambda: client.create_pin(body))
+            pin = await create_once(context, effect, lambda: client.create_pin(body), lookup)
         await context.send(pin)

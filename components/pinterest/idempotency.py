@@ -1,14 +1,21 @@
 """Creating a Pin, board or section once per effect, though Pinterest has no idempotency keys.
 
 A create component records each attempt in the effects ledger (:mod:`runtime.effects`) and
-goes through three cases:
+goes through three cases (:func:`reuse`, then :func:`create_once`):
 
 - the effect is **done** (made before, e.g. a crash came between the create and the
   acknowledgement): the recorded object is sent again and Pinterest is not called;
 - the effect is **uncertain** (an earlier attempt may have made the object, see
-  :func:`may_have_taken_effect`): the object is looked up first (:mod:`.lookups`) and, when
-  found, recorded and sent without creating another;
+  :func:`may_have_taken_effect`): it is resolved (:mod:`.resolution`) before anything else;
 - otherwise it is created, and the answer recorded before it is sent.
+
+An attempt that fails in a way that may have made the object is resolved at once, in the same
+delivery, not after the messages queued behind it: the object is looked up, with short and
+growing pauses, among everything made since the first attempt (:mod:`.lookups`). Found, it is
+recorded and sent. Proved absent (a lookup read every candidate), the failure is raised as it
+was and the next attempt creates without looking again. Where Pinterest cannot tell, the
+message goes to the dead letters as :class:`~runtime.errors.UncertainEffectError` and the
+effect stays uncertain, so a retry of that dead letter looks again before creating.
 
 A lookup never adopts an object another effect recorded as its own.
 """
@@ -16,12 +23,13 @@ A lookup never adopts an object another effect recorded as its own.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import aiohttp
 
 from components.pinterest.errors import PinterestError, PinterestInputError, TransportError
+from components.pinterest.polling import epoch_seconds
+from components.pinterest.resolution import Lookup, LookupIncompleteError, Resolution, resolve
 from runtime.auth.oauth2 import OAuth2Error
 from runtime.errors import DeferError, ReauthorizeError
 
@@ -35,6 +43,12 @@ M = TypeVar("M", bound="PinterestModel")
 CLOCK_SKEW: Final = 300.0
 """Seconds by which Pinterest's clock may be behind ours: an object whose ``created_at`` is
 earlier than the first attempt minus this cannot be the one the attempt made."""
+
+PAGE: Final = 250
+"""Items per page of a lookup's listing (the API's largest ``page_size``, the client's)."""
+
+MAX_LOOKUP_ITEMS: Final = 25_000
+"""A lookup that would read more items than this gives up: Pinterest cannot tell in time."""
 
 _NOT_SENT: Final = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
@@ -59,46 +73,70 @@ def may_have_taken_effect(exc: BaseException) -> bool:
     return not isinstance(exc, ReauthorizeError | DeferError | OAuth2Error)
 
 
+def unanswered_in_time(exc: BaseException) -> bool:
+    """Whether ``exc`` is a request that got no answer in time: Pinterest may still be at work."""
+    return isinstance(exc, TransportError) and isinstance(exc.__cause__, TimeoutError)
+
+
 def as_payload(model: PinterestModel) -> dict[str, Any]:
     """What a create component sends (and records): the object as Pinterest answered it."""
     return model.model_dump(mode="json", exclude_none=True)
 
 
-async def reuse(
-    context: Context, effect: Effect, find: Callable[[], Awaitable[PinterestModel | None]]
-) -> dict[str, Any] | None:
+def policy_of(context: Context) -> Resolution:
+    """The resolution of the component's ``uncertainWait`` property (60 s when absent)."""
+    wait = context.properties.get("uncertainWait")
+    return Resolution() if wait is None else Resolution(budget=float(wait))
+
+
+async def reuse(context: Context, effect: Effect, lookup: Lookup[Any]) -> dict[str, Any] | None:
     """The object to send without creating one: the recorded one of a done effect, or the one
-    ``find`` finds for an uncertain effect (recorded now); None when one must be created."""
+    an uncertain effect's lookup finds (recorded now); None when one must be created.
+
+    Raises :class:`~runtime.errors.UncertainEffectError` where Pinterest cannot tell.
+    """
     if effect.done:
         result: dict[str, Any] = effect.result
         return result
     if not effect.uncertain:
         return None
-    # One lookup at a time per component: two uncertain effects with the same input must not
-    # both adopt the object only one of them made.
-    async with effect.adoption:
-        found = await find()
-        if found is None:
-            context.log.info("an earlier attempt made nothing that can be found; creating it")
-            return None
-        payload = as_payload(found)
-        ref = getattr(found, "id", None)
-        await effect.complete(payload, ref=ref)
-    context.log.info("reusing what an earlier attempt made", object_id=ref)
-    return payload
+    found = await resolve(context, effect, lookup, policy_of(context))
+    if found is None:
+        await effect.found_nothing()
+        context.log.info("an earlier attempt made nothing; creating it")
+        return None
+    return as_payload(found)
 
 
 async def create_once(
-    effect: Effect, create: Callable[[], Awaitable[PinterestModel]]
+    context: Context,
+    effect: Effect,
+    create: Callable[[], Awaitable[PinterestModel]],
+    lookup: Lookup[Any],
 ) -> dict[str, Any]:
-    """Call ``create`` with the attempt recorded around it; the created object as a payload."""
+    """Call ``create`` with the attempt recorded around it; the created object as a payload.
+
+    A failure that may have made the object is resolved before this returns or raises: the
+    object found is returned; when a complete lookup proves nothing was made, the failure is
+    raised (the next attempt creates again).
+    """
     await effect.sending()
     try:
-        created = await create()
+        try:
+            created = await create()
+        finally:
+            effect.landed()
     except Exception as exc:
         if not may_have_taken_effect(exc):
             await effect.sent_nothing()
-        raise
+            raise
+        policy = policy_of(context)
+        first = policy.late_delay if unanswered_in_time(exc) else policy.first_delay
+        found = await resolve(context, effect, lookup, policy, first_delay=first)
+        if found is None:
+            await effect.found_nothing()
+            raise
+        return as_payload(found)
     payload = as_payload(created)
     await effect.complete(payload, ref=getattr(created, "id", None))
     return payload
@@ -107,37 +145,51 @@ async def create_once(
 def created_since(created_at: str | None, since: float | None) -> bool:
     """Whether an object made at ``created_at`` (Pinterest's ISO time, UTC) may have been made
     by an attempt first sent at ``since`` (epoch seconds); True when either is unknown."""
-    if created_at is None or since is None:
+    when = epoch_seconds(created_at)
+    if when is None or since is None:
         return True
-    try:
-        when = datetime.fromisoformat(created_at)
-    except ValueError:
-        return True
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp() >= since - CLOCK_SKEW
+    return when >= since - CLOCK_SKEW
 
 
-async def first_unclaimed(
-    effect: Effect, listing: AsyncIterator[M], matches: Callable[[M], bool]
-) -> M | None:
-    """The newest object of ``listing`` that ``matches`` and no other effect made, or None.
+async def made_since(
+    listing: AsyncIterator[M],
+    since: float | None,
+    matches: Callable[[M], bool],
+    *,
+    page: int = PAGE,
+    max_items: int = MAX_LOOKUP_ITEMS,
+) -> list[M]:
+    """The items of ``listing`` that ``matches``, read until none made since ``since`` (epoch
+    seconds, less :data:`CLOCK_SKEW`) can follow; the listing is closed at the end.
 
-    The listing is read to its end (ask it for a bounded number of items), then closed.
+    The order of Pinterest's listings is not promised: the reading stops early only once
+    everything read so far came newest first and a whole page of ``page`` items was made
+    before the cutoff. Any other listing (or an item without ``created_at``, or no ``since``)
+    is read to its end. More than ``max_items`` raises :class:`LookupIncompleteError`.
     """
-    candidates: list[M] = []
+    cutoff = None if since is None else since - CLOCK_SKEW
+    found: list[M] = []
+    count, previous, newest_first, page_old = 0, None, True, True
     try:
         async for item in listing:
+            created = epoch_seconds(getattr(item, "created_at", None))
+            if created is None or (previous is not None and created > previous):
+                newest_first = False
+            previous = created
+            page_old = page_old and cutoff is not None and created is not None and created < cutoff
             if matches(item):
-                candidates.append(item)
+                found.append(item)
+            count += 1
+            if count % page == 0:
+                if newest_first and page_old:
+                    break
+                page_old = True
+            if count >= max_items:
+                raise LookupIncompleteError(
+                    f"the listing has more than {max_items:,} objects that could be the one made"
+                )
     finally:
         aclose = getattr(listing, "aclose", None)
         if aclose is not None:
             await aclose()
-    if not candidates:
-        return None
-    claimed = await effect.claimed([str(getattr(c, "id", "")) for c in candidates])
-    free = [c for c in candidates if str(getattr(c, "id", "")) not in claimed]
-    # Newest first: an identical object made a little before the first attempt is older.
-    free.sort(key=lambda c: str(getattr(c, "created_at", None) or ""), reverse=True)
-    return free[0] if free else None
+    return found

@@ -1,20 +1,25 @@
 """Finding the Pin, board or section an uncertain create may have made (see :mod:`.idempotency`).
 
-Each lookup reads a bounded listing (no search index, which may lag behind a create) and
-compares what the create sent with what Pinterest answers:
+Each lookup reads a listing (no search index, which may lag behind a create) as far back as the
+first attempt, less :data:`~.idempotency.CLOCK_SKEW`, in pages of 250
+(:func:`~.idempotency.made_since`: it stops early only once the listing proved newest first),
+and compares what the create sent with what Pinterest answers:
 
-- **Pins**: the newest :data:`PIN_LOOKUP_LIMIT` Pins of the board (or of the section), made at
-  or after the first attempt (less :data:`~.idempotency.CLOCK_SKEW`), in the same section, with
-  the same title, description, link and alt text (where sent) and the same kind of media.
-  Image addresses are compared when the answer shows them on the source's host (the emulator
-  repeats the address); Pinterest copies images to its own servers, and then the other fields
-  and the time decide. An image's bytes (``imageBase64``) and a video cannot be compared:
-  Pinterest answers neither the bytes nor the media id, only its own copy. Carousels compare
-  the number of images and each image's text and address; videos their cover address.
-- **Boards**: up to :data:`LISTING_LIMIT` of the account's boards of the same privacy, with the
-  same name (and description, where sent), made at or after the first attempt.
-- **Sections**: up to :data:`LISTING_LIMIT` sections of the board with the same name; sections
-  carry no creation time, so a section of that name made before is taken for the one sent.
+- **Pins**: the Pins of the board (or of the section) made at or after the first attempt (less
+  the skew), in the same section, with the same title, description, link and alt text (where
+  sent) and the same kind of media. Image addresses are compared when the answer shows them
+  on the source's host (the emulator repeats the address); Pinterest copies images to its own
+  servers, and then the other fields and the time decide. An image's bytes (``imageBase64``)
+  and a video cannot be compared: Pinterest answers neither the bytes nor the media id, only
+  its own copy. Carousels compare the number of images and each image's text and address;
+  videos their cover address.
+- **Boards**: the account's boards of the same privacy with the same name (and description,
+  where sent), made at or after the first attempt.
+- **Sections**: the sections of the board with the same name; sections carry no creation
+  time, so the whole list is read and a section of that name made before is taken for the one
+  sent.
+
+Each gives a :class:`~.resolution.Lookup`: every match, and where an operator should look.
 """
 
 from __future__ import annotations
@@ -23,15 +28,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from components.pinterest.idempotency import created_since, first_unclaimed
+from components.pinterest.idempotency import created_since, made_since
+from components.pinterest.resolution import Lookup
 
 if TYPE_CHECKING:
     from components.pinterest.client import PinterestClient
     from components.pinterest.models import Board, BoardSection, Pin, PinMedia
     from runtime.effects import Effect
 
-PIN_LOOKUP_LIMIT: Final = 100
-LISTING_LIMIT: Final = 1000
 PIN_TEXTS: Final = (
     ("title", "title"),
     ("description", "description"),
@@ -116,36 +120,40 @@ def same_pin(pin: Pin, message: Mapping[str, Any], kind: str, since: float | Non
     )
 
 
-async def find_pin(
+def pin_lookup(
     client: PinterestClient, effect: Effect, message: Mapping[str, Any], kind: str
-) -> Pin | None:
-    pins = client.list_board_pins(
-        message["boardId"], section_id=message.get("boardSectionId"), limit=PIN_LOOKUP_LIMIT
-    )
-    since = effect.first_sent_at
-    return await first_unclaimed(effect, pins, lambda pin: same_pin(pin, message, kind, since))
+) -> Lookup[Pin]:
+    board, section = message["boardId"], message.get("boardSectionId")
+
+    async def find() -> list[Pin]:
+        since = effect.first_sent_at
+        pins = client.list_board_pins(board, section_id=section)
+        return await made_since(pins, since, lambda pin: same_pin(pin, message, kind, since))
+
+    where = f"board {board}" if section is None else f"section {section} of board {board}"
+    return Lookup(find, where)
 
 
-async def find_board(
+def board_lookup(
     client: PinterestClient, effect: Effect, name: str, description: str | None, privacy: str
-) -> Board | None:
-    since = effect.first_sent_at
-
+) -> Lookup[Board]:
     def same(board: Board) -> bool:
         return (
             board.name == name
             and board.privacy in (None, privacy)
             and _same_text(description, board.description)
-            and created_since(board.created_at, since)
+            and created_since(board.created_at, effect.first_sent_at)
         )
 
-    return await first_unclaimed(
-        effect, client.list_boards(privacy=privacy, limit=LISTING_LIMIT), same
-    )
+    async def find() -> list[Board]:
+        return await made_since(client.list_boards(privacy=privacy), effect.first_sent_at, same)
+
+    return Lookup(find, f"the account's {privacy} boards")
 
 
-async def find_section(
-    client: PinterestClient, effect: Effect, board_id: str, name: str
-) -> BoardSection | None:
-    sections = client.list_board_sections(board_id, limit=LISTING_LIMIT)
-    return await first_unclaimed(effect, sections, lambda section: section.name == name)
+def section_lookup(client: PinterestClient, board_id: str, name: str) -> Lookup[BoardSection]:
+    async def find() -> list[BoardSection]:
+        sections = client.list_board_sections(board_id)
+        return await made_since(sections, None, lambda section: section.name == name)
+
+    return Lookup(find, f"the sections of board {board_id}")

@@ -7,11 +7,12 @@ again (:mod:`components.pinterest.idempotency`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from components.pinterest.base import ListComponent, client_for
 from components.pinterest.idempotency import create_once, reuse
-from components.pinterest.lookups import find_section
+from components.pinterest.lookups import section_lookup
 from runtime.component import Component, Context
 
 if TYPE_CHECKING:
@@ -32,9 +33,11 @@ class CreateBoardSection(Component):
         message, client = context.message, client_for(context)
         board_id, name = message["boardId"], message["name"]
         effect = await context.effects.begin(context.correlation_id, message)
-        section = await reuse(context, effect, lambda: find_section(client, effect, board_id, name))
+        lookup = section_lookup(client, board_id, name)
+        section = await reuse(context, effect, lookup)
         if section is None:
-            section = await create_once(effect, lambda: client.create_board_section(board_id, name))
+            create = partial(client.create_board_section, board_id, name)
+            section = await create_once(context, effect, create, lookup)
         await context.send(section)
 
 

@@ -7,6 +7,8 @@ One job per module:
 * :mod:`runtime.auth.app_config` keeps each service's app configuration (client id, client
   secret...), with ``FLOWMIXER_<SERVICE>_<KEY>`` environment overrides.
 * :mod:`runtime.auth.vault` keeps each account's tokens, sealed.
+* :mod:`runtime.auth.account_names` checks account names.
+* :mod:`runtime.auth.refresh_lock` lets one process at a time refresh (a lock file).
 * :mod:`runtime.auth.oauth2` drives a service's authorization-code flow from its manifest.
 * :mod:`runtime.auth.states` issues and checks the single-use ``state`` of logins.
 * :mod:`runtime.auth.scopes` chooses the scopes a login asks for.
@@ -16,6 +18,7 @@ One job per module:
 
 from __future__ import annotations
 
+from runtime.auth.account_names import AccountNameError, check_account_name
 from runtime.auth.app_config import AppConfigStore, env_var
 from runtime.auth.credentials import AuthProvider, VaultCredentials
 from runtime.auth.loopback import LoginError, LoginResult, loopback_login
@@ -23,10 +26,18 @@ from runtime.auth.oauth2 import InvalidGrantError, OAuth2Client, OAuth2Error, OA
 from runtime.auth.scopes import LEGACY_SCOPES, normalize_scopes, scopes_to_request
 from runtime.auth.secretbox import SecretBox, generate_key
 from runtime.auth.states import LoginStateError, LoginStates, PendingLogin
-from runtime.auth.vault import AccountRecord, TokenSet, TokenVault
+from runtime.auth.vault import (
+    AccountExistsError,
+    AccountRecord,
+    StoredTokens,
+    TokenSet,
+    TokenVault,
+)
 
 __all__ = [
     "LEGACY_SCOPES",
+    "AccountExistsError",
+    "AccountNameError",
     "AccountRecord",
     "AppConfigStore",
     "AuthProvider",
@@ -40,9 +51,11 @@ __all__ = [
     "OAuth2Hooks",
     "PendingLogin",
     "SecretBox",
+    "StoredTokens",
     "TokenSet",
     "TokenVault",
     "VaultCredentials",
+    "check_account_name",
     "env_var",
     "generate_key",
     "hooks_for",

@@ -4,9 +4,16 @@
 expires within :data:`REFRESH_MARGIN` seconds, and once when the API rejects it. Refreshes are
 single-flight per account (one lock and one cached token set per account, shared by every
 credentials object of the provider): fifty calls with an expired token cause one refresh. The
-rotated refresh token is saved in the vault before the new access token is handed out. A refused
-refresh marks the account as needing re-authorization and raises
-:class:`~runtime.errors.ReauthorizeError`.
+rotated refresh token is saved in the vault before the new access token is handed out.
+
+Other processes may share the vault (``serve`` and ``call``) and rotate the refresh token this
+one cached. So a refresh first takes the vault's refresh lock (one refresh at a time across
+processes) and reads the vault again: tokens another process refreshed are used as they are
+when fresh, else refreshed. A refused refresh is checked against the vault again: when the
+vault meanwhile holds another refresh token, that one is used; only the refusal of the newest
+marks the account as needing re-authorization (and raises
+:class:`~runtime.errors.ReauthorizeError`). Saves and marks are compare-and-set on the vault
+record's version, so neither overwrites what another process saved meanwhile.
 """
 
 from __future__ import annotations
@@ -15,22 +22,25 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, Final
 
 import structlog
 
-from runtime.auth.oauth2 import InvalidGrantError
+from runtime.auth.oauth2 import InvalidGrantError, OAuth2Error
+from runtime.auth.vault import StoredTokens, TokenSet
 from runtime.errors import ConfigurationError, ReauthorizeError
 from runtime.telemetry import NO_TELEMETRY
 
 if TYPE_CHECKING:
     from runtime.auth.oauth2 import OAuth2Client
-    from runtime.auth.vault import AccountRecord, TokenSet, TokenVault
+    from runtime.auth.vault import AccountRecord, TokenVault
     from runtime.credentials import Credentials, CredentialsResolver
     from runtime.manifest import ComponentManifest
     from runtime.telemetry import Telemetry
 
 REFRESH_MARGIN: Final = 300.0
+# Refreshes tried in one renewal when other processes keep changing the vault meanwhile.
+_ROUNDS: Final = 3
 
 
 @dataclass
@@ -90,60 +100,91 @@ class VaultCredentials:
         if tokens is not None and self._fresh(tokens):
             return tokens.access_token
         async with self._shared.lock:
-            tokens = self._shared.tokens or await self._load()
-            if self._fresh(tokens):
-                self._shared.tokens = tokens
-                return tokens.access_token
-            return (await self._refresh(tokens)).access_token
+            tokens = self._shared.tokens
+            if tokens is not None and self._fresh(tokens):
+                return tokens.access_token  # another call refreshed it meanwhile
+            return (await self._renew(rejected=None)).access_token
 
     async def token_rejected(self, token: str) -> None:
         async with self._shared.lock:
-            tokens = self._shared.tokens or await self._load()
-            if tokens.access_token != token:
-                self._shared.tokens = tokens
+            tokens = self._shared.tokens
+            if tokens is not None and tokens.access_token != token:
                 return  # another call refreshed it meanwhile
-            await self._refresh(tokens)
+            await self._renew(rejected=token)
 
     def _fresh(self, tokens: TokenSet) -> bool:
         return tokens.expires_at is None or tokens.expires_at - self._margin > self._clock()
 
-    async def _load(self) -> TokenSet:
-        tokens = await self._vault.load(self.service, self._account)
-        if tokens is None:
+    async def _stored(self) -> StoredTokens:
+        stored = await self._vault.stored(self.service, self._account)
+        if stored is None:
+            self._shared.tokens = None
             raise ReauthorizeError(
                 f"{self.service} account {self._account!r} is not connected; connect it with"
                 f" `flowmixer auth login {self.service.split(':', 1)[-1]}`"
             )
-        return tokens
+        return stored
 
-    async def _refresh(self, tokens: TokenSet) -> TokenSet:
+    async def _renew(self, rejected: str | None) -> TokenSet:
+        # Another process sharing the vault may have refreshed already (and rotated the
+        # refresh token this one holds): the vault is read again, under the refresh lock.
+        async with self._vault.refresh_lock():
+            stored = await self._stored()
+            for _ in range(_ROUNDS):
+                tokens = stored.tokens
+                if tokens.access_token != rejected and self._fresh(tokens):
+                    self._shared.tokens = tokens
+                    return tokens
+                newer = await self._refresh(stored)
+                if isinstance(newer, TokenSet):
+                    return newer
+                stored = newer
+            raise OAuth2Error(
+                f"{self.service} account {self._account!r}: its tokens kept changing while"
+                " refreshing them; try again"
+            )
+
+    async def _refresh(self, stored: StoredTokens) -> TokenSet | StoredTokens:
+        """New tokens, saved; or the vault's newer record when it changed meanwhile."""
+        tokens = stored.tokens
         if tokens.refresh_token is None:
-            await self._reauthorize("its token expired and cannot be refreshed")
+            return await self._reauthorize("its token expired and cannot be refreshed", stored)
         if tokens.refresh_token == self._shared.refused:
-            await self._reauthorize("the service refused to refresh its token")
+            return await self._reauthorize("the service refused to refresh its token", stored)
         try:
             new = await self._client.refresh(tokens.refresh_token, previous=tokens)
         except BaseException as exc:
             self._telemetry.token_refresh(self.service, ok=False)
             if not isinstance(exc, InvalidGrantError):
                 raise
+            latest = await self._stored()
+            if latest.tokens.refresh_token != tokens.refresh_token:
+                return latest  # refused because another process rotated it: use theirs
             self._shared.refused = tokens.refresh_token
-            await self._reauthorize("the service refused to refresh its token")
+            return await self._reauthorize("the service refused to refresh its token", latest)
         # Saved first: a rotated refresh token lost here would lock the account out.
-        await self._vault.save(self.service, self._account, new)
+        if not await self._vault.save(self.service, self._account, new, expected=stored.version):
+            return await self._stored()  # a login (or an unguarded process) saved meanwhile
         self._shared.tokens = new
         self._telemetry.token_refresh(self.service, ok=True)
         self._logger.info("auth.token_refreshed", expires_at=new.expires_at)
         return new
 
-    async def _reauthorize(self, reason: str) -> NoReturn:
+    async def _reauthorize(self, reason: str, stored: StoredTokens) -> StoredTokens:
+        """Mark the account and raise :class:`ReauthorizeError`; unless its record changed
+        since ``stored`` was read (then the newer record, to use instead)."""
         self._shared.tokens = None
-        await self._vault.mark_needs_reauthorization(self.service, self._account, reason)
+        # Only the record holding the refused tokens is marked: newer ones saved meanwhile
+        # by another process (or a login) are left connected.
+        if not await self._vault.mark_needs_reauthorization(
+            self.service, self._account, reason, version=stored.version
+        ):
+            return await self._stored()
         self._logger.warning("auth.reauthorization_needed", reason=reason)
         raise ReauthorizeError(
             f"{self.service} account {self._account!r} needs to be connected again ({reason});"
             f" run `flowmixer auth login {self.service.split(':', 1)[-1]} --account"
-            f" {self._account}`"
+            f" {self._account} --replace`"
         )
 
 

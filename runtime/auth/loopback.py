@@ -5,7 +5,8 @@ authorize URL, waits for the browser to come back to
 ``http://127.0.0.1:<port>/auth/<service name>/callback``, checks the state, exchanges the code
 and keeps the tokens in the vault. A callback with a wrong state is answered 400 and the login
 keeps waiting for the right one; a denial ends it. The state is bound to this process's own
-random secret, which never leaves it.
+random secret, which never leaves it. A login under the name of an account already connected
+fails unless ``replace`` is given (the service's tokens are then not kept).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ async def loopback_login(
     scopes: Sequence[str],
     announce: Callable[[str], None],
     account: str | None = None,
+    replace: bool = False,
     port: int = 0,
     timeout: float = 600.0,
 ) -> LoginResult:
@@ -86,7 +88,7 @@ async def loopback_login(
         try:
             tokens = await client.exchange_code(query.get("code", ""), redirect_uri)
             name = pending.account or await client.account_name(tokens)
-            await vault.save(service, name, tokens)
+            await vault.save(service, name, tokens, replace=pending.replace)
         except FlowmixerError as exc:
             done.set_exception(LoginError(f"the login to {service} failed: {exc}"))
             return _page(400, "The login failed; see the terminal.")
@@ -103,7 +105,12 @@ async def loopback_login(
         bound = runner.addresses[0][1]
         redirect_uri = f"http://127.0.0.1:{bound}{callback_path(service)}"
         state = await states.issue(
-            service, redirect_uri=redirect_uri, binding=binding, account=account, scopes=scopes
+            service,
+            redirect_uri=redirect_uri,
+            binding=binding,
+            account=account,
+            scopes=scopes,
+            replace=replace,
         )
         announce(client.authorize_url(state=state, redirect_uri=redirect_uri, scopes=scopes))
         try:

@@ -2,14 +2,18 @@
 
 The keys come from ``FLOWMIXER_SECRET_KEY`` (one or more Fernet keys, comma-separated) or,
 when it is unset, from the key file ``$FLOWMIXER_HOME/secret.key``, which is generated with
-mode 0600 the first time it is needed. The first key seals; every key opens, so a new key is
-put first and the old one kept until everything is sealed again (see ``docs/security.md``).
+mode 0600 the first time it is needed, while the database holds nothing sealed. A missing key
+file when sealed secrets exist is an error, never a new key (which could open none of them).
+The first key seals; every key opens, so a new key is put first and the old one kept until
+everything is sealed again (see ``docs/security.md``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import sqlite3
 import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -65,10 +69,47 @@ def _read_key_file(path: Path) -> str:
     return path.read_text(encoding="ascii")
 
 
-def _key_file_text(path: Path) -> str:
-    """The key file's text, generating the file (mode 0600) when it does not exist."""
+def sealed_count(database: Path) -> int:
+    """How many sealed values ``database`` holds (app configuration secrets and accounts);
+    0 when it does not exist. Read-only: the file is neither created nor changed."""
+    if not database.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        count = 0
+        if "app_config" in tables:
+            count += conn.execute("SELECT count(*) FROM app_config WHERE secret = 1").fetchone()[0]
+        if "accounts" in tables:
+            count += conn.execute("SELECT count(*) FROM accounts").fetchone()[0]
+    return int(count)
+
+
+def _missing_key_file(path: Path, database: Path) -> str | None:
+    """Why the missing key file ``path`` must not be made anew (``None``: it may be)."""
+    try:
+        count = sealed_count(database)
+    except sqlite3.Error as exc:
+        return (
+            f"the key file {str(path)!r} is missing and the database {str(database)!r} cannot"
+            f" be read to tell whether it holds sealed secrets ({exc}); no new key is made"
+        )
+    if count == 0:
+        return None
+    return (
+        f"the key file {str(path)!r} is missing, but the database {str(database)!r} holds"
+        f" {count} secret(s) sealed with a key; restore the key file (mode 0600) or put that key"
+        f" in {SECRET_KEY_VARIABLE}. A new key would open none of them, so none is made"
+    )
+
+
+def _key_file_text(path: Path, database: Path) -> str:
+    """The key file's text, generating the file (mode 0600) when it does not exist and the
+    database holds nothing sealed."""
     if path.exists():
         return _read_key_file(path)
+    refusal = _missing_key_file(path, database)
+    if refusal is not None:
+        raise ConfigurationError(refusal)
     # Written whole under a private name, then linked into place: a process starting at the
     # same moment sees either no file or the complete key, and a file already there is kept.
     key = generate_key()
@@ -102,7 +143,8 @@ class SecretBox:
         """The box of ``FLOWMIXER_SECRET_KEY`` when set, else of ``$FLOWMIXER_HOME/secret.key``.
 
         The key file is created (with a new key, mode 0600, in a home made with mode 0700) when
-        it does not exist; one readable by other users is refused.
+        it does not exist and the database holds nothing sealed (else that is an error); one
+        readable by other users is refused.
         """
         env = os.environ if environ is None else environ
         configured = env.get(SECRET_KEY_VARIABLE, "")
@@ -110,7 +152,7 @@ class SecretBox:
             return cls([configured], source=SECRET_KEY_VARIABLE)
         path = settings.ensure_home() / KEY_FILE_NAME
         try:
-            text = _key_file_text(path)
+            text = _key_file_text(path, settings.db_path)
         except OSError as exc:
             raise ConfigurationError(
                 f"the key file {str(path)!r} cannot be used: {exc.strerror or exc};"

@@ -39,6 +39,8 @@ class PendingLogin:
     account: str | None
     redirect_uri: str
     scopes: tuple[str, ...]
+    replace: bool = False
+    """Whether the login may replace the tokens of an account already connected by that name."""
 
 
 def _digest(value: str) -> str:
@@ -93,8 +95,10 @@ class LoginStates:
         binding: str,
         account: str | None = None,
         scopes: Sequence[str] = (),
+        replace: bool = False,
     ) -> str:
-        """A new state for a login of ``service`` bound to ``binding`` and ``redirect_uri``."""
+        """A new state for a login of ``service`` bound to ``binding`` and ``redirect_uri``;
+        ``replace`` is handed back with it, so the callback does what the start allowed."""
         if not binding:
             raise ValueError("a login state needs a binding to the login that started it")
         state = secrets.token_urlsafe(32)
@@ -105,7 +109,8 @@ class LoginStates:
             account,
             redirect_uri,
             _digest(binding),
-            json.dumps(list(scopes)),
+            # The login's options: the column once held the scopes alone (a JSON list).
+            json.dumps({"scopes": list(scopes), "replace": replace}),
             now + self._lifetime,
         )
         await self._store.with_connection(lambda conn: _insert(conn, row, now))
@@ -136,9 +141,13 @@ class LoginStates:
             raise LoginStateError(
                 "the callback's state belongs to another login; start the login again"
             )
+        options = json.loads(scopes)
+        if isinstance(options, list):
+            options = {"scopes": options}
         return PendingLogin(
             service=service,
             account=None if account is None else str(account),
             redirect_uri=redirect_uri,
-            scopes=tuple(json.loads(scopes)),
+            scopes=tuple(options["scopes"]),
+            replace=bool(options.get("replace", False)),
         )

@@ -3,7 +3,14 @@
 A broker owns one :class:`Channel` per (flow, component): the component's input queue. The
 engine ``put``s envelopes for a component into its channel, the component's workers ``get``
 them, and each delivery ends in exactly one ``ack`` (done, whether by effect or dead letter) or
-``retry_later`` (delivered again after a delay). A durable broker keeps unacknowledged envelopes
+``retry_later`` (delivered again after a delay).
+
+The bound (``maxsize``) counts every envelope the channel holds: ready, delayed for a retry
+(deferrals too) and parked, plus puts being committed; only envelopes a handler is working on
+are outside it. ``put`` and ``admit`` wait for room; a retry, a deferral, an unpark and a
+restore never do, because the envelope is already held (waiting there could deadlock a
+component whose successors are full), so these may take a channel past its bound by at most
+the envelopes in its handlers. A durable broker keeps unacknowledged envelopes
 across a crash and delivers them again after a restart; a non-durable one loses what it holds
 when the process dies, so on a graceful stop the engine ``drain``s it into the dead letters.
 
@@ -15,12 +22,15 @@ defaults below make ``park`` an ``ack`` and keep nothing.
 
 A channel may also take messages from another thread (the server's front, which answers
 webhooks while the engine's loop is busy): ``reserve_from_thread`` counts one against the bound
-from any thread, then exactly one ``arrive_from_thread`` or ``cancel_from_thread`` runs on the
-channel's loop. The default declines, so the caller goes through the channel's loop instead.
+from any thread (``reserve_on_loop`` does so on the channel's loop, for a thread that waited
+for room), then exactly one ``arrive_from_thread`` or ``cancel_from_thread`` runs on the
+channel's loop. Such reservations count against the bound like any held message. The default
+declines, so the caller goes through the channel's loop instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar
 
@@ -28,7 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Collection, Sequence
 
     from runtime.envelope import Envelope
-    from runtime.stores.base import DeadLetter, Store
+    from runtime.stores.base import DeadLetter, IdempotencyKey, Store
 
 StateWrite = tuple[str, str, str, "str | None"]
 """``(flow_id, component_id, key, value as JSON text or None to delete)``: one state change."""
@@ -52,6 +62,39 @@ class Channel(ABC):
         """Publish without waiting if there is room now; False (nothing done) otherwise."""
         return False
 
+    @abstractmethod
+    async def wait_for_room(self) -> None:
+        """Return once the bound has room (without taking it: a publish may still wait)."""
+
+    async def admit(
+        self,
+        envelope: Envelope,
+        wait: float | None,
+        *,
+        key: IdempotencyKey | None = None,
+        store: Store | None = None,
+    ) -> bool:
+        """Publish ``envelope`` if the bound has room within ``wait`` seconds (``None``: as
+        long as it takes); False, with nothing published, if it has not.
+
+        With ``key``, record it for the envelope's event in ``store`` as well
+        (:class:`~runtime.errors.DuplicateEventError`, nothing published, if it names another
+        event). A channel whose rows live in ``store`` commits both in one transaction; this
+        default records the key first, so a failure to record it publishes nothing. Once room
+        is found, the publish is not given up for the wait: a durable one returns committed.
+        """
+        try:
+            async with asyncio.timeout(wait):
+                await self.wait_for_room()
+        except TimeoutError:
+            return False
+        if key is not None:
+            assert store is not None, "a key is recorded in a store"
+            await store.add_hook_key(envelope.flow_id, envelope.component_id, key, envelope.id)
+        if not self.offer(envelope):
+            await self.put(envelope)
+        return True
+
     def get_nowait(self) -> Envelope | None:
         """An envelope that is ready now, or ``None`` (the caller then awaits ``get``)."""
         return None
@@ -72,6 +115,17 @@ class Channel(ABC):
     def drain(self) -> list[Envelope]:
         """Take every envelope still held (waiting or delayed); non-durable brokers, on stop."""
 
+    def stopping(self) -> None:
+        """The flow is stopping: publishes stop waiting for room (the handlers still at work
+        must be able to finish); a durable channel also stops handing out envelopes, which it
+        keeps for the next start."""
+
+    def due_before(self, deadline: float) -> bool:
+        """Whether an envelope is ready, or a delayed one falls due before ``deadline`` (the
+        event loop's clock): whether a stop has something to wait for. This default says yes
+        whenever the channel holds anything."""
+        return self.depth() > 0
+
     async def dead_letter(self, envelope: Envelope, letter: DeadLetter, store: Store) -> None:
         """Keep ``letter`` (of ``envelope``) in ``store`` and acknowledge ``envelope``.
 
@@ -91,7 +145,7 @@ class Channel(ABC):
         await self.ack(envelope)
 
     async def unpark(self, envelope: Envelope) -> None:
-        """Deliver a parked ``envelope`` again (``attempt`` already reset); waits for room."""
+        """Deliver a parked ``envelope`` again (``attempt`` already reset)."""
         if not self.offer(envelope):
             await self.put(envelope)
 
@@ -109,6 +163,11 @@ class Channel(ABC):
         """(Any thread.) Count one message that another thread will hand over against the
         bound; False, with nothing counted, when the channel is full or takes no such message.
         """
+        return False
+
+    def reserve_on_loop(self) -> bool:
+        """(The channel's loop.) As :meth:`reserve_from_thread`, for a message that another
+        thread will hand over, made on the channel's own loop (where one place is enough)."""
         return False
 
     def arrive_from_thread(self, envelope: Envelope, row: int | None) -> None:

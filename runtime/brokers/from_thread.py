@@ -49,6 +49,14 @@ class ThreadIntake:
             self._incoming += 1
             return True
 
+    def reserve_on_loop(self) -> bool:
+        with self._incoming_lock:
+            # On the channel's loop no publish of its own is under way: one place is enough.
+            if self._held() + 1 > self._maxsize:
+                return False
+            self._incoming += 1
+            return True
+
     def cancel_from_thread(self) -> None:
         self._landed()
         if self._putters and self._has_room():

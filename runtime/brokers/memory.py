@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import sys
 from typing import TYPE_CHECKING
 
 from runtime.brokers.base import Broker, Channel
@@ -21,6 +22,8 @@ class MemoryChannel(ThreadIntake, Channel):
     It follows :class:`asyncio.Queue`'s waiter protocol (futures woken one at a time, a
     cancelled waiter passing its wake-up on) without the task-tracking that the engine does not
     use; ``offer`` and ``get_nowait`` are the allocation-free fast paths of the hot loop.
+    The bound covers ready envelopes plus ``_aside``: those delayed or parked (kept apart from
+    the deque so that taking one costs nothing more than before).
     """
 
     needs_ack = False
@@ -29,17 +32,17 @@ class MemoryChannel(ThreadIntake, Channel):
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
         self._maxsize = maxsize
+        self._aside = 0
         self._items: collections.deque[Envelope] = collections.deque()
         self._getters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._putters: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._delayed: dict[Envelope, asyncio.TimerHandle | None] = {}
-        self._requeues: set[asyncio.Task[None]] = set()
+        self._delayed: dict[Envelope, asyncio.TimerHandle] = {}
         self._init_thread_intake()
 
     # -- hot path ------------------------------------------------------------------------
 
     def offer(self, envelope: Envelope) -> bool:
-        if len(self._items) + self._incoming >= self._maxsize:
+        if len(self._items) + self._aside + self._incoming >= self._maxsize:
             return False
         self._items.append(envelope)
         if self._getters:
@@ -55,9 +58,8 @@ class MemoryChannel(ThreadIntake, Channel):
         return envelope
 
     async def put(self, envelope: Envelope) -> None:
-        while len(self._items) + self._incoming >= self._maxsize:
+        while not self.offer(envelope):
             await _wait(self._putters, self._has_room)
-        self.offer(envelope)
 
     async def get(self) -> Envelope:
         while not self._items:
@@ -66,14 +68,24 @@ class MemoryChannel(ThreadIntake, Channel):
         assert envelope is not None
         return envelope
 
+    async def wait_for_room(self) -> None:
+        while not self._has_room():
+            await _wait(self._putters, self._has_room)
+
     def _has_room(self) -> bool:
-        return len(self._items) + self._incoming < self._maxsize
+        return len(self._items) + self._aside + self._incoming < self._maxsize
 
     def _held(self) -> int:
-        return len(self._items) + self._incoming
+        return len(self._items) + self._aside + self._incoming
 
     def _has_items(self) -> bool:
         return bool(self._items)
+
+    def _ready(self, envelope: Envelope) -> None:
+        """Hand out an envelope the bound already counts (due, unparked)."""
+        self._items.append(envelope)
+        if self._getters:
+            _wake_next(self._getters)
 
     # -- delivery outcome ----------------------------------------------------------------
 
@@ -83,36 +95,39 @@ class MemoryChannel(ThreadIntake, Channel):
     async def retry_later(self, envelope: Envelope, delay: float) -> None:
         handle = asyncio.get_running_loop().call_later(delay, self._due, envelope)
         self._delayed[envelope] = handle
+        self._aside += 1
 
     def _due(self, envelope: Envelope) -> None:
-        if envelope not in self._delayed:
-            return
-        if self.offer(envelope):
-            del self._delayed[envelope]
-            return
-        # Full: it stays counted as delayed until there is room.
-        self._delayed[envelope] = None
-        task = asyncio.get_running_loop().create_task(self._put_when_room(envelope))
-        self._requeues.add(task)
-        task.add_done_callback(self._requeues.discard)
+        if self._delayed.pop(envelope, None) is not None:
+            self._aside -= 1
+            self._ready(envelope)
 
-    async def _put_when_room(self, envelope: Envelope) -> None:
-        await self.put(envelope)
-        self._delayed.pop(envelope, None)
+    async def park(self, envelope: Envelope, error: str) -> None:
+        self._aside += 1  # the engine keeps it (in memory); the bound counts it here
+
+    async def unpark(self, envelope: Envelope) -> None:
+        self._aside -= 1
+        self._ready(envelope)
 
     def depth(self) -> int:
         return len(self._items) + len(self._delayed) + self._incoming
 
+    def due_before(self, deadline: float) -> bool:
+        return bool(self._items) or any(h.when() < deadline for h in self._delayed.values())
+
+    def stopping(self) -> None:
+        self._maxsize = sys.maxsize
+        while self._putters:
+            _wake_next(self._putters)
+
     def drain(self) -> list[Envelope]:
-        for task in self._requeues:
-            task.cancel()
         held = list(self._delayed)
         for handle in self._delayed.values():
-            if handle is not None:
-                handle.cancel()
+            handle.cancel()
         self._delayed.clear()
         held.extend(self._items)
         self._items.clear()
+        self._aside = 0
         return held
 
     def arrive_from_thread(self, envelope: Envelope, row: int | None) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import sys
 import time
 from functools import partial
 from typing import TYPE_CHECKING
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
     from runtime.brokers.base import StateWrite
     from runtime.envelope import Envelope
-    from runtime.stores.base import DeadLetter, Store
+    from runtime.stores.base import DeadLetter, IdempotencyKey, Store
     from runtime.stores.sqlite import SQLiteStore
 
 # -- the channel ------------------------------------------------------------------------
@@ -49,8 +50,8 @@ class SQLiteChannel(ThreadIntake, Channel):
     """The input queue of one component, durable in the ``messages`` table.
 
     ``offer`` always declines (a durable publish has to wait for its commit), so publishers
-    take ``put``; ``get_nowait`` and ``get`` serve from memory. The bound counts messages ready
-    in memory plus puts being committed.
+    take ``put``; ``get_nowait`` and ``get`` serve from memory. The bound counts messages ready,
+    delayed and parked in memory plus puts being committed.
     """
 
     def __init__(
@@ -75,18 +76,19 @@ class SQLiteChannel(ThreadIntake, Channel):
         self._taken: dict[Envelope, int] = {}  # envelope -> row, handed out and not settled
         self._delayed: dict[Envelope, tuple[int, asyncio.TimerHandle | None]] = {}
         self._parked: dict[Envelope, int] = {}
-        self._requeues: set[asyncio.Task[None]] = set()
         self._restored = False
+        self._closed = False  # the flow is stopping: nothing more is handed out
         self._init_thread_intake()
 
     def _has_room(self) -> bool:
-        return len(self._ready) + self._reserved + self._incoming < self._maxsize
+        return self._held() < self._maxsize
 
     def _held(self) -> int:
-        return len(self._ready) + self._reserved + self._incoming
+        ready = len(self._ready) + len(self._delayed) + len(self._parked)
+        return ready + self._reserved + self._incoming
 
     def _has_items(self) -> bool:
-        return bool(self._ready)
+        return bool(self._ready) and not self._closed
 
     def _append(self, seq: int, envelope: Envelope) -> None:
         self._ready.append((seq, envelope))
@@ -96,7 +98,7 @@ class SQLiteChannel(ThreadIntake, Channel):
     # -- in and out ------------------------------------------------------------------------
 
     def get_nowait(self) -> Envelope | None:
-        if not self._ready:
+        if not self._ready or self._closed:
             return None
         seq, envelope = self._ready.popleft()
         self._taken[envelope] = seq
@@ -105,7 +107,7 @@ class SQLiteChannel(ThreadIntake, Channel):
         return envelope
 
     async def get(self) -> Envelope:
-        while not self._ready:
+        while not self._has_items():
             await wait(self._getters, self._has_items)
         envelope = self.get_nowait()
         assert envelope is not None
@@ -119,9 +121,35 @@ class SQLiteChannel(ThreadIntake, Channel):
             work, on_commit=partial(self._arrived, envelope), on_fail=self._unreserve
         )
 
-    async def _reserve(self) -> None:
+    async def wait_for_room(self) -> None:
         while not self._has_room():
             await wait(self._putters, self._has_room)
+
+    async def admit(
+        self,
+        envelope: Envelope,
+        wait: float | None,
+        *,
+        key: IdempotencyKey | None = None,
+        store: Store | None = None,
+    ) -> bool:
+        if key is not None and store is not self._writes.store:
+            return await super().admit(envelope, wait, key=key, store=store)
+        text = codec.encode_envelope(envelope)
+        try:
+            async with asyncio.timeout(wait):
+                await self.wait_for_room()
+        except TimeoutError:
+            return False
+        self._reserved += 1  # no await since the room was seen: it is still there
+        work = partial(sql.insert_event, self.flow_id, self.component_id, text, envelope.id, key)
+        await self._writes.submit(
+            work, on_commit=partial(self._arrived, envelope), on_fail=self._unreserve
+        )
+        return True
+
+    async def _reserve(self) -> None:
+        await self.wait_for_room()
         self._reserved += 1
 
     def _arrived(self, envelope: Envelope, seq: int) -> None:
@@ -162,28 +190,19 @@ class SQLiteChannel(ThreadIntake, Channel):
         self._delayed[envelope] = (seq, handle)
 
     def _due(self, envelope: Envelope) -> None:
-        entry = self._delayed.get(envelope)
-        if entry is None:
-            return
-        if self._has_room():
-            del self._delayed[envelope]
-            self._append(entry[0], envelope)
-            return
-        # Full: it stays counted as delayed until there is room.
-        self._delayed[envelope] = (entry[0], None)
-        task = asyncio.get_running_loop().create_task(self._append_when_room(envelope))
-        self._requeues.add(task)
-        task.add_done_callback(self._requeues.discard)
-
-    async def _append_when_room(self, envelope: Envelope) -> None:
-        while not self._has_room():
-            await wait(self._putters, self._has_room)
+        # Counted by the bound while delayed: it becomes ready without waiting for room.
         entry = self._delayed.pop(envelope, None)
         if entry is not None:
             self._append(entry[0], envelope)
 
     def depth(self) -> int:
         return len(self._ready) + len(self._delayed) + self._incoming
+
+    def stopping(self) -> None:
+        self._closed = True
+        self._maxsize = sys.maxsize
+        while self._putters:
+            wake_next(self._putters)
 
     def drain(self) -> list[Envelope]:
         """Take what is held, removing it from the table too (the caller keeps it now)."""
@@ -200,8 +219,6 @@ class SQLiteChannel(ThreadIntake, Channel):
 
     def forget(self) -> None:
         """Stop the timers of delayed retries (their rows stay for the next start)."""
-        for task in self._requeues:
-            task.cancel()
         for _, handle in self._delayed.values():
             if handle is not None:
                 handle.cancel()
@@ -218,11 +235,14 @@ class SQLiteChannel(ThreadIntake, Channel):
 
         await self._writes.submit(partial(sql.bury, seq, letter, text), on_commit=settled)
 
-    def row_from_thread(self, envelope: Envelope) -> Callable[[sqlite3.Connection], int]:
-        """(Any thread.) The insert of a reserved message's row, which the reserving thread
+    def row_from_thread(
+        self, envelope: Envelope, key: IdempotencyKey | None = None
+    ) -> Callable[[sqlite3.Connection], int]:
+        """(Any thread.) The insert of a reserved event's row, with its idempotency ``key``
+        when given (as :meth:`admit` writes them: one transaction), which the reserving thread
         commits with its own writer; its ``seq`` goes to :meth:`arrive_from_thread`."""
         text = codec.encode_envelope(envelope)
-        return partial(sql.insert, self.flow_id, self.component_id, time.time(), text, None)
+        return partial(sql.insert_event, self.flow_id, self.component_id, text, envelope.id, key)
 
     def arrive_from_thread(self, envelope: Envelope, row: int | None) -> None:
         assert row is not None, "a durable channel takes a message with its committed row"
@@ -249,7 +269,7 @@ class SQLiteChannel(ThreadIntake, Channel):
             await self.put(envelope)
             return
         text = codec.encode_envelope(envelope)
-        await self._reserve()
+        self._reserved += 1  # counted while parked: it needs no room
 
         def failed(error: BaseException) -> None:
             self._parked[envelope] = seq

@@ -9,8 +9,10 @@ falls due.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
+from runtime.stores import sqlite_keys
 from runtime.stores.sqlite import write_dead_letter, write_state
 
 if TYPE_CHECKING:
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
 
     from runtime.brokers.base import StateWrite
-    from runtime.stores.base import DeadLetter
+    from runtime.stores.base import DeadLetter, IdempotencyKey
 
 
 _INSERT = (
@@ -39,6 +41,22 @@ def insert(
     seq = conn.execute(_INSERT, row).lastrowid
     assert seq is not None
     return seq
+
+
+def insert_event(
+    flow_id: str,
+    component_id: str,
+    text: str,
+    event_id: str,
+    key: IdempotencyKey | None,
+    conn: sqlite3.Connection,
+) -> int:
+    """Insert a pushed event, with its idempotency ``key`` when given (which raises
+    :class:`~runtime.errors.DuplicateEventError` if the key names another event, rolling the
+    insert back with the transaction)."""
+    if key is not None:
+        sqlite_keys.write(conn, flow_id, component_id, key, event_id)
+    return insert(flow_id, component_id, time.time(), text, None, conn)
 
 
 def update(

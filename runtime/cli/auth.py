@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from runtime.auth.account_names import check_account_name
 from runtime.auth.app_config import AppConfigStore
 from runtime.auth.loopback import loopback_login
 from runtime.auth.oauth2 import OAuth2Client, hooks_for
 from runtime.auth.scopes import parse_scope_list, scopes_to_request
 from runtime.auth.secretbox import SecretBox
 from runtime.auth.states import LoginStates
-from runtime.auth.vault import TokenVault
+from runtime.auth.vault import TokenVault, already_connected
 from runtime.errors import ConfigurationError
 from runtime.registry import Registry
 from runtime.stores.sqlite import SQLiteStore
@@ -56,7 +57,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     login.add_argument("service", metavar="SERVICE", help="e.g. pinterest or acme:pinterest")
     login.add_argument(
-        "--account", help="name to keep the account under (default: its username at the service)"
+        "--account",
+        help="name to keep the account under: 1 to 64 letters, digits, '-', '_' or '.'"
+        " (default: its username at the service)",
+    )
+    login.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the tokens of an account already connected under that name (without it,"
+        " such a login is refused)",
     )
     login.add_argument("--scopes", help="scopes to ask for, comma or space separated")
     login.add_argument(
@@ -99,12 +108,18 @@ def _announce(url: str) -> None:
 def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
     registry = Registry.load()
     service = find_service(registry, args.service)
+    if args.account is not None:
+        check_account_name(args.account, field="--account")
     override = parse_scope_list(args.scopes) if args.scopes is not None else None
     scopes = scopes_to_request(service, registry.components(), override)
 
     async def main() -> str:
         box = SecretBox.from_settings(settings)
         async with await SQLiteStore.open(settings.db_path) as store:
+            vault = TokenVault(store, box)
+            known = args.account and await vault.account(service.service, args.account)
+            if known and not args.replace:
+                raise ConfigurationError(already_connected(service.service, args.account))
             config = AppConfigStore(store, box, registry.services())
             app = await config.require(service.service, ["clientId", "clientSecret"])
             async with aiohttp.ClientSession() as session:
@@ -112,10 +127,11 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
                 result = await loopback_login(
                     client,
                     LoginStates(store),
-                    TokenVault(store, box),
+                    vault,
                     scopes=scopes,
                     announce=_announce,
                     account=args.account,
+                    replace=args.replace,
                     port=args.port,
                     timeout=args.timeout,
                 )

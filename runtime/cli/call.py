@@ -14,6 +14,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from runtime import json_limits
 from runtime.auth.resolution import local_credentials, local_quotas
 from runtime.engine import Engine, Output
 from runtime.errors import ConfigurationError, FlowValidationError, Problem
@@ -54,11 +55,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def _json_value(text: str) -> Any:
     try:
-        return json.loads(text)
+        return json_limits.loads(text)
     except json.JSONDecodeError as exc:
         raise argparse.ArgumentTypeError(
-            f"not JSON: {exc.msg} at column {exc.colno}: {text}"
+            f"not JSON: {exc.msg} at column {exc.colno}: {text[:200]}"
         ) from None
+    except json_limits.JSONLimitError as exc:
+        raise argparse.ArgumentTypeError(f"refused: {exc}") from None
 
 
 def _json_object(text: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runtime import json_limits
 from runtime.auth.resolution import local_credentials, local_quotas
 from runtime.cli.broker_option import add_broker_option, make_broker
 from runtime.engine import Engine, Output
@@ -94,12 +95,14 @@ def parse_pushes(specs: list[str], plan: FlowPlan) -> list[Push]:
                 f"--push {spec!r}: cannot read {filename}: {exc.strerror}"
             ) from None
         try:
-            payload = json.loads(text)
+            payload = json_limits.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigurationError(
                 f"--push {spec!r}: {filename} is not JSON: {exc.msg} at line {exc.lineno}"
                 f" column {exc.colno}"
             ) from None
+        except json_limits.JSONLimitError as exc:
+            raise ConfigurationError(f"--push {spec!r}: {filename} is refused: {exc}") from None
         pushes.append(Push(component_id, payload, filename))
     return pushes
 
@@ -187,11 +190,13 @@ def _print_summary(plan: FlowPlan, stats: dict[str, ComponentStats], dead: int) 
     out = sys.stderr
     width = max(len(cid) for cid in stats)
     out.write(f"\nflow {plan.id!r}: summary\n")
-    out.write(f"  {'component':<{width}}  received  sent  failed  retried  dead-lettered\n")
+    out.write(
+        f"  {'component':<{width}}  received  sent  failed  retried  deferred  dead-lettered\n"
+    )
     for cid, s in stats.items():
         out.write(
             f"  {cid:<{width}}  {s.received:>8}  {s.sent:>4}  {s.failed:>6}  {s.retried:>7}"
-            f"  {s.dead_lettered:>13}\n"
+            f"  {s.deferred:>8}  {s.dead_lettered:>13}\n"
         )
     if dead:
         out.write(

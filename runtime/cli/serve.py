@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import signal
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -13,12 +15,14 @@ import structlog
 
 from runtime.auth.secretbox import SecretBox
 from runtime.cli.broker_option import add_broker_option, make_broker
+from runtime.engine import QUEUE_SIZE
 from runtime.errors import ConfigurationError
 from runtime.registry import Registry
 from runtime.server import Server
 from runtime.server.assemble import assemble
 from runtime.server.bridge import Bridge
 from runtime.server.engine_loop import EngineLoop
+from runtime.server.intake import HOOK_WAIT, KEY_WINDOW, HookIntake
 from runtime.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -31,6 +35,9 @@ if TYPE_CHECKING:
     from runtime.settings import Settings
 
 ADMIN_TOKEN_VARIABLE = "FLOWMIXER_ADMIN_TOKEN"
+QUEUE_VARIABLE = "FLOWMIXER_QUEUE_SIZE"
+WAIT_VARIABLE = "FLOWMIXER_HOOK_WAIT"
+WINDOW_VARIABLE = "FLOWMIXER_IDEMPOTENCY_WINDOW"
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,7 +61,39 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="how clients reach this server, for hook URLs and OAuth redirect URIs"
         " (default http://HOST:PORT)",
     )
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="close a connection whose request headers are not all sent within SECONDS of its"
+        " start or of the previous answer (default $FLOWMIXER_HEADER_TIMEOUT, else 10)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="answer 408 and close the connection when a request body is not all sent within"
+        " SECONDS (default $FLOWMIXER_BODY_TIMEOUT, else 30)",
+    )
     add_broker_option(serve, default="sqlite")
+    serve.add_argument(
+        "--queue-size",
+        metavar="N",
+        help="the bound of each component's queue, counting queued, delayed and parked"
+        f" messages ({QUEUE_VARIABLE}; default {QUEUE_SIZE})",
+    )
+    serve.add_argument(
+        "--hook-wait",
+        metavar="SECONDS",
+        help="how long a webhook event waits for room in a full flow before it is answered 503"
+        f" ({WAIT_VARIABLE}; default {HOOK_WAIT:g})",
+    )
+    serve.add_argument(
+        "--idempotency-window",
+        metavar="SECONDS",
+        help="how long a webhook's Idempotency-Key names its first event"
+        f" ({WINDOW_VARIABLE}; default {KEY_WINDOW:g}, a day)",
+    )
     serve.add_argument(
         "--single-loop",
         action="store_true",
@@ -64,10 +103,39 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.set_defaults(handler=cmd_serve)
 
 
+def _number(
+    given: str | None, option: str, variable: str, default: float, *, least: float
+) -> float:
+    """The option's value, else the variable's, else ``default``; refused below ``least``."""
+    text, source = (given, option) if given is not None else (os.environ.get(variable), variable)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value >= least or math.isinf(value):
+        raise ConfigurationError(f"{source} is {text!r}; expected a number of at least {least:g}")
+    return value
+
+
+def intake_settings(args: argparse.Namespace) -> tuple[int, HookIntake]:
+    """The queue size and the hook intake from the options (or their variables)."""
+    size = _number(args.queue_size, "--queue-size", QUEUE_VARIABLE, QUEUE_SIZE, least=1)
+    if size != int(size):
+        raise ConfigurationError(f"--queue-size {args.queue_size!r}: expected a whole number")
+    wait = _number(args.hook_wait, "--hook-wait", WAIT_VARIABLE, HOOK_WAIT, least=0)
+    window = _number(
+        args.idempotency_window, "--idempotency-window", WINDOW_VARIABLE, KEY_WINDOW, least=1
+    )
+    return int(size), HookIntake(wait=wait, window=window)
+
+
 def public_url(given: str | None, host: str, port: int) -> str:
-    """``given`` checked (http or https, no query) without its trailing slash, or the default."""
+    """``given`` checked (http or https, no query) without its trailing slash, or the default
+    (empty for port 0: the server sets it once it knows the port it listens on)."""
     if given is None:
-        return f"http://{host}:{port}"
+        return f"http://{host}:{port}" if port else ""
     url = given.rstrip("/")
     if not url.startswith(("http://", "https://")) or "?" in url or "#" in url:
         raise ConfigurationError(
@@ -82,23 +150,39 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigurationError(f"--port {args.port}: expected a port from 0 to 65535")
     url = public_url(args.public_url, args.host, args.port)
     token = os.environ.get(ADMIN_TOKEN_VARIABLE, "").strip() or None
-    serving = _serve(
-        args.host, args.port, url, token, settings, args.broker, single_loop=args.single_loop
+    timeouts = (
+        _timeout("--header-timeout", args.header_timeout, settings.header_timeout),
+        _timeout("--body-timeout", args.body_timeout, settings.body_timeout),
     )
-    asyncio.run(serving)
+    queue_size, intake = intake_settings(args)
+    options = _Options(args.host, args.port, url, token, args.broker, timeouts, queue_size, intake)
+    asyncio.run(_serve(options, settings, single_loop=args.single_loop))
     return 0
 
 
-async def _serve(
-    host: str,
-    port: int,
-    url: str,
-    token: str | None,
-    settings: Settings,
-    broker_kind: str,
-    *,
-    single_loop: bool,
-) -> None:
+def _timeout(flag: str, given: float | None, default: float) -> float:
+    if given is None:
+        return default
+    if not 0 < given <= 86400:
+        raise ConfigurationError(f"{flag} {given:g}: expected seconds above 0 and at most 86400")
+    return given
+
+
+@dataclass(frozen=True)
+class _Options:
+    """What ``flowmixer serve`` was asked for, checked."""
+
+    host: str
+    port: int
+    url: str
+    token: str | None
+    broker_kind: str
+    timeouts: tuple[float, float]  # the header and the body deadlines
+    queue_size: int
+    intake: HookIntake
+
+
+async def _serve(options: _Options, settings: Settings, *, single_loop: bool) -> None:
     settings.ensure_home()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -111,12 +195,20 @@ async def _serve(
     async with await SQLiteStore.open(settings.db_path) as store:
         engine_loop = None if single_loop else EngineLoop()
         bridge = Bridge(None if engine_loop is None else engine_loop.start())
-        parts = _EngineParts(store, registry, box, broker_kind, token, url, logger)
+        parts = _EngineParts(store, registry, box, options, logger)
         try:
             ctx = await bridge.call(parts.open())
-            if token is None:
+            if options.token is None:
                 logger.warning("admin API off: it answers 503 until FLOWMIXER_ADMIN_TOKEN is set")
-            server = Server(ctx, host=host, port=port, bridge=bridge)
+            header_timeout, body_timeout = options.timeouts
+            server = Server(
+                ctx,
+                host=options.host,
+                port=options.port,
+                bridge=bridge,
+                header_timeout=header_timeout,
+                body_timeout=body_timeout,
+            )
             try:
                 await server.start()
                 await stopping.wait()
@@ -138,32 +230,31 @@ class _EngineParts:
         store: SQLiteStore,
         registry: Registry,
         box: SecretBox,
-        broker_kind: str,
-        token: str | None,
-        url: str,
+        options: _Options,
         logger: FilteringBoundLogger,
     ) -> None:
         self._args = (store, registry, box)
-        self._broker_kind = broker_kind
-        self._token = token
-        self._url = url
+        self._options = options
         self._logger = logger
         self._session: aiohttp.ClientSession | None = None
         self._broker: Broker | None = None
 
     async def open(self) -> ServerContext:
         store, registry, box = self._args
+        options = self._options
         self._session = aiohttp.ClientSession()
-        self._broker = make_broker(self._broker_kind, store)
+        self._broker = make_broker(options.broker_kind, store)
         return await assemble(
             store,
             registry,
             box,
             self._session,
-            admin_token=self._token,
-            public_url=self._url,
+            admin_token=options.token,
+            public_url=options.url,
             logger=self._logger,
             broker=self._broker,
+            queue_size=options.queue_size,
+            intake=options.intake,
         )
 
     async def close(self) -> None:

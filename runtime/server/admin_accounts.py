@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from runtime.auth.account_names import check_account_name
 from runtime.errors import ConfigurationError
 from runtime.server.bodies import read_json
 from runtime.server.context import CONTEXT
@@ -52,6 +53,10 @@ async def list_accounts(request: web.Request) -> web.Response:
 async def delete_account(request: web.Request) -> web.Response:
     service, name = request.match_info["service"], request.match_info["name"]
     if not await _vault(request).delete(service, name):
+        try:  # a name that can be no account's is told apart from an unknown one
+            check_account_name(name, field="name")
+        except ConfigurationError as exc:
+            raise fail(400, str(exc)) from None
         raise fail(404, f"{service} has no account {name!r}")
     await request.app[CONTEXT].credentials_changed()
     return web.json_response({"deleted": {"service": service, "name": name}})

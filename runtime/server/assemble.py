@@ -8,12 +8,13 @@ from runtime.auth.app_config import AppConfigStore
 from runtime.auth.resolution import AccountCredentials, connector_hooks
 from runtime.auth.states import LoginStates
 from runtime.auth.vault import TokenVault
-from runtime.engine import Engine
+from runtime.engine import QUEUE_SIZE, Engine
 from runtime.quota import Quotas
 from runtime.quota_rules import configured_rules
 from runtime.server.auth_routes import OAuthLogins
 from runtime.server.context import ServerContext
 from runtime.server.deployments import Deployments
+from runtime.server.intake import HookIntake
 from runtime.server.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ async def assemble(
     environ: Mapping[str, str] | None = None,
     on_output: Callable[[Output], None] | None = None,
     broker: Broker | None = None,
+    queue_size: int = QUEUE_SIZE,
+    intake: HookIntake | None = None,
 ) -> ServerContext:
     """The server's context: an engine whose flows get connected accounts (then environment
     tokens, from ``environ``, default ``os.environ``), the vault, the app configuration, and
@@ -48,7 +51,9 @@ async def assemble(
     quotas are the service manifests' rules with the app configuration's ``quota`` overrides,
     read again whenever the app configuration changes.
 
-    ``broker`` (default: in-memory) is the caller's to close, after the engine."""
+    ``broker`` (default: in-memory) is the caller's to close, after the engine. ``queue_size``
+    bounds each component's channel; ``intake`` says how long a webhook event waits for room
+    and how long idempotency keys count (default :class:`HookIntake`'s)."""
     hooks = connector_hooks()
     vault = TokenVault(store, box)
     app_config = AppConfigStore(store, box, registry.services(), environ)
@@ -64,6 +69,7 @@ async def assemble(
         on_output=on_output,
         telemetry=metrics,
         quotas=quotas,
+        queue_size=queue_size,
     )
 
     async def reload() -> None:
@@ -86,4 +92,5 @@ async def assemble(
         app_config=app_config,
         logins=OAuthLogins(LoginStates(store), hooks, on_connected=credentials.reload),
         reload_credentials=reload,
+        intake=intake or HookIntake(),
     )

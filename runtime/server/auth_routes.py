@@ -1,13 +1,19 @@
 """Connecting accounts from a browser: ``GET /auth/{service}/start`` and ``.../callback``.
 
-``start?account=NAME[&scopes=a,b]`` needs the admin token (a browser asks for it: HTTP Basic
-with any user name and the token as password; a script may send it as a bearer token), so
+``start?account=NAME[&scopes=a,b][&replace=true]`` needs the admin token (a browser asks for
+it: HTTP Basic with any user name and the token as password; a script may send it as a bearer
+token), so
 nobody else can connect an account into this server. It redirects the browser to the service's
 authorize page with a single-use ``state`` bound to a random cookie set on the browser. The
 service sends the browser back to ``<public URL>/auth/{service}/callback``, which checks the
 state against that cookie, exchanges the code, keeps the tokens in the vault, resumes the flows
 paused because an account of that service needed re-authorizing, and shows a small page. The
 redirect URI registered with the service must be exactly that callback URL.
+
+``account`` must be a valid account name (400 otherwise). A login under the name of an account
+already connected is refused unless ``replace=true``: at the start when the name is given
+(409), and at the callback, which the state tells whether replacing was allowed, when the name
+comes from the service's profile.
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
+from runtime.auth.account_names import check_account_name
 from runtime.auth.oauth2 import OAuth2Client, OAuth2Hooks
 from runtime.auth.scopes import parse_scope_list, scopes_to_request
 from runtime.auth.states import LoginStateError
+from runtime.auth.vault import AccountExistsError, already_connected
 from runtime.errors import ConfigurationError, FlowmixerError
 from runtime.redaction import redact_text
 from runtime.server.context import CONTEXT
@@ -85,6 +93,13 @@ async def _client(
     return OAuth2Client(manifest, app, session, logins.hooks.get(manifest.service))
 
 
+def _replace(request: web.Request) -> bool:
+    value = request.query.get("replace", "false")
+    if value not in ("true", "false"):
+        raise fail(400, f"replace: expected true or false, not {value[:20]!r}")
+    return value == "true"
+
+
 def _logins(request: web.Request) -> OAuthLogins:
     logins = request.app[CONTEXT].logins
     assert logins is not None  # the routes exist only with logins
@@ -110,6 +125,15 @@ async def start(request: web.Request) -> web.StreamResponse:
     except ConfigurationError as exc:
         raise fail(400, str(exc)) from None
     account = request.query.get("account") or None
+    replace = _replace(request)
+    if account is not None:
+        try:
+            check_account_name(account)
+        except ConfigurationError as exc:
+            raise fail(400, str(exc)) from None
+        assert ctx.vault is not None  # the routes exist only with one
+        if not replace and await ctx.vault.account(manifest.service, account) is not None:
+            raise fail(409, already_connected(manifest.service, account))
     binding = secrets.token_urlsafe(32)
     redirect_uri = _redirect_uri(ctx, name)
     async with aiohttp.ClientSession() as session:
@@ -120,6 +144,7 @@ async def start(request: web.Request) -> web.StreamResponse:
             binding=binding,
             account=account,
             scopes=scopes,
+            replace=replace,
         )
         target = client.authorize_url(state=state, redirect_uri=redirect_uri, scopes=scopes)
     response = web.HTTPFound(target)
@@ -161,7 +186,10 @@ async def callback(request: web.Request) -> web.Response:
             client = await _client(ctx, logins, manifest, session)
             tokens = await client.exchange_code(query.get("code", ""), pending.redirect_uri)
             account = pending.account or await client.account_name(tokens)
-        await ctx.vault.save(manifest.service, account, tokens)
+        await ctx.vault.save(manifest.service, account, tokens, replace=pending.replace)
+    except AccountExistsError as exc:
+        ctx.logger.warning("login refused", service=manifest.service, error=str(exc))
+        return _page(409, f"The login was refused: {exc}")
     except FlowmixerError as exc:
         ctx.logger.warning("login failed", service=manifest.service, error=str(exc))
         return _page(502, f"The login failed: {exc}")

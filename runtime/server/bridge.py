@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
+from runtime.server.bodies import read_body
+
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
@@ -56,7 +58,8 @@ def on_front(handler: H) -> H:
 
 @web.middleware
 async def to_engine_loop(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Run the route's handler on the engine's loop, its body read first on the front's.
+    """Run the route's handler on the engine's loop, its body read first on the front's
+    (within the body deadline, :func:`~runtime.server.bodies.read_body`).
 
     aiohttp keeps the body ``read()`` returns, so the handler's own ``read()``/``json()`` on
     the other loop does no I/O; the response it returns is sent from the front's loop.
@@ -69,7 +72,7 @@ async def to_engine_loop(request: web.Request, handler: Handler) -> web.StreamRe
         or getattr(route.handler, _FRONT, False)
     ):
         return await handler(request)
-    await request.read()
+    await read_body(request)
 
     async def handle() -> web.StreamResponse:
         return await handler(request)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+from runtime.server.intake import HookIntake
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -46,6 +48,8 @@ class ServerContext:
     logins: OAuthLogins | None = None
     reload_credentials: Callable[[], Awaitable[None]] | None = None
     """Makes flows started afterwards see changed app configuration and accounts."""
+    intake: HookIntake = field(default_factory=HookIntake)
+    """How long a webhook event waits for room, and how long idempotency keys count."""
 
     async def credentials_changed(self) -> None:
         if self.reload_credentials is not None:

@@ -68,14 +68,15 @@ async def stop(ctx: ServerContext, flow_id: str) -> None:
 
 
 async def delete(ctx: ServerContext, flow_id: str) -> None:
-    """Stop the flow, forget it, its hook secrets, its components' state and the messages a
-    durable broker kept for it (not its dead letters: they stay listed until retried or
-    dropped)."""
+    """Stop the flow, forget it, its hook secrets and idempotency keys, its components' state
+    and the messages a durable broker kept for it (not its dead letters: they stay listed
+    until retried or dropped)."""
     await deployed(ctx, flow_id)
     if ctx.engine.is_running(flow_id):
         await ctx.engine.stop_flow(flow_id)
     await ctx.deployments.delete(flow_id)
     await ctx.store.delete_flow_state(flow_id)
+    await ctx.store.delete_hook_keys(flow_id)
     await ctx.engine.broker.delete_flow(flow_id)
     ctx.logger.info("flow deleted", flow_id=flow_id)
 

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
+import traceback
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from aiohttp.typedefs import Handler
 
 
-def fail(status: int, message: str, **extra: Any) -> web.HTTPException:
+def fail(
+    status: int, message: str, *, headers: Mapping[str, str] | None = None, **extra: Any
+) -> web.HTTPException:
     """An HTTP error to raise, whose body is ``{"error": message, **extra}``."""
     error = web.HTTPException(
-        text=json.dumps({"error": message, **extra}), content_type="application/json"
+        text=json.dumps({"error": message, **extra}),
+        content_type="application/json",
+        headers=headers,
     )
     error.set_status(status)
     return error
@@ -22,9 +30,13 @@ def fail(status: int, message: str, **extra: Any) -> web.HTTPException:
 
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn aiohttp's own plain-text errors (404 route, 405, 413...) into JSON ones."""
+    """Turn aiohttp's own plain-text errors (404 route, 405, 413...) into JSON ones, and
+    whatever a route did not expect into a JSON 500 (logged without its text, which may
+    quote a payload); input nested too deeply for Python is the client's fault: 400."""
     try:
         return await handler(request)
+    except RecursionError:
+        raise fail(400, "the request is nested too deeply to be read") from None
     except web.HTTPException as exc:
         if exc.content_type == "application/json" or exc.status < 400:
             raise
@@ -35,3 +47,15 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         else:
             message = exc.reason
         raise fail(exc.status, message) from None
+    except ConnectionError:
+        raise  # the client went away: nobody to answer
+    except Exception as exc:
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        structlog.get_logger("flowmixer.server").error(
+            "request failed",
+            method=request.method,
+            path=request.path,
+            error=type(exc).__name__,
+            where=f"{frame.filename}:{frame.lineno}",
+        )
+        raise fail(500, "the server failed to handle the request") from None

@@ -1,107 +1,80 @@
-"""Webhook events queued from the front's loop, without waiting for the engine's.
+"""How the server takes webhook events in: the bounded wait for room and idempotency keys.
 
-With the engine on a loop of its own (:mod:`runtime.server.bridge`), a webhook event is taken
-on the front: the flow reserves room for it (``FlowRunner.from_thread``, see
-:mod:`runtime.flow_intake`), the front commits it to the durable broker's table with a writer
-of its own on the store's thread, answers 202 and hands it to the flow's loop. Nothing here
-waits for the engine's loop, so a component blocking that loop does not hold webhooks. When
-the component's channel is full, or the broker is one the front cannot write to, the event is
-pushed through the engine's loop instead, where it waits for room as it always did.
-Embedded in one loop, events are pushed directly.
+An ``Idempotency-Key`` names one event per flow and webhook trigger for ``window`` seconds: a
+request repeating it is answered with the first event's id and queues nothing. Requests with
+the same key are handled one at a time (:meth:`HookIntake.claim`), so a repeat that arrives
+while the first is still waiting for room waits for its outcome instead of queuing a second
+event; the store refuses a second record of a key as well. Claims belong to the loop that
+answers webhooks (the front's, with the engine on a loop of its own): the first claim binds
+them to it. How an event is queued from the front is :mod:`runtime.server.front_intake`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+import contextlib
+import math
+import time
+from typing import TYPE_CHECKING, Final
 
-from aiohttp import web
-
-from runtime.brokers.group_commit import GroupCommit
-from runtime.brokers.sqlite import SQLiteBroker, SQLiteChannel
-from runtime.envelope import Envelope, new_event_id
-from runtime.errors import EngineError
-from runtime.flow_runner import WEBHOOK_PORT
-from runtime.server.context import CONTEXT
+from runtime.stores.base import IdempotencyKey
 
 if TYPE_CHECKING:
-    from structlog.typing import FilteringBoundLogger
+    from collections.abc import AsyncIterator
 
-    from runtime.brokers.base import Channel
-    from runtime.engine import Engine
-    from runtime.flow_runner import FlowRunner
-    from runtime.server.bridge import Bridge
+    from runtime.stores.base import HookKeyStore
+
+HOOK_WAIT: Final = 5.0
+"""Seconds a webhook event waits for room in a full flow before it is answered 503."""
+KEY_WINDOW: Final = 24 * 3600.0
+"""Seconds an idempotency key is remembered."""
+MAX_KEY_LENGTH: Final = 255
+PRUNE_EVERY: Final = 600.0  # seconds between deletions of expired keys
 
 
-class FrontIntake:
-    """Queues webhook events for ``engine`` from the front's loop; :meth:`close` it before the
-    store."""
+class HookIntake:
+    """The server's intake settings (``wait``, ``window``) and the keys being handled now."""
 
-    def __init__(self, engine: Engine, bridge: Bridge, logger: FilteringBoundLogger) -> None:
-        self._engine = engine
-        self._bridge = bridge
-        broker = engine.broker
-        # The broker's own writer belongs to the engine's loop: the front commits with another,
-        # on the same store thread, so neither loop waits for the other.
-        self._writes: GroupCommit | None = None
-        if isinstance(broker, SQLiteBroker):
-            self._writes = GroupCommit(broker.store, logger=logger)
-        self._direct = self._writes is not None or not broker.durable
+    def __init__(self, *, wait: float = HOOK_WAIT, window: float = KEY_WINDOW) -> None:
+        if wait < 0 or window <= 0:
+            raise ValueError("the wait must be at least 0 s and the window more than 0 s")
+        self.wait = wait
+        self.window = window
+        self._busy: dict[tuple[str, str, str], asyncio.Future[None]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the claims belong to
+        self._pruned_at = 0.0
 
-    async def push(self, flow_id: str, component_id: str, payload: Any) -> str:
-        """Queue an event (committed first with a durable broker); its id.
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds a refused caller is told to wait (``Retry-After``)."""
+        return max(1, math.ceil(self.wait))
 
-        Raises :class:`EngineError` when the flow does not take it (not running, no such hook).
-        """
-        runner = self._engine.runner_of(flow_id)
-        if runner is None:
-            raise EngineError(f"flow {flow_id!r} is not running")
-        channel = runner.from_thread.reserve(component_id) if self._direct else None
-        if channel is None:
-            return await self._bridge.call(self._engine.push(flow_id, component_id, payload))
-        event_id = new_event_id()
-        envelope = Envelope(
-            id=event_id,
-            flow_id=flow_id,
-            component_id=component_id,
-            port=WEBHOOK_PORT,
-            payload=payload,
-            correlation_id=event_id,
-        )
-        await self._commit(runner, channel, envelope)
-        return event_id
+    def key(self, value: str) -> IdempotencyKey:
+        """``value`` as a key whose window ends now."""
+        return IdempotencyKey(value, time.time() - self.window)
 
-    async def _commit(self, runner: FlowRunner, channel: Channel, envelope: Envelope) -> None:
-        handover = runner.from_thread
-        if self._writes is None:
-            handover.hand_over(channel, envelope, None)
-            return
+    @contextlib.asynccontextmanager
+    async def claim(self, flow_id: str, component_id: str, value: str) -> AsyncIterator[None]:
+        """Hold the key (flow, trigger, ``value``) while this request handles it."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise RuntimeError("idempotency keys are claimed on one event loop only")
+        name = (flow_id, component_id, value)
+        while (busy := self._busy.get(name)) is not None:
+            await asyncio.shield(busy)
+        done = loop.create_future()
+        self._busy[name] = done
         try:
-            assert isinstance(channel, SQLiteChannel)
-            work = channel.row_from_thread(envelope)
-        except BaseException:
-            handover.withdraw(channel)
-            raise
-        # Handed over (or withdrawn) by the commit's own callbacks: exactly once, even if this
-        # request is cancelled while the commit runs.
-        await self._writes.submit(
-            work,
-            on_commit=lambda row: handover.hand_over(channel, envelope, row),
-            on_fail=lambda _: handover.withdraw(channel),
-        )
+            yield
+        finally:
+            del self._busy[name]
+            done.set_result(None)
 
-    async def close(self) -> None:
-        """Wait for the commits under way."""
-        if self._writes is not None:
-            await self._writes.flush()
-
-
-INTAKE: web.AppKey[FrontIntake] = web.AppKey("flowmixer_intake", FrontIntake)
-
-
-async def push_event(app: web.Application, flow_id: str, component_id: str, payload: Any) -> str:
-    """Queue a webhook event for a running flow: from the front when the app has an intake,
-    else directly. Raises :class:`EngineError` when the flow does not take it."""
-    intake = app.get(INTAKE)
-    if intake is None:
-        return await app[CONTEXT].engine.push(flow_id, component_id, payload)
-    return await intake.push(flow_id, component_id, payload)
+    async def prune(self, store: HookKeyStore) -> None:
+        """Forget expired keys, at most every :data:`PRUNE_EVERY` seconds."""
+        now = time.time()
+        if now - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = now
+            await store.prune_hook_keys(now - self.window)

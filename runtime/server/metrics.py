@@ -7,6 +7,7 @@ Metrics (all prefixed ``flowmixer_``):
 ``messages_sent_total{flow,component}``      messages a component sent
 ``messages_failed_total{flow,component}``    failed handlings and ticks
 ``messages_retried_total{flow,component}``   handlings scheduled for another attempt
+``messages_deferred_total{flow,component}``  handlings (and ticks) deferred by a rate limit
 ``messages_dead_lettered_total{...}``        messages the component sent to the dead letters
 ``queue_depth{flow,component}``              messages waiting for the component
 ``flows_running``                            flows running in this server
@@ -17,12 +18,15 @@ Metrics (all prefixed ``flowmixer_``):
 ``rate_limit_waits_total{service}``          times a call waited for the service's rate limit
 ``rate_limit_wait_seconds_total{service}``    seconds calls spent waiting for it
 ``token_refreshes_total{service,outcome}``   access-token refreshes (``ok``, ``failed``)
+``circuit_state{service,account}``           a service's circuit: 0 closed, 1 open, 2 half-open
+``circuit_opened_total{service,account}``     times it opened (a failed probe opens it again)
 ==========================================  =====================================================
 
 Message counters come from the engine at scrape time, so they restart at 0 when a flow
-restarts (Prometheus' ``rate`` handles such resets). The API, rate-limit and refresh counters
-are fed by the code that makes calls: :class:`Metrics` is the engine's and the auth provider's
-:class:`~runtime.telemetry.Telemetry`.
+restarts (Prometheus' ``rate`` handles such resets). Circuits are read from the engine at
+scrape time too; they last as long as the engine (:mod:`runtime.circuit`). The API,
+rate-limit and refresh counters are fed by the code that makes calls: :class:`Metrics` is the
+engine's and the auth provider's :class:`~runtime.telemetry.Telemetry`.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ if TYPE_CHECKING:
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-_COUNTED = ("received", "sent", "failed", "retried", "dead_lettered")
+_COUNTED = ("received", "sent", "failed", "retried", "deferred", "dead_lettered")
 
 
 class _EngineCollector(Collector):
@@ -80,9 +84,29 @@ class _EngineCollector(Collector):
                 depth.add_metric(labels, node.channel.depth())
         yield from counters.values()
         yield depth
+        yield from self._circuits()
         yield GaugeMetricFamily(
             "flowmixer_flows_running", "Flows running in this server", value=len(running)
         )
+
+    def _circuits(self) -> Iterator[Metric]:
+        labels = ["service", "account"]
+        state = GaugeMetricFamily(
+            "flowmixer_circuit_state",
+            "A service's circuit (per account): 0 closed, 1 open, 2 half-open",
+            labels=labels,
+        )
+        opened = CounterMetricFamily(
+            "flowmixer_circuit_opened",
+            "Times a service's circuit opened (a failed probe opens it again)",
+            labels=labels,
+        )
+        for circuit in self._engine.circuits:
+            names = [circuit.service, circuit.account or ""]
+            state.add_metric(names, int(circuit.state))
+            opened.add_metric(names, circuit.opened)
+        yield state
+        yield opened
 
 
 class _StoredLetters(Collector):

@@ -1,4 +1,5 @@
-"""The store contracts: component state, dead letters and the records of effects."""
+"""The store contracts: component state, dead letters, the records of effects and the
+idempotency keys of webhook events."""
 
 from __future__ import annotations
 
@@ -156,7 +157,41 @@ class EffectStore(Protocol):
         ...
 
 
-class Store(StateStore, DeadLetterStore, EffectStore, Protocol):
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """A webhook caller's ``Idempotency-Key`` (``value``) and the start of its window
+    (``since``, epoch seconds): a record of the same key made before then no longer counts."""
+
+    value: str
+    since: float
+
+
+class HookKeyStore(Protocol):
+    """The idempotency keys of webhook events, per flow and webhook trigger."""
+
+    async def find_hook_key(
+        self, flow_id: str, component_id: str, key: IdempotencyKey
+    ) -> str | None:
+        """The id of the event ``key`` was recorded with within its window, or ``None``."""
+        ...
+
+    async def add_hook_key(
+        self, flow_id: str, component_id: str, key: IdempotencyKey, event_id: str
+    ) -> None:
+        """Record ``key`` for ``event_id`` (replacing a record older than its window);
+        :class:`~runtime.errors.DuplicateEventError` if it names another event within it."""
+        ...
+
+    async def prune_hook_keys(self, before: float) -> int:
+        """Forget the keys recorded before ``before``; how many went."""
+        ...
+
+    async def delete_hook_keys(self, flow_id: str) -> int:
+        """Forget every key of ``flow_id`` (the flow is deleted); how many went."""
+        ...
+
+
+class Store(StateStore, DeadLetterStore, EffectStore, HookKeyStore, Protocol):
     """Everything the engine persists."""
 
     async def close(self) -> None: ...

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
+from runtime.errors import DuplicateEventError
 from runtime.stores import codec
-from runtime.stores.base import DeadLetter, EffectRecord
+from runtime.stores.base import DeadLetter, EffectRecord, IdempotencyKey
 from runtime.stores.letters import (
     EVERY_LETTER,
     DeadLetterCount,
@@ -36,6 +38,7 @@ class MemoryStore:
         self._stored = itertools.count(1)
         # name -> (record without its JSON values, result as JSON, notes as JSON)
         self._effects: dict[tuple[str, str, str, str], tuple[EffectRecord, str, str]] = {}
+        self._keys: dict[tuple[str, str, str], tuple[str, float]] = {}  # -> (event id, when)
         self._closed = False
 
     def _check_open(self) -> None:
@@ -201,6 +204,39 @@ class MemoryStore:
         doomed = [name for name, (r, _, _) in self._effects.items() if r.updated_at < before]
         for name in doomed:
             del self._effects[name]
+        return len(doomed)
+
+    # -- idempotency keys of webhook events ------------------------------------------------
+
+    async def find_hook_key(
+        self, flow_id: str, component_id: str, key: IdempotencyKey
+    ) -> str | None:
+        self._check_open()
+        found = self._keys.get((flow_id, component_id, key.value))
+        return found[0] if found is not None and found[1] >= key.since else None
+
+    async def add_hook_key(
+        self, flow_id: str, component_id: str, key: IdempotencyKey, event_id: str
+    ) -> None:
+        self._check_open()
+        name = (flow_id, component_id, key.value)
+        found = self._keys.get(name)
+        if found is not None and found[1] >= key.since:
+            raise DuplicateEventError(found[0])
+        self._keys[name] = (event_id, time.time())
+
+    async def prune_hook_keys(self, before: float) -> int:
+        self._check_open()
+        doomed = [name for name, (_, at) in self._keys.items() if at < before]
+        for name in doomed:
+            del self._keys[name]
+        return len(doomed)
+
+    async def delete_hook_keys(self, flow_id: str) -> int:
+        self._check_open()
+        doomed = [name for name in self._keys if name[0] == flow_id]
+        for name in doomed:
+            del self._keys[name]
         return len(doomed)
 
     async def close(self) -> None:

@@ -20,8 +20,8 @@ from typing import Any, Final, TypeVar
 
 from runtime.errors import ConfigurationError
 from runtime.settings import Settings
-from runtime.stores import codec, sqlite_effects, sqlite_letters
-from runtime.stores.base import DeadLetter, EffectRecord
+from runtime.stores import codec, sqlite_effects, sqlite_keys, sqlite_letters
+from runtime.stores.base import DeadLetter, EffectRecord, IdempotencyKey
 from runtime.stores.letters import (
     EVERY_LETTER,
     DeadLetterCount,
@@ -148,6 +148,18 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE INDEX dead_letters_by_time ON dead_letters (failed_at)",
         "CREATE INDEX dead_letters_by_kind"
         " ON dead_letters (flow_id, component_id, error_type, failed_at)",
+    ),
+    # Idempotency keys of webhook events (runtime.stores.sqlite_keys), pruned by age.
+    (
+        """CREATE TABLE hook_keys (
+            flow_id TEXT NOT NULL,
+            component_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (flow_id, component_id, key)
+        )""",
+        "CREATE INDEX hook_keys_by_age ON hook_keys (created_at)",
     ),
 )
 
@@ -470,3 +482,21 @@ class SQLiteStore:
 
     async def prune_effects(self, before: float) -> int:
         return await self._run(sqlite_effects.prune, self._conn, before)
+
+    # -- idempotency keys of webhook events (the SQL is in runtime.stores.sqlite_keys) -------
+
+    async def find_hook_key(
+        self, flow_id: str, component_id: str, key: IdempotencyKey
+    ) -> str | None:
+        return await self._run(sqlite_keys.find, self._conn, flow_id, component_id, key)
+
+    async def add_hook_key(
+        self, flow_id: str, component_id: str, key: IdempotencyKey, event_id: str
+    ) -> None:
+        await self._run(sqlite_keys.write, self._conn, flow_id, component_id, key, event_id)
+
+    async def prune_hook_keys(self, before: float) -> int:
+        return await self._run(sqlite_keys.prune, self._conn, before)
+
+    async def delete_hook_keys(self, flow_id: str) -> int:
+        return await self._run(sqlite_keys.delete_flow, self._conn, flow_id)

@@ -51,7 +51,7 @@ class AuthKit:
         async with self.harness.session.get(url) as response:
             return response.status, await response.text()
 
-    async def login(self, account: str | None = None) -> LoginResult:
+    async def login(self, account: str | None = None, *, replace: bool = False) -> LoginResult:
         """A whole loopback login, approved at once by the emulator."""
         announced: asyncio.Queue[str] = asyncio.Queue()
         task = asyncio.create_task(
@@ -62,6 +62,7 @@ class AuthKit:
                 scopes=SCOPES,
                 announce=announced.put_nowait,
                 account=account,
+                replace=replace,
                 timeout=10,
             )
         )

@@ -174,6 +174,7 @@ class RecordingNode:
         self.auth = auth
         self.telemetry = NO_TELEMETRY
         self.quotas = None
+        self.circuits = None
         self.logger = structlog.get_logger("test")
         self.sent: list[tuple[str, Any]] = []
         self._session = session

@@ -143,3 +143,61 @@ async def test_call_uses_the_connected_account_and_refuses_one_that_is_not(
         assert await flowmixer("call", "GetUserAccount", "--account", "nope") == 1
         err = capsys.readouterr().err
     assert "no account 'nope' is connected (connected: kitchen)" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("../../etc<b>", "'../../etc<b>' has '/', '<', '>'"),
+        ("..", "'..' alone is not a name"),
+        ("x" * 65, "it has 65 characters, more than 64"),
+        ("shop name", "'shop name' has ' '"),
+    ],
+    ids=["path-and-markup", "dot-dot", "too-long", "space"],
+)
+def test_login_under_a_name_that_is_not_accepted_is_refused_naming_the_option(
+    capsys: pytest.CaptureFixture[str], name: str, why: str
+) -> None:
+    assert main(["auth", "login", "pinterest", "--account", name]) != 0
+    err = capsys.readouterr().err
+    assert f"--account: {why}" in err
+    assert "1 to 64 letters, digits, '-', '_' or '.'" in err
+
+
+async def test_login_to_a_connected_name_asks_for_replace_and_keeps_the_tokens_without_it(
+    make_emulator: MakeEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with make_emulator(auto_approve=True) as harness:
+        await configure(harness)
+        await login(harness, capsys, "--account", "shop")
+        code = await flowmixer("auth", "login", "pinterest", "--account", "shop")
+        err = capsys.readouterr().err
+        assert code != 0
+        assert "already has an account 'shop'" in err
+        assert "--replace" in err
+        assert harness.emu.stats.token_requests["authorization_code"] == 1  # no login began
+        printed = await login(harness, capsys, "--account", "shop", "--replace")
+        assert "Connected acme:pinterest account shop" in printed
+        assert harness.emu.stats.token_requests["authorization_code"] == 2
+
+
+async def test_login_named_by_the_profile_does_not_replace_a_connected_account(
+    make_emulator: MakeEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with make_emulator(auto_approve=True) as harness:
+        await configure(harness)
+        await login(harness, capsys)  # named flowmixer_demo by its profile
+        command = asyncio.create_task(flowmixer("auth", "login", "pinterest", "--timeout", "20"))
+        url = ""
+        printed = ""
+        while not url:
+            await asyncio.sleep(0.02)
+            out, err = capsys.readouterr()
+            printed += out + err
+            url = next((line for line in printed.splitlines() if line.startswith("http")), "")
+        async with harness.session.get(url) as response:
+            assert response.status == 400
+        assert await command != 0
+        err = capsys.readouterr().err
+        assert "already has an account 'flowmixer_demo'" in err
+        assert "--replace" in err

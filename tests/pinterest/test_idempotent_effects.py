@@ -40,6 +40,7 @@ from components.pinterest.idempotency import CLOCK_SKEW, may_have_taken_effect
 from components.pinterest.lookups import same_pin
 from components.pinterest.models import Pin
 from runtime.auth.oauth2 import OAuth2Error
+from runtime.circuit import Circuits
 from runtime.credentials import StaticCredentials
 from runtime.engine import Engine, Output
 from runtime.envelope import Envelope, new_id
@@ -90,6 +91,7 @@ async def running(
     *,
     store: Store | None = None,
     max_attempts: int = 8,
+    circuits: Circuits | None = None,
 ) -> AsyncIterator[Run]:
     credentials = StaticCredentials(SERVICE, harness.token(), settings={"apiBase": harness.api})
     flow = {
@@ -104,6 +106,7 @@ async def running(
         store,
         on_output=outputs.append,
         credentials=lambda wanted: credentials if wanted.auth is not None else None,
+        circuits=circuits,
     ) as engine:
         await engine.start_flow(plan)
         yield Run(engine, store, outputs)

@@ -151,7 +151,15 @@ async def test_an_unknown_account_is_reported_as_not_connected(
 class FailingSaves(TokenVault):
     """A vault whose disk is full: saving fails."""
 
-    async def save(self, service: str, account: str, tokens: TokenSet) -> None:
+    async def save(
+        self,
+        service: str,
+        account: str,
+        tokens: TokenSet,
+        *,
+        expected: str | None = None,
+        replace: bool = True,
+    ) -> bool:
         raise OSError("disk full")
 
 
@@ -214,7 +222,7 @@ async def test_a_refused_refresh_pauses_the_flow_until_the_account_is_connected_
             for secret in (tokens.access_token, tokens.refresh_token, CLIENT_SECRET):
                 assert secret not in reason + repr(logs)
 
-            await kit.login()  # a new login saves fresh tokens for the account
+            await kit.login(replace=True)  # a new login saves fresh tokens for the account
             assert await engine.resume_flow("who") == 1
             await engine.wait_idle("who")
 

@@ -182,3 +182,89 @@ async def test_unknown_scopes_are_refused_naming_them(
     assert "'pins:fly'" in body["error"]
     assert status_legacy == 302
     assert "boards%3Aread" in location or "boards:read" in location
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "says"),
+    [
+        ("?account=../../etc%3Cb%3E", 400, "account: '../../etc<b>' has '/', '<', '>'"),
+        ("?account=..", 400, "account: '..' alone is not a name"),
+        ("?account=acme_shop&replace=yes", 400, "replace: expected true or false"),
+    ],
+    ids=["path-and-markup", "dot-dot", "replace-not-boolean"],
+)
+async def test_a_login_start_with_a_bad_account_name_or_replace_is_refused_naming_it(
+    make_emulator: MakeEmulator,
+    tmp_path: Path,
+    registry: Registry,
+    query: str,
+    status: int,
+    says: str,
+) -> None:
+    async with (
+        make_emulator(auto_approve=True) as harness,
+        connected_server(harness, tmp_path, registry) as (served, browser),
+    ):
+        found, _ = await _start(served, browser, query)
+        async with browser.get(
+            f"{served.url}/auth/pinterest/start{query}", headers=ADMIN
+        ) as response:
+            body = await response.json()
+    assert found == status
+    assert says in body["error"]
+
+
+async def test_a_browser_login_to_a_connected_name_needs_replace_at_start_and_at_callback(
+    make_emulator: MakeEmulator, tmp_path: Path, registry: Registry
+) -> None:
+    async with (
+        make_emulator(auto_approve=True) as harness,
+        connected_server(harness, tmp_path, registry) as (served, browser),
+    ):
+        assert served.ctx.vault is not None
+        _, location = await _start(served, browser)
+        async with browser.get(location) as response:
+            assert response.status == 200
+        first = await served.ctx.vault.load(SERVICE, "acme_shop")
+
+        async with browser.get(
+            f"{served.url}/auth/pinterest/start?account=acme_shop", headers=ADMIN
+        ) as response:
+            refused = response.status, (await response.json())["error"]
+        # Named by the profile at the callback: flowmixer_demo, connected first here.
+        _, location = await _start(served, browser, "")
+        async with browser.get(location) as response:
+            assert response.status == 200
+        _, location = await _start(served, browser, "")
+        async with browser.get(location) as response:
+            late = response.status, await response.text()
+        unchanged = await served.ctx.vault.load(SERVICE, "acme_shop")
+
+        _, location = await _start(served, browser, "?account=acme_shop&replace=true")
+        async with browser.get(location) as response:
+            assert response.status == 200
+        replaced = await served.ctx.vault.load(SERVICE, "acme_shop")
+
+    assert refused[0] == 409
+    assert "already has an account 'acme_shop'" in refused[1]
+    assert "replace=true" in refused[1]
+    assert late[0] == 409
+    assert "already has an account &#x27;flowmixer_demo&#x27;" in late[1]
+    assert first is not None
+    assert replaced is not None
+    assert unchanged == first
+    assert replaced.access_token != first.access_token
+
+
+async def test_deleting_an_account_by_a_name_no_account_can_have_is_refused_naming_it(
+    make_emulator: MakeEmulator, tmp_path: Path, registry: Registry
+) -> None:
+    async with (
+        make_emulator(auto_approve=True) as harness,
+        connected_server(harness, tmp_path, registry) as (served, _),
+    ):
+        status, body = await served.api("DELETE", f"/api/accounts/{SERVICE}/a%3Cb%3E")
+        missing = await served.api("DELETE", f"/api/accounts/{SERVICE}/nobody")
+    assert status == 400
+    assert "name: 'a<b>' has '<', '>'" in body["error"]
+    assert missing[0] == 404

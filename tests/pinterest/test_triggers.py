@@ -333,6 +333,7 @@ class HandNode:
         self.auth = StaticCredentials(SERVICE, emu.token(), settings={"apiBase": emu.api})
         self.telemetry = NO_TELEMETRY
         self.quotas = None
+        self.circuits = None
         self.logger = structlog.get_logger("test")
         self.sent: list[Any] = []
         self._session = emu.session

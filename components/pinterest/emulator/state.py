@@ -51,6 +51,8 @@ class Board:
     privacy: str = "PUBLIC"
     is_ads_only: bool = False
     follower_count: int = 0
+    pins_oldest_first: bool = False
+    """Listed oldest first, as a board a person sorted so (the API promises no order)."""
 
 
 @dataclass(slots=True)
@@ -198,12 +200,15 @@ class State:
         )
 
     def pins_on_board(self, board_id: str, section_id: str | None = None) -> list[Pin]:
-        """Pins on a board (all of them, sections included) or in one section, newest first."""
-        return newest_first(
+        """Pins on a board (all of them, sections included) or in one section, newest first
+        (oldest first on a board with ``pins_oldest_first``)."""
+        pins = newest_first(
             p
             for p in self.pins.values()
             if p.board_id == board_id and (section_id is None or p.section_id == section_id)
         )
+        board = self.boards.get(board_id)
+        return pins[::-1] if board is not None and board.pins_oldest_first else pins
 
     def sections_of(self, board_id: str) -> list[Section]:
         return sorted(
