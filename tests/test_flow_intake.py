@@ -159,3 +159,61 @@ async def test_an_event_arriving_after_the_stop_gave_up_is_kept_not_lost(split: 
         assert [(letter.envelope.id, letter.error) for letter in letters] == [
             ("e-3", STOPPED_REASON)
         ]
+
+
+async def test_room_asked_for_is_reserved_on_the_flows_loop_up_to_the_bound_exactly(
+    split: Split,
+) -> None:
+    handover = split.runner().from_thread
+    node = split.runner().nodes["hook"]
+    await split.on_engine(node.stop_workers())  # nothing takes from the channel now
+    reserved = [handover.reserve("hook") for _ in range(4)]
+    front = asyncio.get_running_loop()
+    delivered: asyncio.Queue[Any] = asyncio.Queue()
+
+    def deliver(outcome: Any) -> None:  # called on the engine's loop
+        front.call_soon_threadsafe(delivered.put_nowait, outcome)
+
+    handover.ask_for_room("hook", deliver)
+    last = await delivered.get()
+    depth_full = split.engine.depths("f")["hook"]
+    handover.ask_for_room("hook", deliver)
+    handover.withdraw(last)  # frees a place: the second ask takes it
+    again = await delivered.get()
+    handover.ask_for_room("hook", deliver)
+    handover.unask("hook")  # given up before a place freed
+    for channel in [*reserved[:3], again]:
+        assert channel is not None
+        handover.withdraw(channel)
+    await split.on_engine(split.engine.wait_idle("f"))
+
+    assert reserved[3] is None  # from this thread, the last place stays free...
+    assert last is node.channel  # ...and the flow's loop gives it
+    assert depth_full == 4
+    assert again is node.channel
+    assert delivered.empty()  # the ask given up took nothing
+    assert split.engine.depths("f")["hook"] == 0
+
+
+async def test_a_stop_refuses_the_room_still_asked_for(split: Split) -> None:
+    handover = split.runner().from_thread
+    await split.on_engine(split.runner().nodes["hook"].stop_workers())
+    reserved = [handover.reserve("hook") for _ in range(3)]
+    front = asyncio.get_running_loop()
+    delivered: asyncio.Queue[Any] = asyncio.Queue()
+
+    def deliver(outcome: Any) -> None:
+        front.call_soon_threadsafe(delivered.put_nowait, outcome)
+
+    handover.ask_for_room("hook", deliver)
+    handover.ask_for_room("hook", deliver)  # the bound is reached: this one waits
+    first = await delivered.get()
+    stop = asyncio.ensure_future(split.on_engine(split.engine.stop_flow("f", timeout=0)))
+    refused = await delivered.get()
+    for channel in [*reserved, first]:
+        assert channel is not None
+        handover.withdraw(channel)
+    await stop
+
+    assert isinstance(refused, EngineError)
+    assert "it accepts no events" in str(refused)
