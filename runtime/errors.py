@@ -10,7 +10,8 @@
     │   ├── CancelError                 drop the message: dead-letter it now, no retry
     │   │   └── InvalidInputError       the mapped input does not match the in-port schema
     │   ├── RetryError                  try again later (optionally after ``delay`` seconds)
-    │   │   └── DeferError              wait for a rate limit; uses no attempt, only time
+    │   │   ├── DeferError              wait for a rate limit; uses no attempt, only time
+    │   │   └── CallTimeoutError        the handler did not finish in time (raised by the engine)
     │   └── ReauthorizeError            the account's grant is gone; a person must reconnect it
     └── EngineError                     the engine was asked for something it cannot do
 
@@ -94,6 +95,13 @@ class DeferError(RetryError):
 
     It is tried again without using one of the flow's attempts; the flow's time limit
     (``retry.maxElapsed``) still bounds how long a message may be deferred.
+    """
+
+
+class CallTimeoutError(RetryError):
+    """Raised by the engine, not by handlers: ``receive`` ran past its timeout and was cancelled.
+
+    Retried like any :class:`RetryError` (it uses an attempt), then dead-lettered.
     """
 
 

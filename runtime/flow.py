@@ -18,6 +18,7 @@ from jsonschema.validators import validator_for
 
 from runtime.errors import FlowValidationError, Problem
 from runtime.flow_checks import CheckedNode, FlowChecker
+from runtime.manifest import DEFAULT_TIMEOUT
 from runtime.mapping import json_path
 from runtime.plan import FlowPlan, NodePlan, PayloadValidator, Route
 from runtime.problems import cap, parse_json
@@ -136,4 +137,5 @@ def _node_plan(
         else float(node.properties.get("interval", tick.interval)),
         webhook=manifest.webhook,
         keep_output=keep_output,
+        timeout=node.spec.timeout or manifest.timeout or DEFAULT_TIMEOUT,
     )

@@ -21,6 +21,7 @@ from runtime.component import Context, State
 from runtime.effects import EffectLedger
 from runtime.envelope import Envelope, new_id
 from runtime.errors import (
+    CallTimeoutError,
     CancelError,
     DeferError,
     EngineError,
@@ -102,6 +103,19 @@ class Pending:
             self.idle.set()
 
 
+class Call:
+    """What one worker is doing, as the deadline sweeper sees it."""
+
+    __slots__ = ("abandoned", "envelope", "expired", "started", "task")
+
+    def __init__(self) -> None:
+        self.started = 0.0  # time.monotonic() when the handler was called; 0.0 between calls
+        self.envelope: Envelope | None = None  # the last message taken
+        self.expired = False  # cancelled at its timeout, not yet settled
+        self.abandoned = False  # ignored its cancellation: its message was settled elsewhere
+        self.task: asyncio.Task[None]
+
+
 class Node:
     """A running component: handler instance, channel, workers and counters."""
 
@@ -150,7 +164,10 @@ class Node:
         """Envelopes whose handler needs an account re-authorized; kept for the resume."""
         self.park_errors: dict[str, str] = {}  # envelope id -> why it was parked
         self.on_pause: Callable[[Node, str], None] | None = None
+        self.timeout = plan.timeout
         self._workers: list[asyncio.Task[None]] = []
+        self._calls: list[Call] = []
+        self._settling: set[asyncio.Task[None]] = set()
 
     def connect(self, channels: dict[str, Channel]) -> None:
         """Resolve each out-port's routes to the target channels (once, before starting)."""
@@ -165,39 +182,64 @@ class Node:
     # -- workers -------------------------------------------------------------------------
 
     def start_workers(self) -> None:
-        name = f"flowmixer:{self.flow_id}:{self.component_id}"
-        self._workers = [
-            asyncio.create_task(self._work(), name=f"{name}:{i}")
-            for i in range(self.plan.concurrency)
-        ]
+        self._workers = [self._spawn() for _ in range(self.plan.concurrency)]
+
+    def _spawn(self) -> asyncio.Task[None]:
+        call = Call()
+        self._calls.append(call)
+        name = f"flowmixer:{self.flow_id}:{self.component_id}:{len(self._calls) - 1}"
+        call.task = asyncio.create_task(self._work(call), name=name)
+        return call.task
 
     async def stop_workers(self) -> list[Envelope]:
         """Cancel the workers; return the envelopes they were handling when cancelled."""
         for task in self._workers:
             task.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        await asyncio.gather(*self._workers, *self._settling, return_exceptions=True)
         self._workers = []
+        self._calls = []
         interrupted, self._interrupted = self._interrupted, []
         return interrupted
 
-    async def _work(self) -> None:
+    async def _work(self, call: Call) -> None:
         # The per-message path, kept in one frame: it runs for every message of every flow.
+        # ``call`` tells the deadline sweeper (runtime.deadlines) when the handler was called:
+        # two attribute writes and a clock read per message, cheaper than a timer per call.
         channel = self.channel
         get, get_nowait, ack = channel.get, channel.get_nowait, channel.ack
         needs_ack, maps_input = self._needs_ack, self._maps_input
         receive = self.handler.receive
         stats, pending = self.stats, self._pending
+        monotonic = time.monotonic
         envelope: Envelope | None = None
         try:
             while True:
                 envelope = None
-                envelope = get_nowait() or await get()
+                envelope = call.envelope = get_nowait() or await get()
                 stats.received += 1
+                call.started = monotonic()
                 try:
                     payload = self._map(envelope) if maps_input else envelope.payload
                     await receive(Context(self, envelope, payload))
                 except Exception as exc:
+                    call.started = 0.0
+                    if call.expired:
+                        if not await self._overran(call, envelope, exc):
+                            return
+                        continue
                     await self._settle_failure(envelope, exc)
+                    continue
+                except asyncio.CancelledError as exc:
+                    call.started = 0.0
+                    if not call.expired:
+                        raise  # the flow stops
+                    if not await self._overran(call, envelope, exc):
+                        return
+                    continue
+                call.started = 0.0
+                if call.expired:  # returned although cancelled: it swallowed the cancellation
+                    if not await self._overran(call, envelope, None):
+                        return
                     continue
                 if needs_ack:
                     await ack(envelope)
@@ -205,9 +247,73 @@ class Node:
                 if pending.count == 0:
                     pending.idle.set()
         except asyncio.CancelledError:
-            if envelope is not None:
+            if envelope is not None and not call.abandoned:
                 self._interrupted.append(envelope)
             raise
+
+    # -- timeouts ------------------------------------------------------------------------
+
+    def expire_overdue(self, now: float) -> None:
+        """Cancel the handler calls that began more than :attr:`timeout` seconds before
+        ``now`` (``time.monotonic``); replace a worker whose handler ignored its cancellation
+        for as long again, retrying its message elsewhere. Called by the deadline sweeper."""
+        timeout = self.timeout
+        for call in self._calls:
+            started = call.started
+            if not started or now - started <= timeout:
+                continue
+            if not call.expired:
+                call.expired = True
+                call.task.cancel()
+            elif not call.abandoned and now - started > 2 * timeout:
+                self._abandon(call)
+
+    async def _overran(self, call: Call, envelope: Envelope, raised: BaseException | None) -> bool:
+        """Settle a message whose call ran out of time; ``False`` when the worker must end."""
+        call.expired = False
+        task = asyncio.current_task()
+        if call.abandoned:  # settled already, and another worker took this one's place
+            if task is not None and task.cancelling():
+                task.uncancel()
+            return False
+        if task is not None and task.cancelling() and task.uncancel() > 0:
+            # the flow is stopping too: the message is interrupted, not failed
+            self._interrupted.append(envelope)
+            raise asyncio.CancelledError
+        if not isinstance(raised, asyncio.CancelledError):
+            what = "returned" if raised is None else f"raised {type(raised).__name__}"
+            self.logger.warning(
+                "handler swallowed its cancellation at its timeout; the message is retried",
+                envelope_id=envelope.id,
+                outcome=what,
+            )
+        await self._settle_failure(envelope, self._timeout_error())
+        return True
+
+    def _abandon(self, call: Call) -> None:
+        """The handler of ``call`` ignores cancellation: retry its message with a new worker.
+
+        The stuck task is left to end by itself (it is cancelled again at the flow's stop);
+        whatever it does after this, its message is not settled twice.
+        """
+        call.abandoned = True
+        envelope = call.envelope
+        self.logger.error(
+            "handler ignores cancellation long after its timeout; its worker is replaced",
+            envelope_id=None if envelope is None else envelope.id,
+            timeout=self.timeout,
+        )
+        self._calls.remove(call)
+        self._workers.append(self._spawn())
+        if envelope is not None:
+            settle = self._settle_failure(envelope, self._timeout_error())
+            self._settling.add(task := asyncio.create_task(settle))
+            task.add_done_callback(self._settling.discard)
+
+    def _timeout_error(self) -> CallTimeoutError:
+        return CallTimeoutError(
+            f"the handler did not finish within {self.timeout:g} s (its timeout); it was cancelled"
+        )
 
     def _map(self, envelope: Envelope) -> Any:
         """Apply the in-port's transform, then check the result against the port's schema."""
