@@ -19,6 +19,7 @@ LOG_FORMATS: Final = ("auto", "console", "json")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 
 DEFAULT_HOME: Final = ".flowmixer"
+DEFAULT_MAX_COMPONENTS: Final = 20_000
 
 
 def _default_home() -> Path:
@@ -35,6 +36,18 @@ def _choice(name: str, value: str, accepted: tuple[str, ...]) -> str:
     return normal
 
 
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    """The whole number above 0 in ``env[name]``; ``default`` when unset or empty."""
+    value = env.get(name, "").strip().replace("_", "")
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigurationError(
+            f"{name} is {env[name]!r}, which is not accepted; use a whole number above 0"
+        )
+    return int(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Where flowmixer keeps its files and how it logs.
@@ -47,6 +60,8 @@ class Settings:
     home: Path = field(default_factory=_default_home)
     log_format: str = "auto"
     log_level: str = "info"
+    max_components: int = DEFAULT_MAX_COMPONENTS
+    """Components a flow may have (``validate``, deploys and starts refuse bigger flows)."""
 
     def __post_init__(self) -> None:
         # The same checks as from_env, for settings built in code (tests, embedding).
@@ -66,6 +81,7 @@ class Settings:
         (default ``./.flowmixer``). ``FLOWMIXER_LOG_FORMAT``: one of :data:`LOG_FORMATS`
         (default ``auto``: console on a terminal, JSON lines otherwise).
         ``FLOWMIXER_LOG_LEVEL``: one of :data:`LOG_LEVELS` (default ``info``).
+        ``FLOWMIXER_MAX_COMPONENTS``: how many components a flow may have (default 20,000).
         """
         env = os.environ if environ is None else environ
 
@@ -78,6 +94,7 @@ class Settings:
             home=Path(home).expanduser().resolve() if home else _default_home(),
             log_format=choose("FLOWMIXER_LOG_FORMAT", LOG_FORMATS, "auto"),
             log_level=choose("FLOWMIXER_LOG_LEVEL", LOG_LEVELS, "info"),
+            max_components=_positive(env, "FLOWMIXER_MAX_COMPONENTS", DEFAULT_MAX_COMPONENTS),
         )
 
     def ensure_home(self) -> Path:

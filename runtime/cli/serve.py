@@ -100,6 +100,7 @@ async def _serve(
             logger=logger,
             broker=broker,
         )
+        ctx.max_components = settings.max_components
         if token is None:
             logger.warning("admin API off: it answers 503 until FLOWMIXER_ADMIN_TOKEN is set")
         server = Server(ctx, host=host, port=port)

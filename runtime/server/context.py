@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from runtime.settings import DEFAULT_MAX_COMPONENTS
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
@@ -46,6 +48,8 @@ class ServerContext:
     logins: OAuthLogins | None = None
     reload_credentials: Callable[[], Awaitable[None]] | None = None
     """Makes flows started afterwards see changed app configuration and accounts."""
+    max_components: int = DEFAULT_MAX_COMPONENTS
+    """Components a deployed flow may have (``FLOWMIXER_MAX_COMPONENTS``)."""
 
     async def credentials_changed(self) -> None:
         if self.reload_credentials is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -17,10 +18,20 @@ if TYPE_CHECKING:
     from runtime.server.deployments import Deployment
 
 
-def compile_flow(ctx: ServerContext, definition: Any, source: str) -> FlowPlan:
-    """The plan of ``definition``; a 422 listing every problem (by JSON path) if it is broken."""
+async def compile_flow(ctx: ServerContext, definition: Any, source: str) -> FlowPlan:
+    """The plan of ``definition``; a 422 listing every problem (by JSON path) if it is broken.
+
+    Checked on a worker thread: a big flow takes a while (linear in its size), and hooks,
+    health checks and other flows go on meanwhile.
+    """
     try:
-        return validate_flow(definition, ctx.registry, source=source)
+        return await asyncio.to_thread(
+            validate_flow,
+            definition,
+            ctx.registry,
+            source=source,
+            max_components=ctx.max_components,
+        )
     except FlowValidationError as exc:
         problems = [{"path": p.path, "message": p.message} for p in exc.problems]
         raise fail(
@@ -37,7 +48,7 @@ async def deployed(ctx: ServerContext, flow_id: str) -> Deployment:
 
 async def deploy(ctx: ServerContext, definition: Any) -> tuple[FlowPlan, dict[str, str], bool]:
     """Check and keep a flow; returns its plan, the new hook secrets and whether it is new."""
-    plan = compile_flow(ctx, definition, "the flow")
+    plan = await compile_flow(ctx, definition, "the flow")
     if ctx.engine.is_running(plan.id):
         raise fail(409, f"flow {plan.id!r} is running; stop it before deploying it again")
     new = await ctx.deployments.get(plan.id) is None
@@ -51,7 +62,7 @@ async def start(ctx: ServerContext, flow_id: str) -> None:
     """Start a deployed flow (nothing to do if it runs) and remember to start it next time."""
     deployment = await deployed(ctx, flow_id)
     if not ctx.engine.is_running(flow_id):
-        plan = compile_flow(ctx, deployment.definition, f"deployed flow {flow_id!r}")
+        plan = await compile_flow(ctx, deployment.definition, f"deployed flow {flow_id!r}")
         try:
             await ctx.engine.start_flow(plan)
         except EngineError as exc:
