@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import threading
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -25,18 +27,52 @@ async def compile_flow(ctx: ServerContext, definition: Any, source: str) -> Flow
     health checks and other flows go on meanwhile.
     """
     try:
-        return await asyncio.to_thread(
-            validate_flow,
-            definition,
-            ctx.registry,
-            source=source,
-            max_components=ctx.max_components,
-        )
+        return await asyncio.to_thread(_validate, ctx, definition, source)
     except FlowValidationError as exc:
         problems = [{"path": p.path, "message": p.message} for p in exc.problems]
         raise fail(
             422, f"{source}: invalid flow ({len(problems)} problem(s))", problems=problems
         ) from None
+
+
+def _validate(ctx: ServerContext, definition: Any, source: str) -> FlowPlan:
+    with _COLLECTOR_PAUSE:
+        return validate_flow(
+            definition, ctx.registry, source=source, max_components=ctx.max_components
+        )
+
+
+class _CollectorPause:
+    """Holds off Python's cyclic garbage collector while flows are checked.
+
+    Checking a flow of thousands of components allocates enough for the collector to make
+    full passes over the whole heap, 50-100 ms each, during which it holds the GIL: the
+    event loop could not answer anything, although the check runs on another thread. The
+    check makes no cyclic garbage worth collecting, so the collector waits until it is done.
+    The collector is one per process, hence one pause shared by every check.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._paused = False  # whether this pause disabled it (it may have been off already)
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._holders == 0 and gc.isenabled():
+                gc.disable()
+                self._paused = True
+            self._holders += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0 and self._paused:
+                self._paused = False
+                gc.enable()
+
+
+_COLLECTOR_PAUSE = _CollectorPause()
 
 
 async def deployed(ctx: ServerContext, flow_id: str) -> Deployment:
