@@ -1,8 +1,9 @@
 """Per-call timeouts of ``receive``: one sweeper task per flow instead of a timer per message.
 
-Each worker notes when it called its handler (:class:`~runtime.node.Call`); the sweeper wakes a
-few times per timeout and cancels the calls that ran past theirs (:meth:`Node.expire_overdue`).
-A call therefore ends between its timeout and a quarter of it later. The message of a cancelled
+Each worker notes which message its handler is working on (:class:`~runtime.node.Call`); the
+sweeper wakes a few times per timeout, times each call from the first time it sees it, and
+cancels those that ran past their timeout (:meth:`Node.expire_overdue`). A call therefore ends
+between its timeout and a quarter of it later (at most a second later). The message of a cancelled
 call is retried with a :class:`~runtime.errors.CallTimeoutError` (it uses an attempt) and
 dead-lettered by the flow's retry policy like any other failure.
 """
