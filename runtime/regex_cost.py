@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,7 +79,9 @@ def backtracking_risk(pattern: str) -> str | None:
     if len(pattern) > MAX_PATTERN:
         return f"is {len(pattern)} characters long; at most {MAX_PATTERN} are accepted"
     try:
-        parsed = sre.parse(pattern)
+        with warnings.catch_warnings():  # "possible nested set" and the like: not ours to say
+            warnings.simplefilter("ignore")
+            parsed = sre.parse(pattern)
     except (re.error, RecursionError, OverflowError):
         return None  # not a valid pattern: the schema check says so
     return _seq(list(parsed), inside_repeat=False)

@@ -14,11 +14,14 @@ its JSON path:
   through ``$ref`` costs nothing to count. A ``$ref`` cycle that never descends into the value
   would never end, and is refused too;
 - **patterns**: ``pattern``s and ``patternProperties`` keys that can backtrack catastrophically
-  (see :mod:`runtime.regex_cost`).
+  (see :mod:`runtime.regex_cost`);
+- **uniqueItems** over items that may be objects or arrays (compared pair by pair) without a
+  ``maxItems`` of at most ``max_unique_items``.
 
 With these, validating one payload evaluates at most (values in the payload) times ``max_expansion``
-subschemas, each costing time linear in its value (patterns cannot backtrack; ``format`` checks
-are linear), and the payload itself is bounded by the server's 1 MiB body limit.
+subschemas, each costing time about linear in its value (patterns cannot backtrack; ``format``
+checks are linear; ``uniqueItems`` sorts, or compares at most ``max_unique_items`` squared
+pairs), and the payload itself is bounded by the server's 1 MiB body limit.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ _REFS = ("$ref", "$dynamicRef", "$recursiveRef")
 # keywords whose subschemas apply to a property or an item of the value
 _PROPERTY_ONE = ("additionalProperties", "unevaluatedProperties", "propertyNames")
 _ITEM_ONE = ("additionalItems", "unevaluatedItems", "contains")
+_SORTABLE = ("string", "number", "integer", "boolean")
 # keywords that only hold subschemas for references
 _HOLDERS = ("$defs", "definitions")
 
@@ -51,6 +55,7 @@ class SchemaLimits:
     max_nodes: int = 2000
     max_expansion: int = 1000
     max_levels: int = 64
+    max_unique_items: int = 1000
 
 
 DEFAULT_LIMITS = SchemaLimits()
@@ -116,6 +121,7 @@ class _Walker:
         if isinstance(anchor, str):
             self.anchors[anchor] = schema
         self.check_patterns(schema, path)
+        self.check_unique_items(schema, path)
         for key in _REFS:
             if isinstance(schema.get(key), str):
                 self.refs.setdefault(id(schema), []).append(schema[key])
@@ -149,6 +155,23 @@ class _Walker:
         for key in _HOLDERS:
             for name, value in _map(schema.get(key)).items():
                 sub(key, value, None, name)
+
+    def check_unique_items(self, schema: dict[str, Any], path: str) -> None:
+        """``uniqueItems`` compares every pair of items that cannot be sorted (objects)."""
+        if schema.get("uniqueItems") is not True:
+            return
+        items = schema.get("items")
+        if isinstance(items, dict) and items.get("type") in _SORTABLE:
+            return
+        bound = schema.get("maxItems")
+        limit = self.limits.max_unique_items
+        if not isinstance(bound, int) or isinstance(bound, bool) or bound > limit:
+            self.report(
+                f"{path}.uniqueItems",
+                "compares every pair of items when they are objects or arrays, which takes"
+                f" too long for long arrays: give maxItems (at most {limit}) with it, or items"
+                ' of a plain "type" (string, number, integer, boolean)',
+            )
 
     def check_patterns(self, schema: dict[str, Any], path: str) -> None:
         pattern = schema.get("pattern")

@@ -87,6 +87,15 @@ def test_a_pattern_that_backtracks_is_refused_at_its_path(registry, schema, wher
     assert "backtracks catastrophically" in message
 
 
+def test_unique_items_over_objects_needs_a_bound_on_the_arrays_length(registry):
+    [(path, message)] = refused({"items": {"type": "object"}, "uniqueItems": True}, registry)
+
+    assert path == f"{SCHEMA_AT}.uniqueItems"
+    assert "give maxItems (at most 1000)" in message
+    validate_flow(hooked({"uniqueItems": True, "maxItems": 100}), registry)
+    validate_flow(hooked({"uniqueItems": True, "items": {"type": "string"}}), registry)
+
+
 def test_a_schema_nested_too_deep_is_refused(registry):
     schema: dict[str, Any] = {}
     inner = schema
