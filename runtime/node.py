@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runtime.component import Context, State
+from runtime.deadlines import Call, overran
 from runtime.effects import EffectLedger
 from runtime.envelope import Envelope, new_id
 from runtime.errors import (
-    CallTimeoutError,
     CancelError,
     DeferError,
     EngineError,
@@ -101,22 +101,6 @@ class Pending:
         self.count -= 1
         if self.count == 0:
             self.idle.set()
-
-
-class Call:
-    """What one worker is doing, as the deadline sweeper sees it."""
-
-    __slots__ = ("abandoned", "envelope", "expired", "seen", "seen_attempt", "since", "task")
-
-    def __init__(self) -> None:
-        self.envelope: Envelope | None = None  # what the handler works on; None between calls
-        # written by the sweeper only: the call it saw last, and since when
-        self.seen: Envelope | None = None
-        self.seen_attempt = 0
-        self.since = 0.0
-        self.expired = False  # cancelled at its timeout, not yet settled
-        self.abandoned = False  # ignored its cancellation: its message was settled elsewhere
-        self.task: asyncio.Task[None]
 
 
 class Node:
@@ -227,7 +211,7 @@ class Node:
                 except Exception as exc:
                     call.envelope = None
                     if call.expired:
-                        if not await self._overran(call, envelope, exc):
+                        if not await overran(self, call, envelope, exc):
                             return
                         continue
                     await self._settle_failure(envelope, exc)
@@ -236,12 +220,12 @@ class Node:
                     call.envelope = None
                     if not call.expired:
                         raise  # the flow stops
-                    if not await self._overran(call, envelope, exc):
+                    if not await overran(self, call, envelope, exc):
                         return
                     continue
                 call.envelope = None
                 if call.expired:  # returned although cancelled: it swallowed the cancellation
-                    if not await self._overran(call, envelope, None):
+                    if not await overran(self, call, envelope, None):
                         return
                     continue
                 if needs_ack:
@@ -253,78 +237,6 @@ class Node:
             if envelope is not None and not call.abandoned:
                 self._interrupted.append(envelope)
             raise
-
-    # -- timeouts ------------------------------------------------------------------------
-
-    def expire_overdue(self, now: float) -> None:
-        """Cancel the handler calls seen running for more than :attr:`timeout` seconds by
-        ``now`` (``time.monotonic``); replace a worker whose handler ignored its cancellation
-        for as long again, retrying its message elsewhere. Called by the deadline sweeper,
-        which times a call from the first time it sees it (a call is the same message at the
-        same attempt on the same worker)."""
-        timeout = self.timeout
-        for call in self._calls:
-            envelope = call.envelope
-            if envelope is None:
-                call.seen = None
-                continue
-            if envelope is not call.seen or envelope.attempt != call.seen_attempt:
-                call.seen, call.seen_attempt, call.since = envelope, envelope.attempt, now
-                continue
-            if now - call.since <= timeout:
-                continue
-            if not call.expired:
-                call.expired = True
-                call.task.cancel()
-            elif not call.abandoned and now - call.since > 2 * timeout:
-                self._abandon(call)
-
-    async def _overran(self, call: Call, envelope: Envelope, raised: BaseException | None) -> bool:
-        """Settle a message whose call ran out of time; ``False`` when the worker must end."""
-        call.expired = False
-        task = asyncio.current_task()
-        if call.abandoned:  # settled already, and another worker took this one's place
-            if task is not None and task.cancelling():
-                task.uncancel()
-            return False
-        if task is not None and task.cancelling() and task.uncancel() > 0:
-            # the flow is stopping too: the message is interrupted, not failed
-            self._interrupted.append(envelope)
-            raise asyncio.CancelledError
-        if not isinstance(raised, asyncio.CancelledError):
-            what = "returned" if raised is None else f"raised {type(raised).__name__}"
-            self.logger.warning(
-                "handler swallowed its cancellation at its timeout; the message is retried",
-                envelope_id=envelope.id,
-                outcome=what,
-            )
-        await self._settle_failure(envelope, self._timeout_error())
-        return True
-
-    def _abandon(self, call: Call) -> None:
-        """The handler of ``call`` ignores cancellation: retry its message with a new worker.
-
-        The stuck task is left to end by itself (it is cancelled again at the flow's stop);
-        whatever it does after this, its message is not settled twice.
-        """
-        call.abandoned = True
-        envelope = call.envelope
-        self.logger.error(
-            "handler ignores cancellation long after its timeout; its worker is replaced",
-            envelope_id=None if envelope is None else envelope.id,
-            timeout=self.timeout,
-        )
-        self._calls.remove(call)
-        self._workers.append(self._spawn())
-        if envelope is not None:
-            settle = self._settle_failure(envelope, self._timeout_error())
-            self._settling.add(task := asyncio.create_task(settle))
-            task.add_done_callback(self._settling.discard)
-
-    def _timeout_error(self) -> CallTimeoutError:
-        return CallTimeoutError(
-            f"the handler did not finish within {self.timeout:g} s (its timeout); it was cancelled"
-        )
 
     def _map(self, envelope: Envelope) -> Any:
         """Apply the in-port's transform, then check the result against the port's schema."""

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from runtime.cli import main
-from runtime.errors import FlowValidationError
+from runtime.engine import Engine
+from runtime.errors import EngineError, FlowValidationError
 from runtime.flow import check_flow, validate_flow
 from runtime.logging import reset_logging
 from runtime.regex_cost import backtracking_risk
 from runtime.registry import Registry
 from runtime.schema_cost import schema_cost_problems
+from runtime.stores.memory import MemoryStore
 
 SCHEMA_AT = "$.components.hook.config.properties.schema"
 
@@ -241,3 +246,12 @@ def test_a_quantified_group_of_a_quantified_atom_is_always_refused(atom, inner, 
 
 def test_check_flow_reports_the_same_problems_as_validate(registry):
     assert [p.path for p in check_flow(hooked(bomb(18)), registry)] == [f"{SCHEMA_AT}.$defs.d10"]
+
+
+async def test_a_webhook_refuses_an_expensive_schema_in_a_plan_built_without_checks(registry):
+    plan = validate_flow(hooked({"type": "object"}), registry)
+    hook = replace(plan.nodes["hook"], properties=MappingProxyType({"schema": bomb(18)}))
+    plan = replace(plan, nodes={"hook": hook})
+    async with Engine(MemoryStore()) as engine:
+        with capture_logs(), pytest.raises(EngineError, match="too expensive to validate with"):
+            await engine.start_flow(plan)

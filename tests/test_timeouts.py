@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from runtime.registry import Registry
 from runtime.retry import RetryPolicy
 from runtime.stores.memory import MemoryStore
 from tests import kit
+from tests.test_registry import manifest, write
 
 TIMEOUT = 0.2
 
@@ -46,6 +48,19 @@ class Stubborn(Component):
                 await asyncio.sleep(3 * TIMEOUT)  # long past the second deadline
                 return
         await context.send(context.message)
+
+
+class Lingering(Component):
+    """Swallows its cancellation at its timeout and lingers; tells the test when it began to."""
+
+    cancelled: asyncio.Event
+
+    async def receive(self, context: Context) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            Lingering.cancelled.set()
+            await asyncio.sleep(30)
 
 
 class HangingTick(Component):
@@ -125,6 +140,19 @@ async def test_stopping_a_flow_during_a_hung_call_interrupts_it_rather_than_fail
     assert (letter.error_type, letter.attempts) == ("Stopped", 1)
 
 
+async def test_a_flow_stopped_while_a_timed_out_call_lingers_interrupts_its_message_once():
+    Lingering.cancelled = asyncio.Event()
+    store = MemoryStore()
+    async with Engine(store) as engine:
+        await engine.start_flow(timed(Lingering, timeout=1.0))
+        await engine.push("f", "hook", {"n": 1})
+        await asyncio.wait_for(Lingering.cancelled.wait(), 10)
+        await engine.stop_flow("f", timeout=0.01)
+
+    [letter] = await store.list_dead_letters(flow_id="f")
+    assert (letter.error_type, letter.attempts) == ("Stopped", 1)
+
+
 async def test_a_hung_tick_is_cancelled_its_work_abandoned_and_polling_goes_on():
     HangingTick.ticks = 0
     flow = kit.plan("f", {"poll": "Counter", "t": "Echo"}, [("poll", "t")], tick={"poll": 0.01})
@@ -157,6 +185,23 @@ def _flow(**post: Any) -> dict[str, Any]:
             },
         }
     )
+
+
+def test_a_manifests_timeout_applies_unless_the_flow_sets_its_own(tmp_path: Path):
+    write(tmp_path, "test/Thing.json", manifest(timeout=12))
+    write(tmp_path, "test/Hook.json", manifest(name="test.core.Hook", inPorts=[], webhook=True))
+    registry = Registry.load(tmp_path)
+    flow = {
+        "id": "timed",
+        "components": {
+            "hook": {"type": "test.core.Hook"},
+            "thing": {"type": "test.core.Thing", "source": {"in": {"hook": ["out"]}}},
+        },
+    }
+
+    assert validate_flow(flow, registry).nodes["thing"].timeout == 12
+    flow["components"]["thing"]["timeout"] = 3
+    assert validate_flow(flow, registry).nodes["thing"].timeout == 3
 
 
 def test_a_flow_may_set_a_components_timeout_and_the_default_applies_otherwise(
