@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from runtime.brokers.sqlite import SQLiteBroker
 from runtime.component import Component, Context
 from runtime.engine import Engine, Output
 from runtime.errors import FlowValidationError
@@ -20,6 +21,7 @@ from runtime.plan import FlowPlan
 from runtime.registry import Registry
 from runtime.retry import RetryPolicy
 from runtime.stores.memory import MemoryStore
+from runtime.stores.sqlite import SQLiteStore
 from tests import kit
 from tests.test_registry import manifest, write
 
@@ -104,6 +106,26 @@ async def test_a_hung_handler_is_cancelled_retried_then_dead_lettered_and_the_re
     assert letter.error.startswith("the handler did not finish within 0.2 s")
     assert letter.attempts == 2
     assert (stats.failed, stats.retried, stats.dead_lettered) == (2, 1, 1)
+
+
+async def test_with_the_durable_broker_a_hung_call_ends_as_a_dead_letter_and_nothing_stays_queued(
+    tmp_path: Path,
+):
+    outputs: list[Output] = []
+    async with (
+        await SQLiteStore.open(tmp_path / "db.sqlite") as store,
+        SQLiteBroker(store) as broker,
+    ):
+        async with Engine(store, broker=broker, on_output=outputs.append) as engine:
+            await engine.start_flow(timed(Hang))
+            await engine.push("f", "hook", {"hang": True})
+            await engine.push("f", "hook", {"n": 1})
+            await asyncio.wait_for(engine.wait_idle("f"), 10)
+            assert engine.depths("f") == {"hook": 0, "a": 0}
+        [letter] = await store.list_dead_letters(flow_id="f")
+
+    assert [o.payload for o in outputs] == [{"n": 1}]
+    assert (letter.error_type, letter.attempts) == ("CallTimeoutError", 2)
 
 
 @pytest.mark.parametrize("then", ["return", "hang on"], ids=["returns", "hangs on"])
