@@ -20,10 +20,10 @@ PROMISE = 0.1  # seconds: other flows' hooks and /healthz answer within this dur
 NOISE = 0.5  # seconds: the worst a machine shared with other work may add to one answer
 
 
-def assert_prompt(taken: list[float]) -> None:
+def assert_prompt(taken: list[float], *, at_least: int = 5) -> None:
     """The promise holds for 95% of the answers; the rest are late by no more than a process
     that was not scheduled for a while (before, answers waited for the whole check)."""
-    assert len(taken) > 5  # measured during the deploy, not after
+    assert len(taken) >= at_least  # measured during the deploy, not after
     ordered = sorted(taken)
     assert ordered[int(len(ordered) * 0.95)] < PROMISE, ordered[-10:]
     assert ordered[-1] < NOISE, ordered[-10:]
@@ -79,7 +79,7 @@ async def test_expensive_schemas_are_refused_at_deploy_while_other_hooks_keep_an
         taken = await _latencies(hook, deploying)
         answers = await deploying
 
-    assert_prompt(taken)
+    assert_prompt(taken, at_least=1)  # refused quickly: few answers fit in the attempts
     for (status, body), path in zip(answers, [*expensive] * 5, strict=True):
         assert status == 422
         [problem] = body["problems"]
