@@ -194,6 +194,7 @@ async def _serve(
             queue_size=queue_size,
             intake=intake,
         )
+        ctx.max_components = settings.max_components
         if token is None:
             logger.warning("admin API off: it answers 503 until FLOWMIXER_ADMIN_TOKEN is set")
         header_timeout, body_timeout = timeouts
