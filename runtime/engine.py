@@ -21,6 +21,7 @@ from runtime.circuit import Circuits
 from runtime.errors import EngineError
 from runtime.flow_runner import FlowRunner
 from runtime.http import HttpSessions
+from runtime.loop_watch import DEFAULT_THRESHOLD, LoopWatch
 from runtime.node import ComponentStats, Output
 from runtime.quota import Quotas
 from runtime.telemetry import NO_TELEMETRY
@@ -58,6 +59,9 @@ class Engine:
     service manifests' rules with environment overrides (:class:`~runtime.quota.Quotas`).
     ``circuits`` are the circuit breakers of the services called, also shared by all flows
     (``context.circuits``, :mod:`runtime.circuit`).
+    ``stall_threshold``: once a flow starts, a stall of the event loop longer than this many
+    seconds is logged with the component that caused it (:mod:`runtime.loop_watch`); ``None``
+    turns that off.
     The engine owns the broker and the HTTP session it creates, not the store it is given.
     """
 
@@ -74,6 +78,7 @@ class Engine:
         telemetry: Telemetry = NO_TELEMETRY,
         quotas: Quotas | None = None,
         circuits: Circuits | None = None,
+        stall_threshold: float | None = DEFAULT_THRESHOLD,
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
@@ -90,6 +95,11 @@ class Engine:
         self._logger: FilteringBoundLogger = logger or structlog.get_logger("flowmixer.engine")
         self.circuits = circuits if circuits is not None else Circuits(logger=self._logger)
         self._flows: dict[str, FlowRunner] = {}
+        self._loop_watch = (
+            None
+            if stall_threshold is None
+            else LoopWatch(self._logger, threshold=stall_threshold, telemetry=telemetry)
+        )
 
     async def __aenter__(self) -> Engine:
         return self
@@ -108,6 +118,8 @@ class Engine:
         """Start a validated flow; raises :class:`EngineError` if it runs already or fails."""
         if plan.id in self._flows:
             raise EngineError(f"flow {plan.id!r} is already running")
+        if self._loop_watch is not None:
+            self._loop_watch.start()  # once; on the loop the flows run on
         runner = FlowRunner(
             plan,
             broker=self.broker,
@@ -251,6 +263,8 @@ class Engine:
         """Stop every flow, then release what the engine owns."""
         for flow_id in list(self._flows):
             await self.stop_flow(flow_id, timeout=timeout)
+        if self._loop_watch is not None:
+            self._loop_watch.stop()
         if self._owns_http:
             await self._http.close()
         if self._owns_broker:

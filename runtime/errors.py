@@ -11,8 +11,9 @@
     │   │   ├── InvalidInputError       the mapped input does not match the in-port schema
     │   │   └── UncertainEffectError    an effect may have happened and the API cannot tell
     │   ├── RetryError                  try again later (optionally after ``delay`` seconds)
-    │   │   └── DeferError              wait for a rate limit; uses no attempt, only time
-    │   │       └── ServiceUnavailableError  a service's circuit is open: nothing was sent
+    │   │   ├── DeferError              wait for a rate limit; uses no attempt, only time
+    │   │   │   └── ServiceUnavailableError  a service's circuit is open: nothing was sent
+    │   │   └── CallTimeoutError        the handler did not finish in time (raised by the engine)
     │   └── ReauthorizeError            the account's grant is gone; a person must reconnect it
     └── EngineError                     the engine was asked for something it cannot do
         ├── IntakeFullError             a flow's bound stayed reached for the whole wait
@@ -130,6 +131,13 @@ class ServiceUnavailableError(DeferError):
         super().__init__(message, delay=delay)
         self.service = service
         self.account = account
+
+
+class CallTimeoutError(RetryError):
+    """Raised by the engine, not by handlers: ``receive`` ran past its timeout and was cancelled.
+
+    Retried like any :class:`RetryError` (it uses an attempt), then dead-lettered.
+    """
 
 
 class ReauthorizeError(ComponentError):

@@ -17,7 +17,8 @@ from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 
 from runtime.errors import FlowValidationError, Problem
-from runtime.flow_checks import CheckedNode, FlowChecker
+from runtime.flow_checks import MAX_COMPONENTS, CheckedNode, FlowChecker
+from runtime.manifest import DEFAULT_TIMEOUT
 from runtime.mapping import json_path
 from runtime.plan import FlowPlan, NodePlan, PayloadValidator, Route
 from runtime.problems import cap, parse_json
@@ -30,22 +31,33 @@ if TYPE_CHECKING:
     from runtime.registry import Registry
 
 
-def validate_flow(data: Any, registry: Registry, *, source: str = "<flow>") -> FlowPlan:
-    """Check ``data`` (a parsed flow file) and compile it.
+def validate_flow(
+    data: Any,
+    registry: Registry,
+    *,
+    source: str = "<flow>",
+    max_components: int = MAX_COMPONENTS,
+) -> FlowPlan:
+    """Check ``data`` (a parsed flow file) and compile it, in time linear in its size.
 
-    Raises :class:`FlowValidationError` listing every problem when the flow is broken.
+    Raises :class:`FlowValidationError` listing every problem when the flow is broken (also
+    when it has more than ``max_components`` components).
     """
-    return _validate(data, registry, source, [])
+    return _validate(data, registry, source, [], max_components)
 
 
-def check_flow(data: Any, registry: Registry) -> list[Problem]:
+def check_flow(
+    data: Any, registry: Registry, *, max_components: int = MAX_COMPONENTS
+) -> list[Problem]:
     """Every problem of the flow ``data``; an empty list when it is valid."""
-    checker = FlowChecker(registry)
+    checker = FlowChecker(registry, max_components=max_components)
     checker.check(data)
     return checker.problems
 
 
-def load_flow(path: str | os.PathLike[str], registry: Registry) -> FlowPlan:
+def load_flow(
+    path: str | os.PathLike[str], registry: Registry, *, max_components: int = MAX_COMPONENTS
+) -> FlowPlan:
     """Read, check and compile the flow file at ``path``; see :func:`validate_flow`."""
     where = str(path)
     try:
@@ -57,7 +69,7 @@ def load_flow(path: str | os.PathLike[str], registry: Registry) -> FlowPlan:
     data, problems = parse_json(text)
     if data is None:
         raise FlowValidationError(where, problems)
-    return _validate(data, registry, where, problems)
+    return _validate(data, registry, where, problems, max_components)
 
 
 def payload_validator(schema: dict[str, Any]) -> PayloadValidator | None:
@@ -75,8 +87,10 @@ def payload_validator(schema: dict[str, Any]) -> PayloadValidator | None:
     return validate
 
 
-def _validate(data: Any, registry: Registry, source: str, problems: list[Problem]) -> FlowPlan:
-    checker = FlowChecker(registry)
+def _validate(
+    data: Any, registry: Registry, source: str, problems: list[Problem], max_components: int
+) -> FlowPlan:
+    checker = FlowChecker(registry, max_components=max_components)
     checker.problems.extend(problems)
     spec = checker.check(data)
     if spec is None:
@@ -95,8 +109,11 @@ def _compile(spec: FlowSpec, checker: FlowChecker, registry: Registry) -> FlowPl
             for source_id, ports in feeds.items():
                 for port in ports:
                     routes[source_id][port].append(Route(target, in_port))
+    validators: dict[str, dict[str, PayloadValidator]] = {}  # one set per component type
     nodes = {
-        cid: _node_plan(cid, node, routes[cid], registry, keep_output=cid in checker.kept)
+        cid: _node_plan(
+            cid, node, routes[cid], registry, validators, keep_output=cid in checker.kept
+        )
         for cid, node in checker.nodes.items()
     }
     retry = spec.retry
@@ -114,12 +131,16 @@ def _node_plan(
     node: CheckedNode,
     routes: dict[str, list[Route]],
     registry: Registry,
+    validators: dict[str, dict[str, PayloadValidator]],
     *,
     keep_output: bool,
 ) -> NodePlan:
     manifest = node.manifest
     assert manifest is not None
-    validators = {p.name: payload_validator(p.schema_) for p in manifest.in_ports}
+    ports = validators.get(manifest.name)
+    if ports is None:
+        compiled = {p.name: payload_validator(p.schema_) for p in manifest.in_ports}
+        ports = validators[manifest.name] = {p: v for p, v in compiled.items() if v is not None}
     tick = manifest.tick
     return NodePlan(
         id=cid,
@@ -129,11 +150,12 @@ def _node_plan(
         properties=MappingProxyType(node.properties),
         routes=MappingProxyType({port: tuple(r) for port, r in routes.items()}),
         transforms=MappingProxyType({p: t.render for p, t in node.templates.items()}),
-        validators=MappingProxyType({p: v for p, v in validators.items() if v is not None}),
+        validators=MappingProxyType(ports),
         concurrency=node.spec.concurrency,
         tick_interval=None
         if tick is None
         else float(node.properties.get("interval", tick.interval)),
         webhook=manifest.webhook,
         keep_output=keep_output,
+        timeout=node.spec.timeout or manifest.timeout or DEFAULT_TIMEOUT,
     )

@@ -12,11 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
 from runtime.errors import Problem
 from runtime.flow_spec import ComponentSpec, FlowSpec
-from runtime.flow_wiring import Wires, cycles, feeding_wires
+from runtime.flow_wiring import Upstream, Wires, cycles
 from runtime.mapping import (
     COMPONENT_ID_PATTERN,
     Template,
@@ -25,11 +26,30 @@ from runtime.mapping import (
     json_path,
     scan_template,
 )
-from runtime.problems import cap, did_you_mean, json_type, pydantic_problems, schema_problems
+from runtime.problems import (
+    cap,
+    did_you_mean,
+    json_type,
+    pydantic_problems,
+    schema_problems,
+    schema_validator,
+)
+from runtime.schema_cost import schema_cost_problems
+from runtime.settings import DEFAULT_MAX_COMPONENTS
 
 if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
     from runtime.manifest import ComponentManifest, Port
     from runtime.registry import Registry
+
+MAX_COMPONENTS = DEFAULT_MAX_COMPONENTS
+"""Components a flow may have unless told otherwise (``FLOWMIXER_MAX_COMPONENTS``)."""
+MAX_PROBLEMS = 1000
+"""Problems reported at most: a flow with more is refused all the same."""
+SCHEMA_PROPERTY = "x-flowmixer-json-schema"
+"""Marks a property, in a manifest's properties schema, whose value is a JSON Schema that the
+component validates with (``flowmixer.core.Webhook``'s ``schema``): checked for its cost."""
 
 
 @dataclass
@@ -46,18 +66,27 @@ class CheckedNode:
 
 
 class FlowChecker:
-    """Walks one flow, gathering every problem in :attr:`problems`."""
+    """Walks one flow, gathering every problem in :attr:`problems`.
 
-    def __init__(self, registry: Registry) -> None:
+    Its time is linear in the flow's size; a flow of more than ``max_components`` components
+    is refused before anything else is checked.
+    """
+
+    def __init__(self, registry: Registry, *, max_components: int = MAX_COMPONENTS) -> None:
         self.registry = registry
+        self.max_components = max_components
         self.problems: list[Problem] = []
+        self._validators: dict[str, Validator] = {}  # by manifest name
+        self._costly: dict[str, list[Problem]] = {}  # in-port schema problems, by manifest name
+        self._upstream: Upstream | None = None
         self.nodes: dict[str, CheckedNode] = {}
         # every id in the file, also of components too broken to check further
         self.declared: set[str] = set()
         self.kept: set[str] = set()
 
     def report(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, cap(message)))
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(path, cap(message)))
 
     def wires(self) -> Wires:
         return {cid: node.sources for cid, node in self.nodes.items()}
@@ -77,13 +106,23 @@ class FlowChecker:
             return None
         if not components:
             self.report("$.components", "is empty; a flow needs at least one component")
+        if len(components) > self.max_components:
+            self.report(
+                "$.components",
+                f"has {len(components)} components; a flow may have at most"
+                f" {self.max_components}: split it into several flows",
+            )
+            return None
         self.declared = set(components)
         for cid, raw in components.items():
             self.read_component(cid, raw)
         for cid, node in self.nodes.items():
             self.check_wiring(cid, node)
             self.check_properties(node)
-        self.check_cycles()
+            self.check_port_schemas(node)
+        wires = self.wires()
+        self.check_cycles(wires)
+        self._upstream = Upstream(wires)
         for cid, node in self.nodes.items():
             self.check_templates(cid, node)
         if spec is not None:
@@ -173,7 +212,12 @@ class FlowChecker:
             return
         at = f"{node.path}.config.properties"
         schema = manifest.properties.schema_
-        errors = schema_problems(schema, properties, at) if schema else []
+        errors = []
+        if schema:
+            validator = self._validators.get(manifest.name)
+            if validator is None:
+                validator = self._validators[manifest.name] = schema_validator(schema)
+            errors = schema_problems(schema, properties, at, validator=validator)
         for error in errors:
             self.report(error.path, error.message)
         if errors:
@@ -182,13 +226,47 @@ class FlowChecker:
         for key, sub in declared.items() if isinstance(declared, dict) else ():
             if isinstance(sub, dict) and "default" in sub and key not in properties:
                 properties[key] = fresh(sub["default"])
+            if isinstance(sub, dict) and sub.get(SCHEMA_PROPERTY) and key in properties:
+                self.check_schema_value(properties[key], json_path(at, key))
         interval = properties.get("interval")
         if manifest.tick is not None and "interval" in properties and not _positive(interval):
             self.report(f"{at}.interval", "must be a number of seconds greater than 0")
         node.properties = fresh(properties)  # the plan must not share data with the caller
 
-    def check_cycles(self) -> None:
-        for cycle in cycles(self.wires()):
+    def check_schema_value(self, schema: Any, at: str) -> None:
+        """A JSON Schema given in the flow: valid, and not too expensive to validate with."""
+        costly = schema_cost_problems(schema, at)
+        for problem in costly:
+            self.report(problem.path, problem.message)
+        if costly:
+            return
+        try:
+            schema_validator(schema).check_schema(schema)
+        except SchemaError as exc:
+            where = json_path(at, *exc.absolute_path)
+            self.report(where, f"is not a valid JSON Schema: {exc.message}")
+
+    def check_port_schemas(self, node: CheckedNode) -> None:
+        """The manifest's in-port schemas are not too expensive (checked once per type)."""
+        manifest = node.manifest
+        if manifest is None:
+            return
+        found = self._costly.get(manifest.name)
+        if found is None:
+            found = self._costly[manifest.name] = [
+                problem
+                for index, port in enumerate(manifest.in_ports)
+                for problem in schema_cost_problems(port.schema_, f"$.inPorts[{index}].schema")
+            ]
+        for problem in found:
+            self.report(
+                f"{node.path}.type",
+                f"the manifest of {manifest.name} has an in-port schema too expensive to"
+                f" validate with, at {problem.path}: {problem.message}",
+            )
+
+    def check_cycles(self, wires: Wires) -> None:
+        for cycle in cycles(wires):
             at = f"{json_path('$.components', cycle[0])}.source"
             if len(cycle) == 1:
                 message = f'component "{cycle[0]}" is wired to itself'
@@ -199,14 +277,13 @@ class FlowChecker:
     def check_templates(self, cid: str, node: CheckedNode) -> None:
         if node.manifest is not None and node.manifest.is_trigger:
             return
-        upstream = feeding_wires(cid, self.wires()) if node.spec.config.transform else None
         for port, value in node.spec.config.transform.items():
             at = json_path(f"{node.path}.config.transform", port)
             variables, errors = scan_template(value, at)
             for error in errors:
                 self.report(error.path, error.message)
             for variable in variables:
-                wrong = self.wrong_reference(cid, variable.component_id, variable.port, upstream)
+                wrong = self.wrong_reference(cid, variable.component_id, variable.port)
                 if wrong:
                     self.report(variable.location, f"variable {variable.text} {wrong}")
                 else:
@@ -214,9 +291,7 @@ class FlowChecker:
             if not errors:
                 node.templates[port] = compile_template(value, at)
 
-    def wrong_reference(
-        self, cid: str, ref: str, port: str, upstream: set[tuple[str, str]] | None
-    ) -> str | None:
+    def wrong_reference(self, cid: str, ref: str, port: str) -> str | None:
         source = self.nodes.get(ref)
         if source is None and ref in self.declared:
             return None  # its own problems are reported
@@ -227,16 +302,17 @@ class FlowChecker:
         if source.manifest is not None and source.manifest.out_port(port) is None:
             outs = source.manifest.out_ports
             return f"reads a port that does not exist: {_no_port(ref, 'out', port, outs)}"
-        if upstream is None or (ref, port) in upstream:
+        upstream = self._upstream
+        if upstream is None or upstream.feeds(ref, port, cid) is not False:
             return None
-        feeders = sorted({c for c, _ in upstream})
+        feeders = upstream.components(cid)
         if ref not in feeders:
             return (
                 f'reads component "{ref}", which is not upstream of "{cid}" (no wires lead from'
                 f' it to "{cid}"), so its output is unknown when "{cid}" runs; upstream of'
-                f' "{cid}": {_quoted(feeders) or "no component"}'
+                f' "{cid}": {_quoted(sorted(feeders)) or "no component"}'
             )
-        used = ", ".join(sorted(p for c, p in upstream if c == ref))
+        used = ", ".join(upstream.ports(ref, cid))
         return (
             f'reads the out-port "{port}" of component "{ref}", but no wire from that port leads'
             f' to "{cid}", so the value would always be missing; its ports that do: {used}'

@@ -38,6 +38,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from runtime import deadlines
 from runtime.component import Context
 from runtime.envelope import Envelope, new_event_id
 from runtime.errors import (
@@ -117,6 +118,7 @@ class FlowRunner:
         self._logger = logger.bind(flow_id=plan.id)
         self._stopping = asyncio.Event()
         self._tick_tasks: list[asyncio.Task[None]] = []
+        self._sweeper: asyncio.Task[None] | None = None  # cancels handler calls past their timeout
         self._start_done: asyncio.Event | None = None  # set once start() has returned or failed
         self._atomic_ticks = broker.atomic_with(store)
         self.from_thread = ThreadHandover(self, durable=broker.durable)
@@ -179,6 +181,9 @@ class FlowRunner:
         except BaseException:
             await self._abort(started)
             raise
+        self._sweeper = asyncio.create_task(
+            deadlines.sweep(list(self.nodes.values())), name=f"flowmixer:{self.plan.id}:deadlines"
+        )
         self._tick_tasks = [
             asyncio.create_task(
                 self._tick_loop(n), name=f"flowmixer:{self.plan.id}:{n.component_id}:tick"
@@ -325,8 +330,12 @@ class FlowRunner:
                 if self._atomic_ticks
                 else None
             )
+            deadline = asyncio.timeout(node.timeout)
             try:
-                await node.handler.tick(Context(unit or node))
+                async with deadline:
+                    await node.handler.tick(Context(unit or node))
+                if deadline.expired():  # it swallowed its cancellation: its work is not whole
+                    raise TimeoutError
                 if unit is not None:
                     await unit.commit()
             except ReauthorizeError as exc:
@@ -346,7 +355,14 @@ class FlowRunner:
                     node.logger.warning("tick asked to retry", error=str(exc), delay=wait)
             except Exception as exc:
                 node.stats.failed += 1
-                node.logger.warning("tick failed", error=f"{type(exc).__name__}: {exc}")
+                if deadline.expired():
+                    node.logger.warning(
+                        "tick cancelled: it did not finish within its timeout; its unit of"
+                        " work is abandoned",
+                        timeout=node.timeout,
+                    )
+                else:
+                    node.logger.warning("tick failed", error=f"{type(exc).__name__}: {exc}")
             finally:
                 if unit is not None:
                     unit.abandon()  # nothing left after a commit; all of it after a failure
@@ -458,6 +474,10 @@ class FlowRunner:
         return not any(node.channel.due_before(deadline) for node in self.nodes.values())
 
     async def _halt_workers(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
         for node in self.nodes.values():
             interrupted = await node.stop_workers()
             parked, node.parked = node.parked, []

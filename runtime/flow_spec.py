@@ -14,6 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from runtime.manifest import MAX_TIMEOUT
+
 FLOW_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -47,6 +49,8 @@ class ComponentSpec(_Spec):
     type: str
     source: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
     concurrency: int = Field(default=1, ge=1, le=1000)
+    timeout: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
+    """Seconds one ``receive`` or ``tick`` call may run; overrides the manifest's ``timeout``."""
     config: ConfigSpec = Field(default_factory=ConfigSpec)
 
 

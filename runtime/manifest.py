@@ -19,6 +19,10 @@ HANDLER_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 PORT_PATTERN = re.compile(r"^[a-z][A-Za-z0-9_]*$")
 SEMVER_PATTERN = re.compile(r"^\d+\.\d+\.\d+$")
 
+DEFAULT_TIMEOUT = 300.0
+"""Seconds a ``receive`` or ``tick`` call may run when neither the manifest nor the flow says."""
+MAX_TIMEOUT = 86400.0
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(
@@ -82,6 +86,9 @@ class ComponentManifest(_Model):
     out_ports: tuple[Port, ...] = ()
     tick: Tick | None = None
     webhook: bool = False
+    timeout: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
+    """Seconds one ``receive`` or ``tick`` call may run before it is cancelled (the message is
+    retried); a flow may set its own per component. ``None``: :data:`DEFAULT_TIMEOUT`."""
 
     @field_validator("name")
     @classmethod

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runtime.component import Context, State
+from runtime.deadlines import Call, overran
 from runtime.effects import EffectLedger
 from runtime.envelope import Envelope, new_id
 from runtime.errors import (
@@ -159,7 +160,10 @@ class Node:
         """Envelopes whose handler needs an account re-authorized; kept for the resume."""
         self.park_errors: dict[str, str] = {}  # envelope id -> why it was parked
         self.on_pause: Callable[[Node, str], None] | None = None
+        self.timeout = plan.timeout
         self._workers: list[asyncio.Task[None]] = []
+        self._calls: list[Call] = []
+        self._settling: set[asyncio.Task[None]] = set()
 
     def connect(self, channels: dict[str, Channel]) -> None:
         """Resolve each out-port's routes to the target channels (once, before starting)."""
@@ -174,23 +178,30 @@ class Node:
     # -- workers -------------------------------------------------------------------------
 
     def start_workers(self) -> None:
-        name = f"flowmixer:{self.flow_id}:{self.component_id}"
-        self._workers = [
-            asyncio.create_task(self._work(), name=f"{name}:{i}")
-            for i in range(self.plan.concurrency)
-        ]
+        self._workers = [self._spawn() for _ in range(self.plan.concurrency)]
+
+    def _spawn(self) -> asyncio.Task[None]:
+        call = Call()
+        self._calls.append(call)
+        name = f"flowmixer:{self.flow_id}:{self.component_id}:{len(self._calls) - 1}"
+        call.task = asyncio.create_task(self._work(call), name=name)
+        return call.task
 
     async def stop_workers(self) -> list[Envelope]:
         """Cancel the workers; return the envelopes they were handling when cancelled."""
         for task in self._workers:
             task.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        await asyncio.gather(*self._workers, *self._settling, return_exceptions=True)
         self._workers = []
+        self._calls = []
         interrupted, self._interrupted = self._interrupted, []
         return interrupted
 
-    async def _work(self) -> None:
+    async def _work(self, call: Call) -> None:
         # The per-message path, kept in one frame: it runs for every message of every flow.
+        # ``call.envelope`` tells the deadline sweeper (runtime.deadlines) which message the
+        # handler is working on: two attribute writes per message, cheaper than a clock read
+        # (the sweeper times what it sees) and much cheaper than a timer per call.
         channel = self.channel
         get, get_nowait, ack = channel.get, channel.get_nowait, channel.ack
         needs_ack, maps_input = self._needs_ack, self._maps_input
@@ -202,11 +213,29 @@ class Node:
                 envelope = None
                 envelope = get_nowait() or await get()
                 stats.received += 1
+                call.envelope = envelope
                 try:
                     payload = self._map(envelope) if maps_input else envelope.payload
                     await receive(Context(self, envelope, payload))
                 except Exception as exc:
+                    call.envelope = None
+                    if call.expired:
+                        if not await overran(self, call, envelope, exc):
+                            return
+                        continue
                     await self._settle_failure(envelope, exc)
+                    continue
+                except asyncio.CancelledError as exc:
+                    call.envelope = None
+                    if not call.expired:
+                        raise  # the flow stops
+                    if not await overran(self, call, envelope, exc):
+                        return
+                    continue
+                call.envelope = None
+                if call.expired:  # returned although cancelled: it swallowed the cancellation
+                    if not await overran(self, call, envelope, None):
+                        return
                     continue
                 if needs_ack:
                     await ack(envelope)
@@ -214,7 +243,7 @@ class Node:
                 if pending.count == 0:
                     pending.idle.set()
         except asyncio.CancelledError:
-            if envelope is not None:
+            if envelope is not None and not call.abandoned:
                 self._interrupted.append(envelope)
             raise
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runtime.manifest import DEFAULT_TIMEOUT
 from runtime.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ class NodePlan:
     webhook: bool = False
     # True when some template downstream reads this component's outputs
     keep_output: bool = False
+    # seconds one receive or tick call may run before it is cancelled
+    timeout: float = DEFAULT_TIMEOUT
 
     @property
     def is_trigger(self) -> bool:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from difflib import get_close_matches
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
 
 from jsonschema.validators import validator_for
 from pydantic import BaseModel, ValidationError
@@ -21,7 +21,11 @@ from pydantic import BaseModel, ValidationError
 from runtime.errors import Problem
 from runtime.mapping import json_path
 
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
 MAX_MESSAGE = 300
+MAX_SUGGESTIONS = 500
 
 # keywords whose subschemas apply to a property or item, not to the value itself
 _INTO_CHILDREN = frozenset(
@@ -52,7 +56,10 @@ _KINDS = {
 
 def did_you_mean(name: str, options: Iterable[str]) -> str:
     """``'; did you mean "x"?'`` for the closest of ``options``, or ``""``."""
-    close = get_close_matches(name, list(options), n=1, cutoff=0.6)
+    names = list(options)
+    if len(names) > MAX_SUGGESTIONS:  # a hint is not worth time quadratic in a flow's size
+        return ""
+    close = get_close_matches(name, names, n=1, cutoff=0.6)
     return f'; did you mean "{close[0]}"?' if close else ""
 
 
@@ -127,8 +134,17 @@ def pydantic_problems(
     return problems
 
 
-def schema_problems(schema: dict[str, Any], instance: Any, root: str = "$") -> list[Problem]:
+def schema_validator(schema: dict[str, Any]) -> Validator:
+    """A validator for ``schema`` of the draft it names (2020-12 when it names none)."""
+    return validator_for(schema)(schema)
+
+
+def schema_problems(
+    schema: dict[str, Any], instance: Any, root: str = "$", *, validator: Validator | None = None
+) -> list[Problem]:
     """Every way ``instance`` breaks the JSON Schema ``schema``, each at its JSON path.
+
+    ``validator`` (of ``schema``, from :func:`schema_validator`) saves building one per call.
 
     Messages are jsonschema's, but for a value that a schema refuses whatever it is
     (``{"not": {}}`` or ``false``), which is said to be "not allowed here", with the
@@ -136,7 +152,8 @@ def schema_problems(schema: dict[str, Any], instance: Any, root: str = "$") -> l
     """
     problems = []
     seen: dict[tuple[tuple[str | int, ...], ...], int] = {}
-    for error in validator_for(schema)(schema).iter_errors(instance):
+    validator = validator or schema_validator(schema)
+    for error in validator.iter_errors(instance):
         path, where = list(error.absolute_path), list(error.absolute_schema_path)
         if error.schema is False:
             # jsonschema leaves the key of a false subschema out of both paths: find it again

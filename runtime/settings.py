@@ -21,6 +21,7 @@ LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 DEFAULT_HOME: Final = ".flowmixer"
 HEADER_TIMEOUT: Final = 10.0
 BODY_TIMEOUT: Final = 30.0
+DEFAULT_MAX_COMPONENTS: Final = 20_000
 
 
 def _default_home() -> Path:
@@ -51,6 +52,18 @@ def _seconds(name: str, value: str) -> float:
     return seconds
 
 
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    """The whole number above 0 in ``env[name]``; ``default`` when unset or empty."""
+    value = env.get(name, "").strip().replace("_", "")
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigurationError(
+            f"{name} is {env[name]!r}, which is not accepted; use a whole number above 0"
+        )
+    return int(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Where flowmixer keeps its files and how it logs.
@@ -66,6 +79,8 @@ class Settings:
     header_timeout: float = HEADER_TIMEOUT
     body_timeout: float = BODY_TIMEOUT
     log_dir: Path | None = None
+    max_components: int = DEFAULT_MAX_COMPONENTS
+    """Components a flow may have (``validate``, deploys and starts refuse bigger flows)."""
 
     def __post_init__(self) -> None:
         # The same checks as from_env, for settings built in code (tests, embedding).
@@ -94,6 +109,7 @@ class Settings:
         a client to send a request's headers (default 10) and its body (default 30).
         ``FLOWMIXER_LOG_DIR``: the folder ``Log`` components may write in (default
         ``$FLOWMIXER_HOME/logs``).
+        ``FLOWMIXER_MAX_COMPONENTS``: how many components a flow may have (default 20,000).
         """
         env = os.environ if environ is None else environ
 
@@ -114,6 +130,7 @@ class Settings:
             header_timeout=seconds("FLOWMIXER_HEADER_TIMEOUT", HEADER_TIMEOUT),
             body_timeout=seconds("FLOWMIXER_BODY_TIMEOUT", BODY_TIMEOUT),
             log_dir=Path(log_dir).expanduser().resolve() if log_dir else None,
+            max_components=_positive(env, "FLOWMIXER_MAX_COMPONENTS", DEFAULT_MAX_COMPONENTS),
         )
 
     def ensure_home(self) -> Path:

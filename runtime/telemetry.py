@@ -30,6 +30,11 @@ class Telemetry(Protocol):
         """A message of ``component_id`` in ``flow_id`` was stored as a dead letter."""
         ...
 
+    def loop_stall(self, flow_id: str, component_id: str) -> None:
+        """The event loop stalled while ``component_id`` ran (both ``""`` when unknown); called
+        from the watching thread (:mod:`runtime.loop_watch`)."""
+        ...
+
 
 class _NoTelemetry:
     __slots__ = ()
@@ -44,6 +49,9 @@ class _NoTelemetry:
         return None
 
     def dead_letter(self, flow_id: str, component_id: str, error_type: str) -> None:
+        return None
+
+    def loop_stall(self, flow_id: str, component_id: str) -> None:
         return None
 
 

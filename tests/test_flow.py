@@ -250,7 +250,7 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], object], str]] = {
     "misspelled component field": (
         _set("components.log.sources", {}),
         "$.components.log.sources: is not a known field; the known fields here are: type,"
-        ' source, concurrency, config; did you mean "source"?',
+        ' source, concurrency, timeout, config; did you mean "source"?',
     ),
     "misspelled config field": (
         _set("components.post.config.property", {}),

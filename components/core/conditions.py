@@ -29,6 +29,7 @@ from enum import Enum
 from typing import Any, Final
 
 from runtime.errors import ConfigurationError
+from runtime.regex_cost import backtracking_risk
 
 
 class _Missing(Enum):
@@ -221,6 +222,9 @@ def _matches(value: str, fold: bool) -> Test:
         raise ConfigurationError(
             f"value {value!r} is not a valid regular expression: {exc}"
         ) from exc
+    risk = backtracking_risk(value)  # searched in every message: it must not backtrack
+    if risk is not None:
+        raise ConfigurationError(f"value {value!r} is refused: the pattern {risk}")
     return lambda actual: isinstance(actual, str) and pattern.search(actual) is not None
 
 

@@ -9,6 +9,7 @@ from jsonschema.exceptions import SchemaError, ValidationError, best_match
 
 from runtime.component import Component
 from runtime.errors import CancelError, ConfigurationError
+from runtime.schema_cost import schema_cost_problems
 
 if TYPE_CHECKING:
     from runtime.component import Context
@@ -26,6 +27,12 @@ class Webhook(Component):
         schema = context.properties.get("schema")
         if schema is None:
             return
+        # A checked flow was refused already for these; a plan built in code is checked here.
+        costly = schema_cost_problems(schema, "$.schema")
+        if costly:
+            raise ConfigurationError(
+                f"property 'schema' is too expensive to validate with: {costly[0]}"
+            )
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as exc:

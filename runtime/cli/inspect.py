@@ -52,7 +52,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     failed = 0
     for path in args.flows:
         try:
-            plan = load_flow(path, registry)
+            plan = load_flow(path, registry, max_components=settings.max_components)
         except FlowValidationError as exc:
             failed += 1
             print(str(exc))

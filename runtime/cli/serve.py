@@ -198,6 +198,7 @@ async def _serve(options: _Options, settings: Settings, *, single_loop: bool) ->
         parts = _EngineParts(store, registry, box, options, logger)
         try:
             ctx = await bridge.call(parts.open())
+            ctx.max_components = settings.max_components
             if options.token is None:
                 logger.warning("admin API off: it answers 503 until FLOWMIXER_ADMIN_TOKEN is set")
             header_timeout, body_timeout = options.timeouts

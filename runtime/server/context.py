@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from runtime.server.intake import HookIntake
+from runtime.settings import DEFAULT_MAX_COMPONENTS
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -50,6 +51,8 @@ class ServerContext:
     """Makes flows started afterwards see changed app configuration and accounts."""
     intake: HookIntake = field(default_factory=HookIntake)
     """How long a webhook event waits for room, and how long idempotency keys count."""
+    max_components: int = DEFAULT_MAX_COMPONENTS
+    """Components a deployed flow may have (``FLOWMIXER_MAX_COMPONENTS``)."""
 
     async def credentials_changed(self) -> None:
         if self.reload_credentials is not None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import threading
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -17,15 +20,59 @@ if TYPE_CHECKING:
     from runtime.server.deployments import Deployment
 
 
-def compile_flow(ctx: ServerContext, definition: Any, source: str) -> FlowPlan:
-    """The plan of ``definition``; a 422 listing every problem (by JSON path) if it is broken."""
+async def compile_flow(ctx: ServerContext, definition: Any, source: str) -> FlowPlan:
+    """The plan of ``definition``; a 422 listing every problem (by JSON path) if it is broken.
+
+    Checked on a worker thread: a big flow takes a while (linear in its size), and hooks,
+    health checks and other flows go on meanwhile.
+    """
     try:
-        return validate_flow(definition, ctx.registry, source=source)
+        return await asyncio.to_thread(_validate, ctx, definition, source)
     except FlowValidationError as exc:
         problems = [{"path": p.path, "message": p.message} for p in exc.problems]
         raise fail(
             422, f"{source}: invalid flow ({len(problems)} problem(s))", problems=problems
         ) from None
+
+
+def _validate(ctx: ServerContext, definition: Any, source: str) -> FlowPlan:
+    with _COLLECTOR_PAUSE:
+        return validate_flow(
+            definition, ctx.registry, source=source, max_components=ctx.max_components
+        )
+
+
+class _CollectorPause:
+    """Holds off Python's cyclic garbage collector while flows are checked.
+
+    Checking a flow of thousands of components allocates enough for the collector to make
+    full passes over the whole heap, 50-100 ms each, during which it holds the GIL: the
+    event loop could not answer anything, although the check runs on another thread. The
+    check makes no cyclic garbage worth collecting, so the collector waits until it is done.
+    The collector is one per process, hence one pause shared by every check.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._paused = False  # whether this pause disabled it (it may have been off already)
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._holders == 0 and gc.isenabled():
+                gc.disable()
+                self._paused = True
+            self._holders += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0 and self._paused:
+                self._paused = False
+                gc.enable()
+
+
+_COLLECTOR_PAUSE = _CollectorPause()
 
 
 async def deployed(ctx: ServerContext, flow_id: str) -> Deployment:
@@ -37,7 +84,7 @@ async def deployed(ctx: ServerContext, flow_id: str) -> Deployment:
 
 async def deploy(ctx: ServerContext, definition: Any) -> tuple[FlowPlan, dict[str, str], bool]:
     """Check and keep a flow; returns its plan, the new hook secrets and whether it is new."""
-    plan = compile_flow(ctx, definition, "the flow")
+    plan = await compile_flow(ctx, definition, "the flow")
     if ctx.engine.is_running(plan.id):
         raise fail(409, f"flow {plan.id!r} is running; stop it before deploying it again")
     new = await ctx.deployments.get(plan.id) is None
@@ -51,7 +98,7 @@ async def start(ctx: ServerContext, flow_id: str) -> None:
     """Start a deployed flow (nothing to do if it runs) and remember to start it next time."""
     deployment = await deployed(ctx, flow_id)
     if not ctx.engine.is_running(flow_id):
-        plan = compile_flow(ctx, deployment.definition, f"deployed flow {flow_id!r}")
+        plan = await compile_flow(ctx, deployment.definition, f"deployed flow {flow_id!r}")
         try:
             await ctx.engine.start_flow(plan)
         except EngineError as exc:

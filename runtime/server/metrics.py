@@ -20,6 +20,7 @@ Metrics (all prefixed ``flowmixer_``):
 ``token_refreshes_total{service,outcome}``   access-token refreshes (``ok``, ``failed``)
 ``circuit_state{service,account}``           a service's circuit: 0 closed, 1 open, 2 half-open
 ``circuit_opened_total{service,account}``     times it opened (a failed probe opens it again)
+``loop_stalls_total{flow,component}``        times the event loop stalled in that component
 ==========================================  =====================================================
 
 Message counters come from the engine at scrape time, so they restart at 0 when a flow
@@ -164,6 +165,13 @@ class Metrics:
             ["flow", "component", "error_type"],
             registry=self.registry,
         )
+        self._loop_stalls = Counter(
+            "flowmixer_loop_stalls",
+            "Times the event loop did not run for longer than its threshold, by the component"
+            " that was running ('' when none)",
+            ["flow", "component"],
+            registry=self.registry,
+        )
 
     def observe(self, engine: Engine) -> None:
         """Report ``engine``'s message counters and queue depths (once per engine)."""
@@ -187,6 +195,10 @@ class Metrics:
         self._dead_lettered.labels(
             flow=flow_id, component=component_id, error_type=error_type
         ).inc()
+
+    def loop_stall(self, flow_id: str, component_id: str) -> None:
+        """Count one stall of the event loop (from the watching thread; the counter locks)."""
+        self._loop_stalls.labels(flow=flow_id, component=component_id).inc()
 
     def set_dead_letters(self, counts: Iterable[tuple[str, str, int]]) -> None:
         """Replace the dead-letter gauges with ``(flow, component, count)`` rows."""
