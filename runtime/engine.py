@@ -157,6 +157,11 @@ class Engine:
     def is_running(self, flow_id: str) -> bool:
         return flow_id in self._flows
 
+    def runner_of(self, flow_id: str) -> FlowRunner | None:
+        """The running flow ``flow_id``, or ``None``: one plain read, so another thread may
+        call it (the server's front takes webhook events through its ``from_thread``)."""
+        return self._flows.get(flow_id)
+
     def status(
         self, flow_id: str
     ) -> Literal["starting", "running", "paused", "stopping", "stopped"]:

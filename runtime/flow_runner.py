@@ -23,6 +23,10 @@ Durable brokers: at start, what the broker kept (queued, delayed, taken but neve
 parked) is taken up again before the workers start. When the broker is ``atomic_with`` the
 store, each tick runs as a :class:`~runtime.tick_unit.TickUnit`: its state writes and messages
 commit together.
+
+Events from another thread (the server's front, while this flow's loop may be busy) come in
+through :attr:`FlowRunner.from_thread` (:mod:`runtime.flow_intake`); a stop waits for those
+handed over to arrive before it halts the workers.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from runtime.errors import (
     ReauthorizeError,
     RetryError,
 )
+from runtime.flow_intake import ThreadHandover
 from runtime.node import Node, Pending
 from runtime.redaction import redact_text
 from runtime.stores.base import DeadLetter
@@ -116,6 +121,7 @@ class FlowRunner:
         self._sweeper: asyncio.Task[None] | None = None  # cancels handler calls past their timeout
         self._start_done: asyncio.Event | None = None  # set once start() has returned or failed
         self._atomic_ticks = broker.atomic_with(store)
+        self.from_thread = ThreadHandover(self, durable=broker.durable)
         channels = {cid: broker.channel(plan.id, cid, maxsize=queue_size) for cid in plan.nodes}
         self.nodes = {
             cid: Node(
@@ -197,6 +203,7 @@ class FlowRunner:
             ) from exc
 
     async def _abort(self, started: list[Node]) -> None:
+        self.from_thread.halt()
         for node in self.nodes.values():
             await node.stop_workers()
         for node in reversed(started):
@@ -428,7 +435,8 @@ class FlowRunner:
             await self._start_done.wait()
         if self.status in ("stopping", "stopped"):
             return
-        self.status = "stopping"
+        with self.from_thread.lock:  # no event is reserved from another thread after this
+            self.status = "stopping"
         self._stopping.set()
         self._resumed.set()
         loop = asyncio.get_running_loop()
@@ -440,10 +448,12 @@ class FlowRunner:
             await asyncio.gather(*self._tick_tasks, return_exceptions=True)
         for node in self.nodes.values():
             node.channel.stopping()
+        await self.from_thread.settle(max(0.0, deadline - loop.time()))
         while not self._settled(deadline) and loop.time() < deadline:
             with contextlib.suppress(TimeoutError):
                 wait = min(SETTLE_CHECK, deadline - loop.time())
                 await asyncio.wait_for(self.pending.idle.wait(), max(0.0, wait))
+        self.from_thread.halt()
         await self._halt_workers()
         for node in self._triggers + [n for n in self.nodes.values() if not n.plan.is_trigger]:
             await self._stop_component(node)

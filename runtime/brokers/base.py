@@ -19,6 +19,13 @@ A durable broker also keeps *parked* envelopes (waiting for an account to be re-
 (``restore``). One whose ``atomic_with`` the engine's store is true commits a polling trigger's
 tick (state writes and sent envelopes) in one transaction (``commit_unit``). The non-durable
 defaults below make ``park`` an ``ack`` and keep nothing.
+
+A channel may also take messages from another thread (the server's front, which answers
+webhooks while the engine's loop is busy): ``reserve_from_thread`` counts one against the bound
+from any thread (``reserve_on_loop`` does so on the channel's loop, for a thread that waited
+for room), then exactly one ``arrive_from_thread`` or ``cancel_from_thread`` runs on the
+channel's loop. Such reservations count against the bound like any held message. The default
+declines, so the caller goes through the channel's loop instead.
 """
 
 from __future__ import annotations
@@ -149,6 +156,30 @@ class Channel(ABC):
         with why they were parked. The default keeps nothing.
         """
         return []
+
+    # -- messages from another thread ------------------------------------------------------
+
+    def reserve_from_thread(self) -> bool:
+        """(Any thread.) Count one message that another thread will hand over against the
+        bound; False, with nothing counted, when the channel is full or takes no such message.
+        """
+        return False
+
+    def reserve_on_loop(self) -> bool:
+        """(The channel's loop.) As :meth:`reserve_from_thread`, for a message that another
+        thread will hand over, made on the channel's own loop (where one place is enough)."""
+        return False
+
+    def arrive_from_thread(self, envelope: Envelope, row: int | None) -> None:
+        """(The channel's loop.) The reserved message is here: ready now, ahead of the bound.
+
+        ``row`` is the message's committed row in a durable channel's table, ``None`` otherwise.
+        """
+        raise NotImplementedError(f"{type(self).__name__} takes no message from another thread")
+
+    def cancel_from_thread(self) -> None:
+        """(The channel's loop.) The reserved message will not come: its room is free again."""
+        raise NotImplementedError(f"{type(self).__name__} takes no message from another thread")
 
 
 class Broker(ABC):

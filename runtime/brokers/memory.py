@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from runtime.brokers.base import Broker, Channel
+from runtime.brokers.from_thread import ThreadIntake
 from runtime.brokers.waiters import wait as _wait
 from runtime.brokers.waiters import wake_next as _wake_next
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from runtime.envelope import Envelope
 
 
-class MemoryChannel(Channel):
+class MemoryChannel(ThreadIntake, Channel):
     """A bounded FIFO with waiting ``get``/``put`` plus timers for delayed retries.
 
     It follows :class:`asyncio.Queue`'s waiter protocol (futures woken one at a time, a
@@ -36,11 +37,12 @@ class MemoryChannel(Channel):
         self._getters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._putters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._delayed: dict[Envelope, asyncio.TimerHandle] = {}
+        self._init_thread_intake()
 
     # -- hot path ------------------------------------------------------------------------
 
     def offer(self, envelope: Envelope) -> bool:
-        if len(self._items) + self._aside >= self._maxsize:
+        if len(self._items) + self._aside + self._incoming >= self._maxsize:
             return False
         self._items.append(envelope)
         if self._getters:
@@ -71,7 +73,10 @@ class MemoryChannel(Channel):
             await _wait(self._putters, self._has_room)
 
     def _has_room(self) -> bool:
-        return len(self._items) + self._aside < self._maxsize
+        return len(self._items) + self._aside + self._incoming < self._maxsize
+
+    def _held(self) -> int:
+        return len(self._items) + self._aside + self._incoming
 
     def _has_items(self) -> bool:
         return bool(self._items)
@@ -105,7 +110,7 @@ class MemoryChannel(Channel):
         self._ready(envelope)
 
     def depth(self) -> int:
-        return len(self._items) + len(self._delayed)
+        return len(self._items) + len(self._delayed) + self._incoming
 
     def due_before(self, deadline: float) -> bool:
         return bool(self._items) or any(h.when() < deadline for h in self._delayed.values())
@@ -124,6 +129,12 @@ class MemoryChannel(Channel):
         self._items.clear()
         self._aside = 0
         return held
+
+    def arrive_from_thread(self, envelope: Envelope, row: int | None) -> None:
+        self._items.append(envelope)  # its room was reserved
+        self._landed()
+        if self._getters:
+            _wake_next(self._getters)
 
 
 class MemoryBroker(Broker):

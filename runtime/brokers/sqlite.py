@@ -25,12 +25,14 @@ import structlog
 
 from runtime.brokers import sqlite_rows as sql
 from runtime.brokers.base import Broker, Channel
+from runtime.brokers.from_thread import ThreadIntake
 from runtime.brokers.group_commit import MAX_BATCH, GroupCommit
 from runtime.brokers.waiters import wait, wake_next
 from runtime.redaction import redact_text
 from runtime.stores import codec
 
 if TYPE_CHECKING:
+    import sqlite3
     from collections.abc import Awaitable, Callable, Collection, Sequence
     from types import TracebackType
 
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
 # -- the channel ------------------------------------------------------------------------
 
 
-class SQLiteChannel(Channel):
+class SQLiteChannel(ThreadIntake, Channel):
     """The input queue of one component, durable in the ``messages`` table.
 
     ``offer`` always declines (a durable publish has to wait for its commit), so publishers
@@ -76,10 +78,14 @@ class SQLiteChannel(Channel):
         self._parked: dict[Envelope, int] = {}
         self._restored = False
         self._closed = False  # the flow is stopping: nothing more is handed out
+        self._init_thread_intake()
 
     def _has_room(self) -> bool:
-        held = len(self._ready) + self._reserved + len(self._delayed) + len(self._parked)
-        return held < self._maxsize
+        return self._held() < self._maxsize
+
+    def _held(self) -> int:
+        ready = len(self._ready) + len(self._delayed) + len(self._parked)
+        return ready + self._reserved + self._incoming
 
     def _has_items(self) -> bool:
         return bool(self._ready) and not self._closed
@@ -190,7 +196,7 @@ class SQLiteChannel(Channel):
             self._append(entry[0], envelope)
 
     def depth(self) -> int:
-        return len(self._ready) + len(self._delayed)
+        return len(self._ready) + len(self._delayed) + self._incoming
 
     def stopping(self) -> None:
         self._closed = True
@@ -228,6 +234,20 @@ class SQLiteChannel(Channel):
             self._taken.pop(envelope, None)
 
         await self._writes.submit(partial(sql.bury, seq, letter, text), on_commit=settled)
+
+    def row_from_thread(
+        self, envelope: Envelope, key: IdempotencyKey | None = None
+    ) -> Callable[[sqlite3.Connection], int]:
+        """(Any thread.) The insert of a reserved event's row, with its idempotency ``key``
+        when given (as :meth:`admit` writes them: one transaction), which the reserving thread
+        commits with its own writer; its ``seq`` goes to :meth:`arrive_from_thread`."""
+        text = codec.encode_envelope(envelope)
+        return partial(sql.insert_event, self.flow_id, self.component_id, text, envelope.id, key)
+
+    def arrive_from_thread(self, envelope: Envelope, row: int | None) -> None:
+        assert row is not None, "a durable channel takes a message with its committed row"
+        self._append(row, envelope)  # its room was reserved
+        self._landed()
 
     # -- parking and restarting ------------------------------------------------------------
 

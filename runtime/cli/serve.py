@@ -7,6 +7,7 @@ import contextlib
 import math
 import os
 import signal
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -19,12 +20,18 @@ from runtime.errors import ConfigurationError
 from runtime.registry import Registry
 from runtime.server import Server
 from runtime.server.assemble import assemble
+from runtime.server.bridge import Bridge
+from runtime.server.engine_loop import EngineLoop
 from runtime.server.intake import HOOK_WAIT, KEY_WINDOW, HookIntake
 from runtime.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     import argparse
 
+    from structlog.typing import FilteringBoundLogger
+
+    from runtime.brokers.base import Broker
+    from runtime.server.context import ServerContext
     from runtime.settings import Settings
 
 ADMIN_TOKEN_VARIABLE = "FLOWMIXER_ADMIN_TOKEN"
@@ -43,7 +50,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         " POST /hooks/FLOW/COMPONENT (webhook events, guarded by each hook's secret),"
         " /api/... (the admin API, with `Authorization: Bearer $FLOWMIXER_ADMIN_TOKEN`; without"
         " that variable it answers 503), GET /healthz and GET /metrics (Prometheus)."
-        " SIGINT or SIGTERM stops it gracefully.",
+        " SIGINT or SIGTERM stops it gracefully. The flows run on an event loop of their own"
+        " thread, so a component that blocks cannot stall health checks or webhooks.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
@@ -85,6 +93,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="SECONDS",
         help="how long a webhook's Idempotency-Key names its first event"
         f" ({WINDOW_VARIABLE}; default {KEY_WINDOW:g}, a day)",
+    )
+    serve.add_argument(
+        "--single-loop",
+        action="store_true",
+        help="run the flows on the HTTP server's event loop instead of their own thread (for"
+        " debugging: a component that blocks then stalls every request)",
     )
     serve.set_defaults(handler=cmd_serve)
 
@@ -141,11 +155,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         _timeout("--body-timeout", args.body_timeout, settings.body_timeout),
     )
     queue_size, intake = intake_settings(args)
-    asyncio.run(
-        _serve(
-            args.host, args.port, url, token, settings, args.broker, timeouts, queue_size, intake
-        )
-    )
+    options = _Options(args.host, args.port, url, token, args.broker, timeouts, queue_size, intake)
+    asyncio.run(_serve(options, settings, single_loop=args.single_loop))
     return 0
 
 
@@ -157,17 +168,21 @@ def _timeout(flag: str, given: float | None, default: float) -> float:
     return given
 
 
-async def _serve(
-    host: str,
-    port: int,
-    url: str,
-    token: str | None,
-    settings: Settings,
-    broker_kind: str,
-    timeouts: tuple[float, float],
-    queue_size: int,
-    intake: HookIntake,
-) -> None:
+@dataclass(frozen=True)
+class _Options:
+    """What ``flowmixer serve`` was asked for, checked."""
+
+    host: str
+    port: int
+    url: str
+    token: str | None
+    broker_kind: str
+    timeouts: tuple[float, float]  # the header and the body deadlines
+    queue_size: int
+    intake: HookIntake
+
+
+async def _serve(options: _Options, settings: Settings, *, single_loop: bool) -> None:
     settings.ensure_home()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -177,38 +192,76 @@ async def _serve(
     logger = structlog.get_logger("flowmixer.server")
     registry = Registry.load()
     box = SecretBox.from_settings(settings)
-    async with (
-        await SQLiteStore.open(settings.db_path) as store,
-        aiohttp.ClientSession() as session,
-    ):
-        broker = make_broker(broker_kind, store)
-        ctx = await assemble(
+    async with await SQLiteStore.open(settings.db_path) as store:
+        engine_loop = None if single_loop else EngineLoop()
+        bridge = Bridge(None if engine_loop is None else engine_loop.start())
+        parts = _EngineParts(store, registry, box, options, logger)
+        try:
+            ctx = await bridge.call(parts.open())
+            ctx.max_components = settings.max_components
+            if options.token is None:
+                logger.warning("admin API off: it answers 503 until FLOWMIXER_ADMIN_TOKEN is set")
+            header_timeout, body_timeout = options.timeouts
+            server = Server(
+                ctx,
+                host=options.host,
+                port=options.port,
+                bridge=bridge,
+                header_timeout=header_timeout,
+                body_timeout=body_timeout,
+            )
+            try:
+                await server.start()
+                await stopping.wait()
+                logger.info("server stopping")
+            finally:
+                await server.close()  # stops listening, then the flows
+        finally:
+            await bridge.call(parts.close())  # the broker's last writes, before the store
+            if engine_loop is not None:
+                await asyncio.to_thread(engine_loop.stop)
+
+
+class _EngineParts:
+    """What runs the flows, made and closed on the engine's loop: the components' HTTP
+    session, the broker, and the engine with its credentials and quotas (in ``open``)."""
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        registry: Registry,
+        box: SecretBox,
+        options: _Options,
+        logger: FilteringBoundLogger,
+    ) -> None:
+        self._args = (store, registry, box)
+        self._options = options
+        self._logger = logger
+        self._session: aiohttp.ClientSession | None = None
+        self._broker: Broker | None = None
+
+    async def open(self) -> ServerContext:
+        store, registry, box = self._args
+        options = self._options
+        self._session = aiohttp.ClientSession()
+        self._broker = make_broker(options.broker_kind, store)
+        return await assemble(
             store,
             registry,
             box,
-            session,
-            admin_token=token,
-            public_url=url,
-            logger=logger,
-            broker=broker,
-            queue_size=queue_size,
-            intake=intake,
+            self._session,
+            admin_token=options.token,
+            public_url=options.url,
+            logger=self._logger,
+            broker=self._broker,
+            queue_size=options.queue_size,
+            intake=options.intake,
         )
-        ctx.max_components = settings.max_components
-        if token is None:
-            logger.warning("admin API off: it answers 503 until FLOWMIXER_ADMIN_TOKEN is set")
-        header_timeout, body_timeout = timeouts
-        server = Server(
-            ctx,
-            host=host,
-            port=port,
-            header_timeout=header_timeout,
-            body_timeout=body_timeout,
-        )
+
+    async def close(self) -> None:
         try:
-            await server.start()
-            await stopping.wait()
-            logger.info("server stopping")
+            if self._broker is not None:
+                await self._broker.close()
         finally:
-            await server.close()
-            await broker.close()  # its last writes, before the store closes
+            if self._session is not None:
+                await self._session.close()

@@ -7,6 +7,10 @@
     ...
     await server.close()          # stops listening, then stops the flows (status kept)
 
+``flowmixer serve`` gives the server a :class:`~runtime.server.bridge.Bridge` to the engine's
+own loop: route handlers then run there, except health, metrics and webhooks, which stay on
+this (the front's) loop; the engine's parts must then have been made on that loop.
+
 Slow clients do not hold connections: a request's headers must be complete within
 ``header_timeout`` seconds of the connection opening or of the previous response (else the
 connection is closed), and its body within ``body_timeout`` seconds once a route reads it
@@ -21,8 +25,10 @@ from aiohttp import web
 
 from runtime.server import admin, admin_accounts, auth_routes, control, health, hooks
 from runtime.server.bodies import BODY_DEADLINE, BODY_TIMEOUT
+from runtime.server.bridge import BRIDGE, Bridge, to_engine_loop
 from runtime.server.context import CONTEXT
 from runtime.server.errors import json_errors
+from runtime.server.front_intake import INTAKE, FrontIntake
 from runtime.server.security import AccessLogger, admin_guard
 
 if TYPE_CHECKING:
@@ -31,12 +37,24 @@ if TYPE_CHECKING:
 HEADER_TIMEOUT: Final = 10.0
 
 
-def create_app(ctx: ServerContext, *, body_timeout: float = BODY_TIMEOUT) -> web.Application:
+def create_app(
+    ctx: ServerContext, bridge: Bridge | None = None, *, body_timeout: float = BODY_TIMEOUT
+) -> web.Application:
     """The application: hooks, health and metrics, the admin API; bodies over 1 MiB get 413,
-    bodies not sent within ``body_timeout`` seconds 408."""
-    app = web.Application(client_max_size=hooks.MAX_BODY, middlewares=[json_errors, admin_guard])
+    bodies not sent within ``body_timeout`` seconds 408.
+
+    With a ``bridge`` that crosses to the engine's loop, webhook events are queued from this
+    loop (``app[INTAKE]``, to close before the store) and the other routes run on the engine's.
+    """
+    bridge = bridge or Bridge()
+    app = web.Application(
+        client_max_size=hooks.MAX_BODY, middlewares=[json_errors, admin_guard, to_engine_loop]
+    )
     app[CONTEXT] = ctx
+    app[BRIDGE] = bridge
     app[BODY_DEADLINE] = body_timeout
+    if bridge.crosses:
+        app[INTAKE] = FrontIntake(ctx.engine, ctx.logger)
     hooks.add_routes(app)
     health.add_routes(app)
     admin.add_routes(app)
@@ -46,7 +64,10 @@ def create_app(ctx: ServerContext, *, body_timeout: float = BODY_TIMEOUT) -> web
 
 
 class Server:
-    """Listens on ``host``:``port`` (0 picks a free port) and runs the deployed flows."""
+    """Listens on ``host``:``port`` (0 picks a free port) and runs the deployed flows.
+
+    ``bridge`` leads to the engine's own loop (default: the engine runs on this one).
+    """
 
     def __init__(
         self,
@@ -54,21 +75,23 @@ class Server:
         *,
         host: str = "127.0.0.1",
         port: int = 8080,
+        bridge: Bridge | None = None,
         header_timeout: float = HEADER_TIMEOUT,
         body_timeout: float = BODY_TIMEOUT,
     ) -> None:
         self.ctx = ctx
         self.host = host
         self.port = port
+        self.bridge = bridge or Bridge()
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> int:
         """Start the flows that should run, then listen; returns the port listened on."""
-        started = await control.resume_all(self.ctx)
+        started = await self.bridge.call(control.resume_all(self.ctx))
         runner = web.AppRunner(
-            create_app(self.ctx, body_timeout=self.body_timeout),
+            create_app(self.ctx, self.bridge, body_timeout=self.body_timeout),
             access_log_class=AccessLogger,
             handle_signals=False,
             # aiohttp's keep-alive timer runs from the connection's start and from each
@@ -95,6 +118,9 @@ class Server:
     async def close(self) -> None:
         """Stop listening (requests in progress finish), then stop every flow gracefully."""
         if self._runner is not None:
+            intake = self._runner.app.get(INTAKE)
             await self._runner.cleanup()
             self._runner = None
-        await self.ctx.engine.close()
+            if intake is not None:
+                await intake.close()
+        await self.bridge.call(self.ctx.engine.close())

@@ -3,7 +3,8 @@
 The steps, each a small function: check the hook and its secret, read the ``Idempotency-Key``
 and the body, answer a repeated key with its first event (:func:`first_event`), then queue the
 event (:func:`admit`): it waits for room in the trigger's channel at most the server's hook
-wait, then answers 503 with ``Retry-After``, having queued nothing.
+wait, then answers 503 with ``Retry-After``, having queued nothing. All of it runs on the
+front's loop, never waiting for the engine's (:mod:`runtime.server.front_intake`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from aiohttp import web
 
 from runtime.errors import DuplicateEventError, EngineError, IntakeFullError
 from runtime.server.bodies import read_json
+from runtime.server.bridge import on_front
 from runtime.server.context import CONTEXT
 from runtime.server.errors import fail
+from runtime.server.front_intake import push_event
 from runtime.server.intake import MAX_KEY_LENGTH
 from runtime.server.security import HOOK_SECRET_HEADER, hook_secret
 
@@ -27,11 +30,13 @@ KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
+@on_front
 async def push(request: web.Request) -> web.Response:
     """Check the hook and its secret before reading the body, then queue the event (202).
 
-    ``engine.push`` returns once the event is queued, which with a durable broker means
-    committed: an event answered 202 survives a crash of the server.
+    ``push_event`` returns once the event is queued, which with a durable broker means
+    committed: an event answered 202 survives a crash of the server. It runs on the front's
+    loop (the store, the flow's intake and the key claims are safe from there).
     """
     ctx = request.app[CONTEXT]
     flow_id = request.match_info["flow_id"]
@@ -46,13 +51,13 @@ async def push(request: web.Request) -> web.Response:
     key = idempotency_key(request)
     payload = await read_json(request)
     if key is None:
-        return accepted(await admit(ctx, flow_id, component_id, payload, None))
+        return accepted(await admit(request, flow_id, component_id, payload, None))
     async with ctx.intake.claim(flow_id, component_id, key):
         first = await first_event(ctx, flow_id, component_id, key)
         if first is not None:
             return accepted(first, repeat=True)
         try:
-            event_id = await admit(ctx, flow_id, component_id, payload, key)
+            event_id = await admit(request, flow_id, component_id, payload, key)
         except DuplicateEventError as exc:  # recorded by another process meanwhile
             return accepted(exc.event_id, repeat=True)
     return accepted(event_id)
@@ -85,14 +90,16 @@ async def first_event(ctx: ServerContext, flow_id: str, component_id: str, key: 
 
 
 async def admit(
-    ctx: ServerContext, flow_id: str, component_id: str, payload: Any, key: str | None
+    request: web.Request, flow_id: str, component_id: str, payload: Any, key: str | None
 ) -> str:
     """Queue the event (with its key), waiting for room at most the server's hook wait."""
+    ctx = request.app[CONTEXT]
     if not ctx.engine.is_running(flow_id):
         raise fail(409, f"flow {flow_id!r} is not running; start it to accept events")
     intake = ctx.intake
     try:
-        return await ctx.engine.push(
+        return await push_event(
+            request.app,
             flow_id,
             component_id,
             payload,

@@ -4,7 +4,9 @@ An ``Idempotency-Key`` names one event per flow and webhook trigger for ``window
 request repeating it is answered with the first event's id and queues nothing. Requests with
 the same key are handled one at a time (:meth:`HookIntake.claim`), so a repeat that arrives
 while the first is still waiting for room waits for its outcome instead of queuing a second
-event; the store refuses a second record of a key as well.
+event; the store refuses a second record of a key as well. Claims belong to the loop that
+answers webhooks (the front's, with the engine on a loop of its own): the first claim binds
+them to it. How an event is queued from the front is :mod:`runtime.server.front_intake`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class HookIntake:
         self.wait = wait
         self.window = window
         self._busy: dict[tuple[str, str, str], asyncio.Future[None]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the claims belong to
         self._pruned_at = 0.0
 
     @property
@@ -53,10 +56,15 @@ class HookIntake:
     @contextlib.asynccontextmanager
     async def claim(self, flow_id: str, component_id: str, value: str) -> AsyncIterator[None]:
         """Hold the key (flow, trigger, ``value``) while this request handles it."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise RuntimeError("idempotency keys are claimed on one event loop only")
         name = (flow_id, component_id, value)
         while (busy := self._busy.get(name)) is not None:
             await asyncio.shield(busy)
-        done = asyncio.get_running_loop().create_future()
+        done = loop.create_future()
         self._busy[name] = done
         try:
             yield

@@ -72,13 +72,17 @@ class _EngineCollector(Collector):
         )
         running = self._engine.flows()
         for flow_id in running:
-            depths = self._engine.depths(flow_id)
-            for component_id, stats in self._engine.stats(flow_id).items():
+            # Read from the server's front, the flow may stop meanwhile: its runner is kept.
+            runner = self._engine.runner_of(flow_id)
+            if runner is None:
+                continue
+            for component_id, node in runner.nodes.items():
+                stats = node.stats
                 labels = [flow_id, component_id]
                 values = stats.as_dict()
                 for name, family in counters.items():
                     family.add_metric(labels, values[name])
-                depth.add_metric(labels, depths.get(component_id, 0))
+                depth.add_metric(labels, node.channel.depth())
         yield from counters.values()
         yield depth
         yield from self._circuits()
