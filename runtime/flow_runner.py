@@ -115,6 +115,7 @@ class FlowRunner:
         self._resumed.set()
         self._broker = broker
         self._store = store
+        self._quotas = quotas
         self._logger = logger.bind(flow_id=plan.id)
         self._stopping = asyncio.Event()
         self._tick_tasks: list[asyncio.Task[None]] = []
@@ -467,11 +468,20 @@ class FlowRunner:
         if self.pending.idle.is_set():
             return True
         held = sum(node.channel.depth() for node in self.nodes.values())
-        if self.pending.count > held:  # the rest is in handlers (or being committed)
-            return False
+        in_handlers = self.pending.count - held  # (or being committed)
         if self._broker.durable:
-            return True
+            # A handler waiting for its quota has sent nothing: its message stays a row and is
+            # delivered at the next start, so a stop does not wait for the quota to open.
+            return in_handlers <= self._waiting_for_quota()
+        if in_handlers > 0:
+            return False
         return not any(node.channel.due_before(deadline) for node in self.nodes.values())
+
+    def _waiting_for_quota(self) -> int:
+        if self._quotas is None:
+            return 0
+        waiting = self._quotas.waiting
+        return sum(task in waiting for node in self.nodes.values() for task in node.workers())
 
     async def _halt_workers(self) -> None:
         if self._sweeper is not None:

@@ -187,6 +187,10 @@ class Node:
         call.task = asyncio.create_task(self._work(call), name=name)
         return call.task
 
+    def workers(self) -> list[asyncio.Task[None]]:
+        """The tasks of the running workers."""
+        return self._workers
+
     async def stop_workers(self) -> list[Envelope]:
         """Cancel the workers; return the envelopes they were handling when cancelled."""
         for task in self._workers:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
-from typing import Final
+from typing import Any, Final
 
 from aiolimiter import AsyncLimiter
 
@@ -161,6 +161,7 @@ class QuotaGate:
         "_buckets",
         "_lock",
         "_queued",
+        "_waiting",
         "_window",
         "account",
         "max_wait",
@@ -175,6 +176,7 @@ class QuotaGate:
         account: str | None,
         buckets: tuple[_Bucket, ...],
         max_wait: float,
+        waiting: set[asyncio.Task[Any]] | None = None,
     ) -> None:
         self.service = service
         self.resource = resource
@@ -185,6 +187,7 @@ class QuotaGate:
         self._window = _Window()
         self._lock = asyncio.Lock()
         self._queued = 0
+        self._waiting = waiting if waiting is not None else set()
 
     @property
     def rules(self) -> tuple[QuotaRule, ...]:
@@ -209,6 +212,9 @@ class QuotaGate:
             bucket.pending += 1
         taken = 0
         self._queued += 1
+        task = asyncio.current_task()
+        if task is not None:  # a stop need not wait for a call that has sent nothing yet
+            self._waiting.add(task)
         try:
             async with self._lock:
                 for bucket in buckets:
@@ -219,6 +225,7 @@ class QuotaGate:
                 self._window.admit()
         finally:
             self._queued -= 1
+            self._waiting.discard(task)
             for bucket in buckets[taken:]:
                 bucket.pending -= 1
         waited = loop.time() - start
@@ -288,6 +295,9 @@ class Quotas:
         self._source = source
         self._gates: dict[tuple[str, str, str, str | None], QuotaGate] = {}
         self._buckets: dict[tuple[str, QuotaRule, str, str | None], _Bucket] = {}
+        self.waiting: set[asyncio.Task[Any]] = set()
+        """The tasks waiting at a gate now: their calls have not been sent, so a flow's stop
+        on a durable broker need not wait for them (:mod:`runtime.flow_runner`)."""
 
     def rules(self, service: str) -> tuple[QuotaRule, ...]:
         """The rules applied to calls to ``service``."""
@@ -330,4 +340,4 @@ class Quotas:
                 bucket = self._buckets[key] = _Bucket(rule)
             buckets.append(bucket)
         max_wait = min((rule.max_wait for rule in applied), default=DEFAULT_MAX_WAIT)
-        return QuotaGate(service, resource, account, tuple(buckets), max_wait)
+        return QuotaGate(service, resource, account, tuple(buckets), max_wait, self.waiting)

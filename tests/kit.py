@@ -59,6 +59,18 @@ class Flaky(Component):
         await context.send(context.message)
 
 
+class Quoted(Component):
+    """Waits for its turn at the quota gate of ``test:svc``'s ``writes`` (as a client would
+    before sending a call), then forwards its input."""
+
+    async def receive(self, context: Context) -> None:
+        assert context.quotas is not None
+        gate = context.quotas.gate("test:svc", "writes", account=None)
+        await gate.acquire()
+        gate.release()
+        await context.send(context.message)
+
+
 class Reject(Component):
     """Cancels every message."""
 
@@ -142,7 +154,7 @@ async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> Non
 
 HANDLERS: dict[str, type[Component]] = {
     cls.__name__: cls
-    for cls in (Hook, Echo, Tag, Flaky, Reject, Gate, Counter, Locked, Starter, BrokenStart)
+    for cls in (Hook, Echo, Tag, Flaky, Quoted, Reject, Gate, Counter, Locked, Starter, BrokenStart)
 }
 TRIGGERS = {"Hook": "webhook", "Counter": "tick", "Starter": "start"}
 

@@ -25,8 +25,9 @@ from runtime.component import Component, Context
 from runtime.engine import Engine, Output
 from runtime.envelope import Envelope
 from runtime.logging import reset_logging
-from runtime.manifest import ComponentManifest
+from runtime.manifest import ComponentManifest, QuotaRule
 from runtime.plan import FlowPlan, NodePlan, Route
+from runtime.quota import Quotas
 from runtime.registry import Registry
 from runtime.server import control
 from runtime.server.assemble import assemble
@@ -511,6 +512,33 @@ async def test_messages_queued_when_the_flow_stopped_are_delivered_at_its_next_s
         await engine.wait_idle("g")
         await engine.stop_flow("g")
     assert sorted(o.correlation_id for o in outputs) == sorted(ids)
+    await db.broker.flush()
+    assert db.rows() == []
+
+
+async def test_a_stop_does_not_wait_for_a_handler_held_at_its_quota_and_keeps_its_message(
+    db: Opened,
+) -> None:
+    rules = {"test:svc": [QuotaRule(resource="writes", limit=1, window=3600, max_wait=7200)]}
+    flow = kit.plan("q", {"hook": "Hook", "q": "Quoted"}, [("hook", "q")])
+    quotas = Quotas(rules)
+    async with Engine(db.store, broker=db.broker, quotas=quotas) as engine:
+        await engine.start_flow(flow)
+        await engine.push("q", "hook", {"n": 1})
+        second = await engine.push("q", "hook", {"n": 2})
+        await kit.eventually(lambda: engine.stats("q")["q"].sent == 1)  # the hour's one call
+        await kit.eventually(lambda: len(quotas.waiting) == 1)  # the next waits for an hour
+        async with asyncio.timeout(10):  # not the stop's 60 s, nor the quota's hour
+            await engine.stop_flow("q", timeout=60)
+    assert await db.store.list_dead_letters() == []
+    await db.restart()
+
+    outputs: list[Output] = []
+    async with Engine(db.store, broker=db.broker, on_output=outputs.append) as engine:
+        await engine.start_flow(flow)  # a new hour: its quota has room again
+        await engine.wait_idle("q")
+        await engine.stop_flow("q")
+    assert [o.correlation_id for o in outputs] == [second]
     await db.broker.flush()
     assert db.rows() == []
 
