@@ -139,6 +139,11 @@ def schema_validator(schema: dict[str, Any]) -> Validator:
     return validator_for(schema)(schema)
 
 
+ERROR_MESSAGE = "errorMessage"
+"""A schema keyword saying, in words, what a value refused by that (sub)schema should be: used
+instead of the validator's own message (e.g. for a ``pattern``, which says little to a person)."""
+
+
 def schema_problems(
     schema: dict[str, Any], instance: Any, root: str = "$", *, validator: Validator | None = None
 ) -> list[Problem]:
@@ -168,6 +173,10 @@ def schema_problems(
                 message = _refusal(schema, instance, path, where)
         elif error.validator == "not" and error.validator_value in ({}, True):
             message = _refusal(schema, instance, path, where[:-1])
+        elif isinstance(error.schema, dict) and isinstance(error.schema.get(ERROR_MESSAGE), str):
+            given = json.dumps(error.instance, default=str)
+            message = error.schema[ERROR_MESSAGE]
+            message = f"{given} {message}" if len(given) <= 80 else message
         else:
             message = error.message
         problems.append(Problem(json_path(root, *path), message))

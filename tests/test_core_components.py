@@ -697,8 +697,29 @@ async def test_log_writes_a_relative_path_inside_the_home_logs_folder_by_default
 
 @pytest.mark.parametrize(
     "path",
-    ["../outside.jsonl", "sub/../../outside.jsonl", "OUTSIDE", "escape/outside.jsonl", "."],
-    ids=["dot-dot", "dot-dot-deeper", "absolute-elsewhere", "symlink-out", "the-folder"],
+    ["../outside.jsonl", "sub/../../outside.jsonl", "..", "sub/.."],
+    ids=["dot-dot", "dot-dot-deeper", "parent", "up-again"],
+)
+def test_validate_refuses_a_log_path_that_climbs_out_with_dot_dot_at_its_json_path(
+    registry, path
+):
+    with pytest.raises(FlowValidationError) as refused:
+        validate_flow(_log_flow({"path": path}), registry)
+    [problem] = refused.value.problems
+    assert problem.path == "$.components.next.config.properties.path"
+    assert problem.message.startswith(f'"{path}" leads out of the log folder')
+    assert "FLOWMIXER_LOG_DIR" in problem.message
+
+
+def test_validate_accepts_log_paths_with_dots_that_stay_inside(registry):
+    for path in ("a/..b/c.jsonl", "orders..jsonl", "./x.jsonl", "..hidden"):
+        validate_flow(_log_flow({"path": path}), registry)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["OUTSIDE", "escape/outside.jsonl", "."],
+    ids=["absolute-elsewhere", "symlink-out", "the-folder"],
 )
 async def test_log_refuses_a_path_leading_out_of_its_folder_and_writes_nothing(
     registry, tmp_path, monkeypatch, path
