@@ -700,9 +700,7 @@ async def test_log_writes_a_relative_path_inside_the_home_logs_folder_by_default
     ["../outside.jsonl", "sub/../../outside.jsonl", "..", "sub/.."],
     ids=["dot-dot", "dot-dot-deeper", "parent", "up-again"],
 )
-def test_validate_refuses_a_log_path_that_climbs_out_with_dot_dot_at_its_json_path(
-    registry, path
-):
+def test_validate_refuses_a_log_path_that_climbs_out_with_dot_dot_at_its_json_path(registry, path):
     with pytest.raises(FlowValidationError) as refused:
         validate_flow(_log_flow({"path": path}), registry)
     [problem] = refused.value.problems
