@@ -30,8 +30,10 @@ the same input (another event's) is being sent in this process, a lookup cannot 
 from the one looked for: :attr:`Effect.twin_in_flight` says so.
 
 Records live in the store (:class:`~runtime.stores.base.EffectStore`) and are pruned when
-older than ``retention`` (7 days by default): the first ``begin`` of each ledger prunes, and
-again at most once an hour. A redelivery later than that is a new effect. Components that never
+older than ``retention`` (7 days by default; uncertain ones after 90 days, so that a dead
+letter of one retried within that time still looks before it creates): the first ``begin`` of
+each ledger prunes, and again at most once an hour. A redelivery later than that is a new
+effect. Components that never
 call ``begin`` cost nothing: the ledger does no I/O until then.
 
 The ledger is not a lock: two deliveries of the same message running at the same time (which
@@ -57,6 +59,9 @@ if TYPE_CHECKING:
 
 RETENTION: Final = 7 * 86_400.0
 """Seconds an effect's record is kept after its last change (7 days)."""
+
+UNCERTAIN_RETENTION: Final = 90 * 86_400.0
+"""Seconds an uncertain effect's record is kept after its last change (90 days)."""
 
 PRUNE_INTERVAL: Final = 3_600.0
 """Seconds between two prunings by one ledger."""
@@ -273,7 +278,10 @@ class EffectLedger:
         return Effect(self._store, record, self._clock, self._adoption, self._flying)
 
     async def prune(self) -> int:
-        """Forget every record (of any flow) unchanged for ``retention`` seconds."""
+        """Forget every record (of any flow) unchanged for ``retention`` seconds; an uncertain
+        one (its dead letter may be retried: the retry must look before it creates) only after
+        :data:`UNCERTAIN_RETENTION`, or ``retention`` if that is longer."""
         now = self._clock()
         self._next_prune = now + PRUNE_INTERVAL
-        return await self._store.prune_effects(now - self._retention)
+        kept = max(self._retention, UNCERTAIN_RETENTION)
+        return await self._store.prune_effects(now - self._retention, uncertain_before=now - kept)

@@ -11,7 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runtime.component import Component, Context
-from runtime.effects import PRUNE_INTERVAL, RETENTION, EffectLedger, input_digest
+from runtime.effects import (
+    PRUNE_INTERVAL,
+    RETENTION,
+    UNCERTAIN_RETENTION,
+    EffectLedger,
+    input_digest,
+)
 from runtime.engine import Engine, Output
 from runtime.errors import EngineError
 from runtime.stores import MemoryStore, SQLiteStore, Store
@@ -233,11 +239,26 @@ async def test_a_ledger_prunes_again_only_after_the_interval(store, clock):
 
 async def test_prune_says_how_many_records_went(store, clock):
     for n in range(3):
-        await (await ledger(store, clock).begin(f"event-{n}", PIN)).sending()
+        await (await ledger(store, clock).begin(f"event-{n}", PIN)).complete({"id": f"p{n}"})
     clock.now += RETENTION + 1
 
     assert await ledger(store, clock).prune() == 3
     assert await ledger(store, clock).prune() == 0
+
+
+async def test_an_uncertain_record_outlives_the_retention_so_a_late_retry_still_looks_first(
+    store, clock
+):
+    await (await ledger(store, clock).begin("event-uncertain", PIN)).sending()  # no answer
+    await (await ledger(store, clock).begin("event-done", PIN)).complete({"id": "p1"})
+    clock.now += 30 * DAY  # a dead letter retried a month later
+
+    month_later = ledger(store, clock)
+    assert await month_later.prune() == 1  # the completed one
+    assert (await month_later.begin("event-uncertain", PIN)).uncertain
+    clock.now += UNCERTAIN_RETENTION
+    assert await ledger(store, clock).prune() == 1
+    assert not (await ledger(store, clock).begin("event-uncertain", PIN)).uncertain
 
 
 def test_a_retention_that_is_not_positive_is_refused():

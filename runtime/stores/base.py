@@ -152,8 +152,9 @@ class EffectStore(Protocol):
         """Those of ``refs`` that some completed effect made (its ``ref``)."""
         ...
 
-    async def prune_effects(self, before: float) -> int:
-        """Forget the records last changed before ``before``; returns how many went."""
+    async def prune_effects(self, before: float, *, uncertain_before: float | None = None) -> int:
+        """Forget the records last changed before ``before``, but uncertain ones only when
+        last changed before ``uncertain_before`` (default ``before``); returns how many went."""
         ...
 
 

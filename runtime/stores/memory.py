@@ -199,9 +199,14 @@ class MemoryStore:
             r.ref for r, _, _ in self._effects.values() if r.ref is not None and r.ref in wanted
         }
 
-    async def prune_effects(self, before: float) -> int:
+    async def prune_effects(self, before: float, *, uncertain_before: float | None = None) -> int:
         self._check_open()
-        doomed = [name for name, (r, _, _) in self._effects.items() if r.updated_at < before]
+        kept = before if uncertain_before is None else uncertain_before
+        doomed = [
+            name
+            for name, (r, _, _) in self._effects.items()
+            if r.updated_at < (kept if r.uncertain else before)
+        ]
         for name in doomed:
             del self._effects[name]
         return len(doomed)

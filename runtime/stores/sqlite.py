@@ -480,8 +480,9 @@ class SQLiteStore:
     async def claimed_refs(self, refs: Collection[str]) -> set[str]:
         return await self._run(sqlite_effects.claimed, self._conn, refs)
 
-    async def prune_effects(self, before: float) -> int:
-        return await self._run(sqlite_effects.prune, self._conn, before)
+    async def prune_effects(self, before: float, *, uncertain_before: float | None = None) -> int:
+        kept = before if uncertain_before is None else uncertain_before
+        return await self._run(sqlite_effects.prune, self._conn, before, kept)
 
     # -- idempotency keys of webhook events (the SQL is in runtime.stores.sqlite_keys) -------
 

@@ -83,5 +83,8 @@ def claimed(conn: sqlite3.Connection, refs: Collection[str]) -> set[str]:
     return found
 
 
-def prune(conn: sqlite3.Connection, before: float) -> int:
-    return conn.execute("DELETE FROM effects WHERE updated_at < ?", (before,)).rowcount
+def prune(conn: sqlite3.Connection, before: float, uncertain_before: float) -> int:
+    return conn.execute(
+        "DELETE FROM effects WHERE updated_at < ? AND (uncertain = 0 OR updated_at < ?)",
+        (before, uncertain_before),
+    ).rowcount
