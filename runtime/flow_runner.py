@@ -42,19 +42,16 @@ from runtime import deadlines
 from runtime.component import Context
 from runtime.envelope import Envelope, new_event_id
 from runtime.errors import (
-    ConfigurationError,
-    DeferError,
     EngineError,
     IntakeFullError,
-    ReauthorizeError,
-    RetryError,
 )
+from runtime.flow_credentials import resolve_credentials
 from runtime.flow_intake import ThreadHandover
 from runtime.node import Node, Pending
 from runtime.redaction import redact_text
 from runtime.stores.base import DeadLetter
 from runtime.telemetry import NO_TELEMETRY
-from runtime.tick_unit import TickUnit
+from runtime.ticks import run_tick
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -63,7 +60,7 @@ if TYPE_CHECKING:
 
     from runtime.brokers.base import Broker
     from runtime.circuit import Circuits
-    from runtime.credentials import Credentials, CredentialsResolver
+    from runtime.credentials import CredentialsResolver
     from runtime.http import HttpSessions
     from runtime.node import Output
     from runtime.plan import FlowPlan
@@ -72,10 +69,6 @@ if TYPE_CHECKING:
     from runtime.telemetry import Telemetry
 
 WEBHOOK_PORT = "webhook"
-NO_ACCOUNT = (
-    "no account is connected; connect one, or set <SERVICE>_ACCESS_TOKEN"
-    " (e.g. PINTEREST_ACCESS_TOKEN)"
-)
 STOPPED_REASON = "the flow stopped before this message was handled; retry it to deliver it again"
 STRAY_REASON = (
     "cannot deliver: the flow has no component {component!r} any more (it was changed while this"
@@ -325,50 +318,10 @@ class FlowRunner:
                 continue
             began = loop.time()
             wait = interval
-            self.pending.add()
-            unit = (
-                TickUnit(node, self._broker, self._store, self.pending)
-                if self._atomic_ticks
-                else None
-            )
-            deadline = asyncio.timeout(node.timeout)
-            try:
-                async with deadline:
-                    await node.handler.tick(Context(unit or node))
-                if deadline.expired():  # it swallowed its cancellation: its work is not whole
-                    raise TimeoutError
-                if unit is not None:
-                    await unit.commit()
-            except ReauthorizeError as exc:
-                node.stats.failed += 1
-                self.pause(node, str(exc))
-            except RetryError as exc:
-                waits = isinstance(exc, DeferError) or exc.outage
-                if waits:
-                    node.stats.deferred += 1
-                else:
-                    node.stats.failed += 1
-                wait = exc.delay if exc.delay is not None else interval
-                if waits:
-                    # A wait (a quota, an outage the circuit logged once), not a fault of the tick.
-                    node.logger.debug("tick waits", error=str(exc), delay=wait)
-                else:
-                    node.logger.warning("tick asked to retry", error=str(exc), delay=wait)
-            except Exception as exc:
-                node.stats.failed += 1
-                if deadline.expired():
-                    node.logger.warning(
-                        "tick cancelled: it did not finish within its timeout; its unit of"
-                        " work is abandoned",
-                        timeout=node.timeout,
-                    )
-                else:
-                    node.logger.warning("tick failed", error=f"{type(exc).__name__}: {exc}")
-            finally:
-                if unit is not None:
-                    unit.abandon()  # nothing left after a commit; all of it after a failure
-                node.stats.ticks += 1
-                self.pending.done()
+            broker = self._broker if self._atomic_ticks else None
+            asked = await run_tick(node, broker, self._store, self.pending, self.pause)
+            if asked is not None:
+                wait = asked
             remaining = max(0.0, began + wait - loop.time())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), remaining)
@@ -506,37 +459,3 @@ class FlowRunner:
             await node.handler.stop(Context(node))
         except Exception as exc:
             node.logger.warning("component failed to stop", error=f"{type(exc).__name__}: {exc}")
-
-
-def resolve_credentials(
-    plan: FlowPlan, resolver: CredentialsResolver | None
-) -> dict[str, Credentials]:
-    """The credentials of every component that calls a service; refuses to start without."""
-    found: dict[str, Credentials] = {}
-    missing: dict[str, tuple[str, list[str]]] = {}  # service -> (why, components)
-    for cid, node in plan.nodes.items():
-        if node.manifest.auth is None:
-            continue
-        service = node.manifest.auth.service
-        account = plan.accounts.get(service)
-        why = NO_ACCOUNT
-        try:
-            if resolver is None:
-                credentials = None
-            elif account is None:
-                credentials = resolver(node.manifest)
-            else:
-                credentials = resolver(node.manifest, account)
-        except ConfigurationError as exc:
-            credentials, why = None, str(exc)
-        if credentials is None:
-            missing.setdefault(service, (why, []))[1].append(cid)
-        else:
-            found[cid] = credentials
-    if missing:
-        needs = "; ".join(
-            f"{service} (needed by {', '.join(cids)}): {why}"
-            for service, (why, cids) in missing.items()
-        )
-        raise EngineError(f"flow {plan.id!r} cannot start: {needs}")
-    return found
