@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from runtime.envelope import Envelope, new_id
 from runtime.errors import ConfigurationError
 from runtime.stores import DeadLetter, MemoryStore, SQLiteStore, Store
-from runtime.stores.sqlite import SCHEMA_VERSION
+from runtime.stores.sqlite_schema import SCHEMA_VERSION
 
 json_values = st.recursive(
     st.none()

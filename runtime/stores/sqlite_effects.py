@@ -1,7 +1,7 @@
 """The SQL of the effects ledger's table, run by :class:`~runtime.stores.sqlite.SQLiteStore`.
 
 Functions of a connection, called on the store's thread; the table is made by a step of
-``runtime.stores.sqlite._MIGRATIONS``.
+``runtime.stores.sqlite_schema.MIGRATIONS``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Functions of a connection, called on the store's thread (by
 :class:`~runtime.stores.sqlite.SQLiteStore`, and by the durable broker inside the transaction
 that commits the event, so that a crash cannot keep one without the other). The table is made
-by a step of ``runtime.stores.sqlite._MIGRATIONS``.
+by a step of ``runtime.stores.sqlite_schema.MIGRATIONS``.
 """
 
 from __future__ import annotations
