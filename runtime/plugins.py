@@ -52,8 +52,8 @@ def discover(environ: Mapping[str, str] | None = None) -> list[PluginSource]:
     """Every plug-in: installed packages (sorted by entry point name), then the folders of
     ``FLOWMIXER_COMPONENTS_PATH`` in their order."""
     env = os.environ if environ is None else environ
-    found = [_from_entry_point(ep) for ep in _sorted(entry_points(group=ENTRY_POINT_GROUP))]
-    found.extend(_from_folder(folder) for folder in path_folders(env))
+    found = [from_entry_point(ep) for ep in _sorted(entry_points(group=ENTRY_POINT_GROUP))]
+    found.extend(from_folder(folder) for folder in path_folders(env))
     return found
 
 
@@ -70,7 +70,8 @@ def _sorted(points: Iterable[EntryPoint]) -> list[EntryPoint]:
     return [unique[key] for key in sorted(unique)]
 
 
-def _from_entry_point(ep: EntryPoint) -> PluginSource:
+def from_entry_point(ep: EntryPoint) -> PluginSource:
+    """The plug-in an entry point of ``flowmixer.components`` names (its package imported)."""
     dist = ep.dist.name if ep.dist is not None else "?"
     origin = f'package "{dist}" (entry point {ep.name} = {ep.value})'
     if ep.attr:
@@ -98,7 +99,8 @@ def _from_entry_point(ep: EntryPoint) -> PluginSource:
     return PluginSource(origin, manifests, prefix="manifests/")
 
 
-def _from_folder(folder: Path) -> PluginSource:
+def from_folder(folder: Path) -> PluginSource:
+    """The plug-in in ``folder``, which is appended to ``sys.path`` for its handler modules."""
     origin = f"folder {folder} ({PATH_VARIABLE})"
     if not folder.is_dir():
         return PluginSource(origin, None, folder=folder, problem="is not a folder")
