@@ -12,7 +12,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
+
+from tests.serve_process import Admin, ServeProcess
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
@@ -161,3 +164,22 @@ def test_a_broken_plugin_is_named_with_its_file_and_json_path_and_hides_no_other
     assert "shoutco.text.Shout  (action)" in listed
     assert "flowmixer.core.Webhook" in listed
     assert "whisperco.text.Whisper" not in listed
+
+
+async def test_serve_names_a_broken_plugin_and_deploys_flows_of_the_others(tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "Bad.json").write_text("{}")
+    path = os.pathsep.join([str(broken), str(FIXTURES / "plugin_folder")])
+    server = ServeProcess(tmp_path / "home", {"FLOWMIXER_COMPONENTS_PATH": path}, cwd=tmp_path)
+    url = await server.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            flow = json.loads(write_flow(tmp_path, "whisperco.text.Whisper").read_text())
+            status, deployed = await Admin(session, url).api("POST", "/api/flows", flow)
+        assert status in (200, 201), deployed
+    finally:
+        await server.stop()
+    log = "".join(server.lines)
+    assert f"flowmixer: warning: plug-in folder {broken} (FLOWMIXER_COMPONENTS_PATH)" in log
+    assert "  - Bad.json $.name:" in log
