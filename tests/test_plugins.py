@@ -19,7 +19,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 WHISPER = FIXTURES / "plugin_folder"
 
 
-def component(name: str, handler: str = "flowmixer_whisper:Whisper", **changes: Any) -> dict:
+def component(name: str, handler: str = "tests.fixtures.handlers:Pass", **changes: Any) -> dict:
     data: dict[str, Any] = {
         "name": name,
         "label": "Thing",
