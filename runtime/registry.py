@@ -6,37 +6,30 @@ others component manifests. It refuses the whole set with one :class:`ManifestEr
 every problem in every file, each as ``<file> <JSON path>``. A component's ``auth.service``
 must name a service of the set, and its scopes and quota resources must be ones that service
 lists (when it lists any).
+
+With no roots it also reads the plug-ins (:mod:`runtime.plugins`): installed packages with a
+``flowmixer.components`` entry point and the folders of ``FLOWMIXER_COMPONENTS_PATH``. A broken
+plug-in does not stop the others: it is left out, whole, and its problems are kept in
+:attr:`Registry.broken` for the commands to report. A plug-in's component or service whose name
+is taken already (by a built-in or an earlier plug-in) is one of its problems, naming both.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
-
-from jsonschema.exceptions import SchemaError
-from jsonschema.validators import validator_for
-from pydantic import ValidationError
 
 from runtime.component import Component
 from runtime.errors import ConfigurationError, ManifestError, Problem
-from runtime.manifest import HANDLER_PATTERN, ComponentManifest, ServiceManifest
-from runtime.mapping import json_path
-from runtime.problems import did_you_mean, json_type, parse_json, pydantic_problems
+from runtime.manifest import ComponentManifest, ServiceManifest
+from runtime.manifest_loader import ManifestLoader, RegisteredComponent
+from runtime.plugins import PluginSource, discover
+from runtime.problems import did_you_mean
 
-
-@dataclass(frozen=True, slots=True)
-class RegisteredComponent:
-    """A checked component manifest, its imported handler class and the file it came from."""
-
-    manifest: ComponentManifest
-    handler: type[Component]
-    source: str
+__all__ = ["RegisteredComponent", "Registry", "UnknownComponentError"]
 
 
 class UnknownComponentError(ConfigurationError, KeyError):
@@ -53,18 +46,29 @@ class Registry:
         self,
         components: Iterable[RegisteredComponent] = (),
         services: Iterable[ServiceManifest] = (),
+        broken: Iterable[ManifestError] = (),
     ) -> None:
         self._components = {c.manifest.name: c for c in components}
         self._services = {s.service: s for s in services}
+        self.broken: tuple[ManifestError, ...] = tuple(broken)
+        """The plug-ins left out, each as the error listing its problems (``source`` names it)."""
 
     @classmethod
-    def load(cls, *roots: str | os.PathLike[str] | Traversable) -> Registry:
-        """Load and check every manifest under ``roots`` (folders, or single ``.json`` files).
+    def load(
+        cls,
+        *roots: str | os.PathLike[str] | Traversable,
+        plugins: Sequence[PluginSource] | None = None,
+    ) -> Registry:
+        """Load and check every manifest under ``roots`` (folders, or single ``.json`` files),
+        then those of ``plugins``.
 
-        Raises :class:`ManifestError` listing every problem of every broken file.
+        Without roots: the built-in manifests, and the plug-ins discovered from the entry points
+        and ``FLOWMIXER_COMPONENTS_PATH`` unless ``plugins`` is given. Raises
+        :class:`ManifestError` listing every problem of every broken file of ``roots``; a broken
+        plug-in is only left out (see :attr:`broken`).
         """
         chosen = roots or (files("manifests"),)
-        loader = _Loader()
+        loader = ManifestLoader()
         for root in chosen:
             # with several roots, files are named in full: two roots may share relative paths
             prefix = f"{root}/" if len(chosen) > 1 else ""
@@ -72,7 +76,11 @@ class Registry:
         components = loader.finish()
         if loader.found:
             raise ManifestError(", ".join(str(r) for r in chosen), loader.sorted_problems())
-        return cls(components, (service for service, _ in loader.services.values()))
+        services = {name: service for name, (service, _) in loader.services.items()}
+        if plugins is None:
+            plugins = () if roots else discover()
+        added, broken = _load_plugins(plugins, components, services)
+        return cls([*components, *added], services.values(), broken)
 
     def get(self, name: str) -> ComponentManifest:
         """The manifest of component ``name``; :class:`UnknownComponentError` if there is none."""
@@ -90,6 +98,10 @@ class Registry:
     def source_of(self, name: str) -> str:
         """The file component ``name`` was loaded from."""
         return self._entry(name).source
+
+    def plugin_of(self, name: str) -> str | None:
+        """The plug-in that added component ``name``; ``None`` for a built-in one."""
+        return self._entry(name).plugin
 
     def components(self) -> list[ComponentManifest]:
         """Every component manifest, sorted by name."""
@@ -121,198 +133,51 @@ class Registry:
         return entry
 
 
-class _Loader:
-    """Reads manifest files and gathers their problems as ``(file, Problem)``."""
+def _load_plugins(
+    plugins: Sequence[PluginSource],
+    builtin: list[RegisteredComponent],
+    services: dict[str, ServiceManifest],
+) -> tuple[list[RegisteredComponent], list[ManifestError]]:
+    """The components of every plug-in that has no problem, and an error for each that has.
 
-    def __init__(self) -> None:
-        self.found: list[tuple[str, Problem]] = []
-        self.services: dict[str, tuple[ServiceManifest, str]] = {}
-        self.pending: list[tuple[ComponentManifest, type[Component], str, str]] = []
-
-    def sorted_problems(self) -> list[Problem]:
-        ordered = sorted(self.found, key=lambda item: item[0])
-        return [Problem(f"{where} {p.path}", p.message) for where, p in ordered]
-
-    def report(self, where: str, path: str, message: str) -> None:
-        self.found.append((where, Problem(path, message)))
-
-    def read_root(self, root: Traversable, prefix: str) -> None:
-        if not root.is_dir() and not root.is_file():
-            self.report(str(root), "$", "does not exist: no manifests can be loaded from it")
-            return
-        for rel, file in _json_files(root, prefix) if root.is_dir() else [(str(root), root)]:
-            data = self.read_json(rel, file)
-            if data is None:
-                continue
-            if file.name == "service.json":
-                self.read_service(rel, data)
-            else:
-                self.read_component(rel, str(file), data)
-
-    def read_json(self, rel: str, file: Traversable) -> dict[str, Any] | None:
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.report(rel, "$", f"cannot be read: {exc}")
-            return None
-        data, problems = parse_json(text)
-        for problem in problems:
-            self.report(rel, problem.path, problem.message)
-        if data is not None and not isinstance(data, dict):
-            self.report(rel, "$", f"must be a JSON object, not {json_type(data)}")
-            return None
-        return data
-
-    def read_service(self, rel: str, data: dict[str, Any]) -> None:
-        try:
-            service = ServiceManifest.model_validate(data)
-        except ValidationError as exc:
-            for problem in pydantic_problems(exc, ServiceManifest):
-                self.report(rel, problem.path, problem.message)
-            return
-        if service.service in self.services:
-            self.report(
-                rel,
-                "$.service",
-                f'the service "{service.service}" is already defined in'
-                f" {self.services[service.service][1]}; service names must be unique",
-            )
-            return
-        self.services[service.service] = (service, rel)
-
-    def read_component(self, rel: str, source: str, data: dict[str, Any]) -> None:
-        # The schema and handler checks read the raw data, so they run (and report) even when
-        # other fields are broken.
-        try:
-            manifest: ComponentManifest | None = ComponentManifest.model_validate(data)
-        except ValidationError as exc:
-            manifest = None
-            for problem in pydantic_problems(exc, ComponentManifest):
-                self.report(rel, problem.path, problem.message)
-        schemas_ok = True
-        for path, message in _schema_problems(data):
-            self.report(rel, path, message)
-            schemas_ok = False
-        spec = data.get("handler")
-        if not isinstance(spec, str) or not HANDLER_PATTERN.match(spec):
-            return  # reported by the model
-        try:
-            handler = _import_handler(spec)
-        except ValueError as exc:
-            self.report(rel, "$.handler", str(exc))
-            return
-        if manifest is not None and schemas_ok:
-            self.pending.append((manifest, handler, rel, source))
-
-    def finish(self) -> list[RegisteredComponent]:
-        """Check what spans files (names, services) and return the components that passed."""
-        seen: dict[str, str] = {}
-        accepted: list[RegisteredComponent] = []
-        services = {name: service for name, (service, _) in self.services.items()}
-        for manifest, handler, rel, source in self.pending:
-            if manifest.name in seen:
-                self.report(
+    ``services`` (the built-in ones) gains the services of the plug-ins that read cleanly; a
+    plug-in may name a service that another plug-in defines.
+    """
+    loaders: list[tuple[PluginSource, ManifestLoader]] = []
+    owners = {name: "the built-in manifests" for name in services}
+    for plugin in plugins:
+        loader = ManifestLoader(plugin.folder)
+        if plugin.manifests is None:
+            loader.report("", "$", plugin.problem or "cannot be read")
+        else:
+            loader.read_root(plugin.manifests, plugin.prefix)
+        for name, (_service, rel) in sorted(loader.services.items()):
+            if name in owners:
+                loader.report(
                     rel,
-                    "$.name",
-                    f'the component "{manifest.name}" is already defined in {seen[manifest.name]};'
-                    " component names must be unique",
+                    "$.service",
+                    f'the service "{name}" is already defined by {owners[name]};'
+                    " service names must be unique",
                 )
-                continue
-            seen[manifest.name] = rel
-            problems = list(_service_problems(manifest, services))
-            for path, message in problems:
-                self.report(rel, path, message)
-            if not problems:
-                accepted.append(RegisteredComponent(manifest, handler, source))
-        return accepted
-
-
-def _service_problems(
-    manifest: ComponentManifest, services: dict[str, ServiceManifest]
-) -> Iterator[tuple[str, str]]:
-    """What ``manifest`` asks of its service that the service does not define, as
-    ``(JSON path, message)``: the service itself, a scope, a quota resource."""
-    if manifest.auth is None:
-        return
-    name = manifest.auth.service
-    service = services.get(name)
-    if service is None:
-        known = ", ".join(sorted(services)) or "none"
-        yield (
-            "$.auth.service",
-            f'names the service "{name}", which no service.json defines'
-            f"{did_you_mean(name, services)}; known services: {known}",
-        )
-        return
-    # a service that lists no scopes (or no quota rules) leaves them unchecked
-    offered = service.scopes
-    for i, scope in enumerate(manifest.auth.scopes if offered else ()):
-        if scope not in offered:
-            yield (
-                json_path("$.auth.scopes", i),
-                f'names the scope "{scope}", which the service "{name}" does not list;'
-                f" its scopes are: {', '.join(offered)}{did_you_mean(scope, offered)}",
-            )
-    limited = list(dict.fromkeys(rule.resource for rule in service.quota))
-    used = manifest.quota.resources if manifest.quota is not None and limited else ()
-    for i, resource in enumerate(used):
-        if resource not in limited:
-            yield (
-                json_path("$.quota.resources", i),
-                f'names the quota resource "{resource}", which no quota rule of the service'
-                f' "{name}" limits; its quota resources are: {", ".join(limited)}'
-                f"{did_you_mean(resource, limited)}",
-            )
-
-
-def _json_files(root: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
-    for child in sorted(root.iterdir(), key=lambda c: c.name):
-        rel = f"{prefix}{child.name}"
-        if child.is_dir():
-            if not child.name.startswith((".", "__")):
-                yield from _json_files(child, f"{rel}/")
-        elif child.name.endswith(".json"):
-            yield rel, child
-
-
-def _schema_problems(data: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """Every JSON Schema of a raw component manifest that is not a valid JSON Schema."""
-    properties = data.get("properties")
-    schemas = [
-        ("$.properties.schema", properties.get("schema") if isinstance(properties, dict) else None)
-    ]
-    for key in ("inPorts", "outPorts"):
-        ports = data.get(key)
-        for i, port in enumerate(ports if isinstance(ports, list) else []):
-            schema = port.get("schema") if isinstance(port, dict) else None
-            schemas.append((json_path("$", key, i, "schema"), schema))
-    for path, schema in schemas:
-        if not isinstance(schema, dict):
-            continue  # absent or of the wrong type: the model reports it
-        try:
-            validator_for(schema).check_schema(schema)
-        except SchemaError as exc:
-            where = json_path(path, *exc.absolute_path)
-            yield where, f"is not a valid JSON Schema: {exc.message}"
-
-
-def _import_handler(spec: str) -> type[Component]:
-    """The class named by ``module:Class``; ``ValueError`` with a sentence when it is unusable."""
-    module_name, _, attribute = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # any failure while importing a handler makes the manifest unusable
-        raise ValueError(
-            f'names the module "{module_name}", which cannot be imported'
-            f" ({type(exc).__name__}: {exc})"
-        ) from None
-    handler = getattr(module, attribute, None)
-    if handler is None:
-        hint = did_you_mean(attribute, [n for n in vars(module) if not n.startswith("_")])
-        raise ValueError(f'names "{attribute}", which module "{module_name}" lacks{hint}')
-    if not (isinstance(handler, type) and issubclass(handler, Component)):
-        raise ValueError(
-            f'names "{spec}", which is not a component class;'
-            " a handler must be a subclass of runtime.component.Component"
-        )
-    return handler
+        if not loader.found:
+            for name, (service, _) in loader.services.items():
+                services[name] = service
+                owners[name] = f"the plug-in {plugin.origin}"
+        loaders.append((plugin, loader))
+    taken = {c.manifest.name: f"the built-in {c.source}" for c in builtin}
+    added: list[RegisteredComponent] = []
+    broken: list[ManifestError] = []
+    for plugin, loader in loaders:
+        # names are taken only by plug-ins that load: a broken one does not block a later one
+        mine: dict[str, str] = dict(taken)
+        accepted = loader.finish(services, mine, plugin.origin)
+        if loader.found:
+            problems = [Problem(p.path.strip(), p.message) for p in loader.sorted_problems()]
+            broken.append(ManifestError(f"plug-in {plugin.origin}", problems))
+            for name in loader.services:  # what a left-out plug-in defines is not offered
+                if services.get(name) is loader.services[name][0]:
+                    del services[name]
+            continue
+        taken = mine
+        added.extend(accepted)
+    return added, broken

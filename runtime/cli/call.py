@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime import json_limits
 from runtime.auth.resolution import local_credentials, local_quotas
+from runtime.cli.loading import load_registry
 from runtime.engine import Engine, Output
 from runtime.errors import ConfigurationError, FlowValidationError, Problem
 from runtime.flow import validate_flow
@@ -107,7 +108,7 @@ def call_flow(manifest: ComponentManifest, props: dict[str, Any], port: str | No
 
 
 def cmd_call(args: argparse.Namespace, settings: Settings) -> int:
-    registry = Registry.load()
+    registry = load_registry()
     manifest = find_component(registry, args.component)
     try:
         plan = validate_flow(call_flow(manifest, args.props, args.port), registry)

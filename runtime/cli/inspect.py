@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runtime.cli.call import find_component
+from runtime.cli.component_card import card, card_text, kind_of
+from runtime.cli.loading import load_registry
 from runtime.errors import FlowValidationError
 from runtime.flow import load_flow
 from runtime.graph import to_mermaid
-from runtime.registry import Registry
 
 if TYPE_CHECKING:
     import argparse
@@ -31,10 +33,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     components = commands.add_parser(
         "components",
-        help="list the installed components",
-        description="List every installed component with its ports, properties and scopes.",
+        help="list the installed components, or show one",
+        description="List every installed component (built in or from a plug-in) with its"
+        " ports, properties and scopes; with NAME, show that component: its description,"
+        " properties, each in-port's input fields, each out-port's fields, scopes and quota"
+        " category. NAME may be the last part alone (GetBoard) when no other component ends"
+        " so. Plug-ins left out because they are broken are named on standard error.",
     )
-    components.add_argument("--json", action="store_true", help="print JSON instead of text")
+    components.add_argument(
+        "name", nargs="?", metavar="NAME", help="a component to show (e.g. acme.pinterest.GetBoard)"
+    )
+    components.add_argument(
+        "--json", action="store_true", help="print JSON instead of text (with NAME: the schemas)"
+    )
     components.set_defaults(handler=cmd_components)
 
     graph = commands.add_parser(
@@ -48,7 +59,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
-    registry = Registry.load()
+    registry = load_registry()
     failed = 0
     for path in args.flows:
         try:
@@ -62,13 +73,17 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_graph(args: argparse.Namespace, settings: Settings) -> int:
-    plan = load_flow(args.flow, Registry.load())
+    plan = load_flow(args.flow, load_registry())
     sys.stdout.write(to_mermaid(plan))
     return 0
 
 
 def cmd_components(args: argparse.Namespace, settings: Settings) -> int:
-    registry = Registry.load()
+    registry = load_registry()
+    if args.name is not None:
+        item = card(registry, find_component(registry, args.name))
+        sys.stdout.write(json.dumps(item, indent=2) + "\n" if args.json else card_text(item))
+        return 0
     described = [describe(m) for m in registry.components()]
     if args.json:
         print(json.dumps(described, indent=2))
@@ -82,13 +97,7 @@ def describe(manifest: ComponentManifest) -> dict[str, Any]:
     """A component as plain data: what ``components --json`` prints."""
     schema = manifest.properties.schema_
     required = set(schema.get("required", []))
-    kind = "action"
-    if manifest.tick is not None:
-        kind = "polling trigger"
-    elif manifest.webhook:
-        kind = "webhook trigger"
-    elif manifest.is_trigger:
-        kind = "trigger"
+    kind = kind_of(manifest)
     return {
         "name": manifest.name,
         "label": manifest.label,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from runtime import json_limits
 from runtime.auth.resolution import local_credentials, local_quotas
 from runtime.cli.broker_option import add_broker_option, make_broker
+from runtime.cli.loading import load_registry
 from runtime.engine import Engine, Output
 from runtime.errors import ConfigurationError
 from runtime.flow import load_flow
@@ -108,7 +109,7 @@ def parse_pushes(specs: list[str], plan: FlowPlan) -> list[Push]:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    plan = load_flow(args.flow, Registry.load())
+    plan = load_flow(args.flow, load_registry())
     pushes = parse_pushes(args.push, plan)
     return asyncio.run(_run(plan, pushes, args, settings))
 

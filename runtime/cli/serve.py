@@ -15,6 +15,7 @@ import structlog
 
 from runtime.auth.secretbox import SecretBox
 from runtime.cli.broker_option import add_broker_option, make_broker
+from runtime.cli.loading import load_registry
 from runtime.engine import QUEUE_SIZE
 from runtime.errors import ConfigurationError
 from runtime.registry import Registry
@@ -190,7 +191,7 @@ async def _serve(options: _Options, settings: Settings, *, single_loop: bool) ->
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stopping.set)
     logger = structlog.get_logger("flowmixer.server")
-    registry = Registry.load()
+    registry = load_registry()
     box = SecretBox.from_settings(settings)
     async with await SQLiteStore.open(settings.db_path) as store:
         engine_loop = None if single_loop else EngineLoop()
