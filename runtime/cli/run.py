@@ -40,10 +40,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Run a flow with the in-memory broker (or --broker sqlite) and the SQLite"
         " store under $FLOWMIXER_HOME. Each message that leaves the flow is printed to standard"
         " output as a JSON line; a summary goes to standard error. Components that call a"
-        " service use its connected account (flowmixer auth login), else the token in"
-        " <SERVICE>_ACCESS_TOKEN (e.g. PINTEREST_ACCESS_TOKEN) with the API base in"
-        " <SERVICE>_API_BASE. Without --until-idle or --duration it runs until interrupted"
-        " (Ctrl-C stops it gracefully).",
+        " service use its connected account (flowmixer auth login SERVICE), else the service's"
+        " token variable (PINTEREST_ACCESS_TOKEN for acme:pinterest), calling the API base of"
+        " PINTEREST_API_BASE, else of the app configuration's apiBase. Without --until-idle or"
+        " --duration it runs until interrupted (Ctrl-C stops it gracefully).",
     )
     run.add_argument("flow", type=Path, metavar="FLOW.json")
     run.add_argument(
