@@ -103,24 +103,41 @@ class StaticCredentials:
         return f"StaticCredentials(service={self._service!r}, account={self._account!r})"
 
 
-def environment_credentials(environ: Mapping[str, str] | None = None) -> CredentialsResolver:
+def environment_credentials(
+    environ: Mapping[str, str] | None = None, api_bases: Mapping[str, str] | None = None
+) -> CredentialsResolver:
     """Credentials from ``<SERVICE>_ACCESS_TOKEN`` (and ``<SERVICE>_API_BASE``) variables.
 
     For ``acme:pinterest`` these are ``PINTEREST_ACCESS_TOKEN`` and ``PINTEREST_API_BASE``.
+    Without ``<SERVICE>_API_BASE``, the token goes to the service's ``api_bases`` entry (the app
+    configuration's ``apiBase``, which ``FLOWMIXER_<SERVICE>_API_BASE`` overrides), as an
+    account's calls would.
     """
     env = os.environ if environ is None else environ
+    bases = dict(api_bases or {})
 
     def resolve(manifest: ComponentManifest, account: str | None = None, /) -> Credentials | None:
         if manifest.auth is None or account is not None:  # an environment token has no name
             return None
         service = manifest.auth.service
-        prefix = service.split(":", 1)[-1].upper().replace("-", "_")
+        prefix = token_prefix(service)
         token = env.get(f"{prefix}_ACCESS_TOKEN")
         if not token:
             return None
-        settings = {"apiBase": env[f"{prefix}_API_BASE"]} if env.get(f"{prefix}_API_BASE") else {}
+        base = env.get(f"{prefix}_API_BASE") or bases.get(service)
+        settings = {"apiBase": base} if base else {}
         return StaticCredentials(
             service, token, settings=settings, source=f"the token in {prefix}_ACCESS_TOKEN"
         )
 
     return resolve
+
+
+def token_prefix(service: str) -> str:
+    """The prefix of a service's environment variables: ``PINTEREST`` for ``acme:pinterest``."""
+    return service.split(":", 1)[-1].upper().replace("-", "_")
+
+
+def token_variable(service: str) -> str:
+    """The variable that holds an access token for ``service``: ``PINTEREST_ACCESS_TOKEN``."""
+    return f"{token_prefix(service)}_ACCESS_TOKEN"

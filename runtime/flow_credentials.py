@@ -3,18 +3,23 @@ not start, and its error names every service it misses, the components that need
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
+from runtime.credentials import token_variable
 from runtime.errors import ConfigurationError, EngineError
 
 if TYPE_CHECKING:
     from runtime.credentials import Credentials, CredentialsResolver
     from runtime.plan import FlowPlan
 
-NO_ACCOUNT: Final = (
-    "no account is connected; connect one, or set <SERVICE>_ACCESS_TOKEN"
-    " (e.g. PINTEREST_ACCESS_TOKEN)"
-)
+
+def no_account(service: str) -> str:
+    """What to do when nothing gives ``service`` credentials: both ways, by their real names."""
+    short = service.split(":", 1)[-1]
+    return (
+        f"no account is connected and no token is set; connect an account with"
+        f" `flowmixer auth login {short}`, or set {token_variable(service)} to an access token"
+    )
 
 
 def resolve_credentials(
@@ -28,7 +33,7 @@ def resolve_credentials(
             continue
         service = node.manifest.auth.service
         account = plan.accounts.get(service)
-        why = NO_ACCOUNT
+        why = no_account(service)
         try:
             if resolver is None:
                 credentials = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runtime.component import Context, State
@@ -30,6 +30,7 @@ from runtime.errors import (
     RetryError,
 )
 from runtime.redaction import redact_text
+from runtime.retry_log import DeferralLog, log_retry
 from runtime.stores.base import DeadLetter
 from runtime.telemetry import NO_TELEMETRY
 
@@ -67,6 +68,10 @@ class ComponentStats:
 
     ``deferred`` counts handlings (and ticks) that raised a :class:`DeferError` (a rate-limit
     wait): not failures, so they are counted neither as ``failed`` nor as ``retried``.
+    ``received`` counts deliveries; ``redelivered`` those of them that came again after a retry
+    or a deferral, so ``received - redelivered`` is how many messages arrived. ``unwired``
+    counts, by out-port, the messages sent on a port no wire leaves (the flow's output when the
+    component is a sink; otherwise they are dropped).
     """
 
     received: int = 0
@@ -76,6 +81,8 @@ class ComponentStats:
     retried: int = 0
     deferred: int = 0
     dead_lettered: int = 0
+    redelivered: int = 0
+    unwired: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -143,6 +150,7 @@ class Node:
         self.circuits = circuits
         self.logger = logger.bind(component_id=plan.id)
         self.stats = ComponentStats()
+        self._deferrals = DeferralLog()
         self.handler = plan.handler()
         self._store = store
         self._retry = retry
@@ -217,6 +225,8 @@ class Node:
                 envelope = None
                 envelope = get_nowait() or await get()
                 stats.received += 1
+                if envelope.first_failed_at is not None:  # set by a retry or a deferral
+                    stats.redelivered += 1
                 call.envelope = envelope
                 try:
                     payload = self._map(envelope) if maps_input else envelope.payload
@@ -303,14 +313,10 @@ class Node:
                 reason = f"{reason} (given up: {decision.why})"
             await self._dead_letter(envelope, reason, type(exc).__name__)
             return
-        self.logger.debug(
-            "retrying message",
-            envelope_id=envelope.id,
-            attempt=envelope.attempt,
-            delay=round(delay, 3),
-            error=reason,
-        )
-        if not deferred:
+        if deferred:
+            self._deferrals.deferred(self.logger, envelope, delay, reason, now)
+        else:
+            log_retry(self.logger, envelope, delay, reason)
             self.stats.retried += 1
             envelope.attempt += 1
         await self.channel.retry_later(envelope, delay)
@@ -398,6 +404,8 @@ class Node:
             trail[self.component_id] = {**trail.get(self.component_id, {}), port: payload}
         self.stats.sent += 1
         if not targets:
+            unwired = self.stats.unwired
+            unwired[port] = unwired.get(port, 0) + 1
             if self._on_output is not None:
                 self._on_output(
                     Output(self.flow_id, self.component_id, port, correlation_id, payload)

@@ -144,7 +144,7 @@ def test_run_prints_what_leaves_the_flow_and_a_summary(capsys):
     assert code == 0
     [line] = json_lines(captured.out)  # only the big order reaches the Log sink
     assert line["message"]["orderId"] == "ord-1042"
-    assert "received" in captured.err
+    assert "messages" in captured.err
     assert "big-orders" in captured.err
 
 

@@ -19,6 +19,7 @@ record's version, so neither overwrites what another process saved meanwhile.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -188,6 +189,20 @@ class VaultCredentials:
         )
 
 
+class SeveralAccountsError(ConfigurationError):
+    """A component calls a service that has several connected accounts, and nothing says which
+    to use; ``names`` are the accounts, sorted."""
+
+    def __init__(self, service: str, names: list[str]) -> None:
+        self.service = service
+        self.names = sorted(names)
+        choice = json.dumps({"accounts": {service: self.names[0]}})[1:-1]
+        super().__init__(
+            f"{service} has several accounts ({', '.join(self.names)}); the flow must name the"
+            f" one it uses: add {choice} to the flow file"
+        )
+
+
 class AuthProvider:
     """Credentials for flows from the vault, one OAuth2 client per service.
 
@@ -266,10 +281,7 @@ class AuthProvider:
                 return self.credentials(service, wanted)
             if len(names) != 1:
                 if names:
-                    raise ConfigurationError(
-                        f"{service} has several accounts ({', '.join(names)}); the flow must"
-                        " name the one it uses"
-                    )
+                    raise SeveralAccountsError(service, names)
                 return None
             return self.credentials(service, names[0])
 

@@ -19,7 +19,7 @@ from runtime.auth.credentials import AuthProvider
 from runtime.auth.oauth2 import OAuth2Client, OAuth2Hooks
 from runtime.auth.secretbox import SecretBox
 from runtime.auth.vault import TokenVault
-from runtime.credentials import environment_credentials
+from runtime.credentials import environment_credentials, token_variable
 from runtime.errors import ConfigurationError
 from runtime.quota import Quotas
 from runtime.quota_rules import configured_rules
@@ -82,6 +82,17 @@ class _Apps:
             clients[service] = OAuth2Client(manifest, app, self._session, self._hooks.get(service))
         return clients, unconfigured
 
+    async def api_bases(self) -> dict[str, str]:
+        """The ``apiBase`` each service's app configuration sets (stored or from
+        ``FLOWMIXER_<SERVICE>_API_BASE``), for the environment's tokens too."""
+        bases: dict[str, str] = {}
+        for service, manifest in self._registry.services().items():
+            if "apiBase" in manifest.config_keys:
+                base = (await self._app_config.get(service)).get("apiBase")
+                if base:
+                    bases[service] = base
+        return bases
+
 
 class AccountCredentials:
     """A credentials resolver over the vault's accounts and ``<SERVICE>_ACCESS_TOKEN``."""
@@ -93,9 +104,11 @@ class AccountCredentials:
         *,
         unconfigured: Mapping[str, str] | None = None,
         apps: _Apps | None = None,
+        api_bases: Mapping[str, str] | None = None,
     ) -> None:
         self.provider = provider
-        self._environment = environment_credentials(environ)
+        self._environ = environ
+        self._environment = environment_credentials(environ, api_bases)
         # service -> why its app is not configured (which keys to set, and where)
         self._unconfigured = dict(unconfigured or {})
         self._apps = apps
@@ -118,7 +131,8 @@ class AccountCredentials:
         clients, unconfigured = await apps.clients()
         provider = AuthProvider(vault, clients, telemetry=telemetry)
         await provider.load()
-        return cls(provider, environ, unconfigured=unconfigured, apps=apps)
+        bases = await apps.api_bases()
+        return cls(provider, environ, unconfigured=unconfigured, apps=apps, api_bases=bases)
 
     async def reload(self) -> None:
         """Read the app configuration and the vault's accounts again (after a login or a
@@ -126,6 +140,8 @@ class AccountCredentials:
         if self._apps is not None:
             clients, self._unconfigured = await self._apps.clients()
             self.provider.set_clients(clients)
+            bases = await self._apps.api_bases()
+            self._environment = environment_credentials(self._environ, bases)
         await self.provider.load()
 
     def __call__(
@@ -145,6 +161,13 @@ class AccountCredentials:
     def missing(self, service: str, account: str | None) -> str:
         """Why ``service`` has no credentials here, and what to do about it."""
         short = service.split(":", 1)[-1]
+        variable = token_variable(service)
+        if service in self._unconfigured and account is None:
+            return (
+                f"no account is connected and no token is set: set {variable} to an access"
+                f" token, or connect an account with `flowmixer auth login {short}` (its app is"
+                f" not configured yet: {self._unconfigured[service]})"
+            )
         if service in self._unconfigured:
             return (
                 f"its app is not configured, so no account can be connected: "
@@ -158,10 +181,10 @@ class AccountCredentials:
                 f" {connected}); connect it with `flowmixer auth login {short} --account"
                 f" {account}` or /auth/{short}/start?account={account} on the server"
             )
-        variable = f"{short.upper().replace('-', '_')}_ACCESS_TOKEN"
         return (
-            f"no account is connected; connect one with `flowmixer auth login {short}` or"
-            f" /auth/{short}/start on the server, or set {variable}"
+            f"no account is connected and no token is set; connect an account with"
+            f" `flowmixer auth login {short}` (or /auth/{short}/start on the server), or set"
+            f" {variable} to an access token"
         )
 
     def for_account(self, account: str) -> CredentialsResolver:

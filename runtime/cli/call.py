@@ -15,6 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from runtime import json_limits
+from runtime.auth.credentials import SeveralAccountsError
 from runtime.auth.resolution import local_credentials, local_quotas
 from runtime.cli.loading import load_registry
 from runtime.engine import Engine, Output
@@ -25,6 +26,7 @@ from runtime.stores.memory import MemoryStore
 from runtime.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
+    from runtime.credentials import Credentials, CredentialsResolver
     from runtime.manifest import ComponentManifest
     from runtime.settings import Settings
 
@@ -38,9 +40,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "call",
         help="run one component once and print what it sends",
         description="Run one component once against the configured API and print each"
-        " message it sends as a JSON line ({port, payload}). The token comes from"
-        " <SERVICE>_ACCESS_TOKEN (e.g. PINTEREST_ACCESS_TOKEN) and the API base from"
-        " <SERVICE>_API_BASE. Exit 1 when the call fails, with the reason.",
+        " message it sends as a JSON line ({port, payload}). A component that calls a service"
+        " uses its connected account (flowmixer auth login SERVICE), else the service's token"
+        " variable (PINTEREST_ACCESS_TOKEN for acme:pinterest), calling the API base of"
+        " PINTEREST_API_BASE, else of the app configuration's apiBase. Exit 1 when"
+        " the call fails, with the reason.",
     )
     call.add_argument("component", help="component name, e.g. acme.pinterest.GetBoard or GetBoard")
     call.add_argument("--props", type=_json_object, default={}, help="properties as JSON")
@@ -49,7 +53,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     call.add_argument(
         "--account",
         help="the connected account to call with (see `flowmixer auth list`); default: the"
-        " service's only connected account, else <SERVICE>_ACCESS_TOKEN",
+        " service's only connected account, else the service's token variable",
     )
     call.set_defaults(handler=cmd_call)
 
@@ -147,7 +151,7 @@ async def _call(
         Engine(
             store,
             on_output=_print,
-            credentials=credentials,
+            credentials=_only(credentials_for(manifest, credentials, account)),
             quotas=await local_quotas(settings, registry, accounts),
         ) as engine,
     ):
@@ -160,8 +164,52 @@ async def _call(
             while engine.stats(FLOW_ID)[TARGET_ID].ticks == 0:  # noqa: ASYNC110 - no event
                 await asyncio.sleep(0.01)
         await engine.wait_idle(FLOW_ID)
+        # A refused token parks the message for a re-authorization no one will make here.
+        refused = engine.pause_reason(FLOW_ID) if engine.parked(FLOW_ID) else None
         await engine.stop_flow(FLOW_ID)
+    if refused is not None:
+        reason = refused.partition(REAUTHORIZE)[2] or refused
+        print(f"flowmixer: {manifest.name} failed: {reason}", file=sys.stderr)
+        return 1
     letters = await store.list_dead_letters()
     for letter in letters:
         print(f"flowmixer: {manifest.name} failed: {letter.error}", file=sys.stderr)
     return 1 if letters else 0
+
+
+# How a paused flow's reason begins (runtime.flow_runner); what follows is the handler's error.
+REAUTHORIZE = "needs its account re-authorized: "
+
+
+def credentials_for(
+    manifest: ComponentManifest, resolver: CredentialsResolver, account: str | None
+) -> Credentials | None:
+    """The credentials ``manifest`` calls with; :class:`ConfigurationError` speaking of the
+    component and ``--account`` (not of a flow) when there are none."""
+    if manifest.auth is None:
+        return None
+    service = manifest.auth.service
+    try:
+        found = resolver(manifest)
+    except SeveralAccountsError as exc:
+        raise ConfigurationError(
+            f"{manifest.name} calls {service}, which has several accounts"
+            f" ({', '.join(exc.names)}); choose one with --account {exc.names[0]}"
+        ) from None
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{manifest.name} calls {service}, and {exc}") from None
+    if found is None:  # --account names an account of another service
+        raise ConfigurationError(
+            f"{manifest.name} calls {service}, and --account {account} is not an account of"
+            f" {service}; see `flowmixer auth list`"
+        )
+    return found
+
+
+def _only(credentials: Credentials | None) -> CredentialsResolver:
+    """A resolver that gives every component calling a service ``credentials``."""
+
+    def resolve(manifest: ComponentManifest, account: str | None = None, /) -> Credentials | None:
+        return credentials if manifest.auth is not None else None
+
+    return resolve

@@ -41,10 +41,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Run a flow with the in-memory broker (or --broker sqlite) and the SQLite"
         " store under $FLOWMIXER_HOME. Each message that leaves the flow is printed to standard"
         " output as a JSON line; a summary goes to standard error. Components that call a"
-        " service use its connected account (flowmixer auth login), else the token in"
-        " <SERVICE>_ACCESS_TOKEN (e.g. PINTEREST_ACCESS_TOKEN) with the API base in"
-        " <SERVICE>_API_BASE. Without --until-idle or --duration it runs until interrupted"
-        " (Ctrl-C stops it gracefully).",
+        " service use its connected account (flowmixer auth login SERVICE), else the service's"
+        " token variable (PINTEREST_ACCESS_TOKEN for acme:pinterest), calling the API base of"
+        " PINTEREST_API_BASE, else of the app configuration's apiBase. Without --until-idle or"
+        " --duration it runs until interrupted (Ctrl-C stops it gracefully).",
     )
     run.add_argument("flow", type=Path, metavar="FLOW.json")
     run.add_argument(
@@ -188,19 +188,44 @@ async def _wait(
 
 
 def _print_summary(plan: FlowPlan, stats: dict[str, ComponentStats], dead: int) -> None:
-    out = sys.stderr
+    sys.stderr.write(summary_text(plan, stats, dead))
+
+
+def summary_text(plan: FlowPlan, stats: dict[str, ComponentStats], dead: int) -> str:
+    """The run's summary: per component the messages that arrived (each counted once, however
+    often it was tried), then what was sent on ports no wire leaves."""
     width = max(len(cid) for cid in stats)
-    out.write(f"\nflow {plan.id!r}: summary\n")
-    out.write(
-        f"  {'component':<{width}}  received  sent  failed  retried  deferred  dead-lettered\n"
-    )
+    lines = [
+        f"\nflow {plan.id!r}: summary",
+        f"  {'component':<{width}}  messages  sent  retries  deferrals  dead-lettered",
+    ]
     for cid, s in stats.items():
-        out.write(
-            f"  {cid:<{width}}  {s.received:>8}  {s.sent:>4}  {s.failed:>6}  {s.retried:>7}"
-            f"  {s.deferred:>8}  {s.dead_lettered:>13}\n"
+        lines.append(
+            f"  {cid:<{width}}  {s.received - s.redelivered:>8}  {s.sent:>4}  {s.retried:>7}"
+            f"  {s.deferred:>9}  {s.dead_lettered:>13}"
+        )
+    printed = _unwired(plan, stats, sinks=True)
+    dropped = _unwired(plan, stats, sinks=False)
+    if printed:
+        lines.append(f"  left the flow (printed on standard output): {printed}")
+    if dropped:
+        lines.append(
+            f"  dropped (sent on ports no wire leaves; wire a port to pass its messages on):"
+            f" {dropped}"
         )
     if dead:
-        out.write(
+        lines.append(
             f"  {dead} message(s) went to the dead letters: see"
-            f" `flowmixer dead-letters list --flow {plan.id}`\n"
+            f" `flowmixer dead-letters list --flow {plan.id}`"
         )
+    return "\n".join(lines) + "\n"
+
+
+def _unwired(plan: FlowPlan, stats: dict[str, ComponentStats], *, sinks: bool) -> str:
+    """``component.port N`` for each unwired port of the sinks (or of the other components)."""
+    return ", ".join(
+        f"{cid}.{port} {count}"
+        for cid, s in stats.items()
+        if plan.nodes[cid].is_sink == sinks
+        for port, count in s.unwired.items()
+    )

@@ -14,6 +14,7 @@ import aiohttp
 import structlog
 
 from runtime.auth.secretbox import SecretBox
+from runtime.cli.bind_check import BIND_ERRORS, bind_error, check_port
 from runtime.cli.broker_option import add_broker_option, make_broker
 from runtime.cli.loading import load_registry
 from runtime.engine import QUEUE_SIZE
@@ -156,6 +157,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         _timeout("--body-timeout", args.body_timeout, settings.body_timeout),
     )
     queue_size, intake = intake_settings(args)
+    check_port(args.host, args.port)  # before any flow starts
     options = _Options(args.host, args.port, url, token, args.broker, timeouts, queue_size, intake)
     asyncio.run(_serve(options, settings, single_loop=args.single_loop))
     return 0
@@ -212,7 +214,13 @@ async def _serve(options: _Options, settings: Settings, *, single_loop: bool) ->
                 body_timeout=body_timeout,
             )
             try:
-                await server.start()
+                try:
+                    await server.start()
+                except OSError as exc:
+                    if exc.errno not in BIND_ERRORS:
+                        raise
+                    # The port was taken since check_port.
+                    raise bind_error(exc, options.host, options.port) from None
                 await stopping.wait()
                 logger.info("server stopping")
             finally:

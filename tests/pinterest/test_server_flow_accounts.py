@@ -103,6 +103,7 @@ async def test_a_flow_uses_the_account_it_names_and_its_calls_and_refreshes_are_
     assert unnamed[0] == 409
     assert "several accounts (shop, studio)" in unnamed[1]["error"]
     assert "must name the one it uses" in unnamed[1]["error"]
+    assert 'add "accounts": {"acme:pinterest": "shop"} to the flow file' in unnamed[1]["error"]
     assert named[0] == 200, named
     assert status == 202
     assert [o.payload["id"] for o in served.outputs] == [BOARD]

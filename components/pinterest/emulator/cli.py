@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)"
     )
     parser.add_argument(
-        "--port", type=int, default=8080, help="port to listen on; 0 picks a free one (8080)"
+        "--port", type=int, default=8089, help="port to listen on; 0 picks a free one (8089)"
     )
     parser.add_argument(
         "--seed", type=Path, metavar="FILE.json", help="starting data (default: the demo seed)"
