@@ -1,15 +1,14 @@
 """``flowmixer emulate pinterest``: run the emulator on 127.0.0.1 until SIGTERM or Ctrl-C.
 
 Prints the base URL, the API base, the OAuth URLs and the demo app's client id on standard
-output (the client secret only with ``--show-secret``), then serves until stopped; exit 0.
+output (the client secret only with ``--show-secret``), then serves until stopped: exit 0 after
+SIGTERM, 130 after Ctrl-C (SIGINT), as every ``flowmixer`` command.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from components.pinterest.emulator.config import EmulatorConfig
 from components.pinterest.emulator.emulator import Emulator
+from runtime.cli.usage import StopSignals
 
 if TYPE_CHECKING:
     from runtime.settings import Settings
@@ -83,12 +83,8 @@ def cmd_emulate_pinterest(args: argparse.Namespace, settings: Settings | None) -
 async def serve(
     emu: Emulator, host: str, port: int, *, show_secret: bool = False, issue_token: bool = False
 ) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        # Some platforms (Windows) have no loop signal handlers; Ctrl-C still ends the process.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    stop = StopSignals()
+    stop.install()
     async with emu.running(host, port) as base:
         secret = emu.app.client_secret if show_secret else "(hidden; use --show-secret)"
         lines = [
@@ -104,9 +100,9 @@ async def serve(
             lines.append(f"  access token   {emu.issue_token().access_token} (user {user})")
         lines.append("Stop with Ctrl-C or SIGTERM.")
         print("\n".join(lines), flush=True)
-        await stop.wait()
+        await stop.event.wait()
     print("Pinterest emulator stopped.", file=sys.stderr, flush=True)
-    return 0
+    return stop.exit_code()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
