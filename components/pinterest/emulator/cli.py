@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING
 
 from components.pinterest.emulator.config import EmulatorConfig
 from components.pinterest.emulator.emulator import Emulator
-from runtime.cli.usage import StopSignals
+from components.pinterest.emulator.fault_spec import FIELDS, parse_faults
+from components.pinterest.emulator.faults import FaultPlan
+from runtime.cli.usage import StopSignals, UsageError
+from runtime.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from runtime.settings import Settings
@@ -64,11 +67,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also print an access token of the seed's first user with every organic scope,"
         " for PINTEREST_ACCESS_TOKEN (a credential of this emulator only)",
     )
+    parser.add_argument(
+        "--faults",
+        metavar="PLAN",
+        help="inject faults from the start: JSON ('{\"error_rate\": 0.05}') or key=value pairs"
+        " ('error_rate=0.05,drop_after_rate=0.2,operations=pins/create'); fields: "
+        + ", ".join(FIELDS)
+        + ". Change them while it runs at /_emulator/faults (GET, POST, DELETE)",
+    )
     parser.set_defaults(handler=cmd_emulate_pinterest)
 
 
 def cmd_emulate_pinterest(args: argparse.Namespace, settings: Settings | None) -> int:
-    emu = Emulator(seed=args.seed, config=EmulatorConfig(auto_approve=args.auto_approve))
+    try:
+        plan = parse_faults(args.faults) if args.faults is not None else FaultPlan()
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
+    emu = Emulator(
+        seed=args.seed, config=EmulatorConfig(auto_approve=args.auto_approve, faults=plan)
+    )
     return asyncio.run(
         serve(
             emu,
@@ -94,6 +111,7 @@ async def serve(
             f"  token URL      {base}/v5/oauth/token",
             f"  client id      {emu.app.client_id}",
             f"  client secret  {secret}",
+            f"  fault controls {base}/_emulator/faults",
         ]
         if issue_token:  # asked for: a credential of this local emulator only
             user = emu.state.users[emu.signed_in_user].username
@@ -113,5 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_arguments(parser)
     args = parser.parse_args(argv)
-    code: int = args.handler(args, None)
+    try:
+        code: int = args.handler(args, None)
+    except UsageError as exc:
+        parser.error(str(exc))  # exits 2
+    except ConfigurationError as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return 1
     return code
