@@ -43,6 +43,7 @@ COMMAND_MODULES = (
     "runtime.cli.serve",
     "runtime.cli.config",
     "runtime.cli.auth",
+    "runtime.cli.deploy",
     "components.pinterest.cli",
 )
 
