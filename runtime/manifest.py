@@ -46,10 +46,16 @@ class Port(_Model):
 
 
 class AuthRequirement(_Model):
-    """The service whose account the component uses and the scopes its calls need."""
+    """The service whose account the component uses and the scopes its calls need.
+
+    ``request_by_default`` false (``"requestByDefault": false``) keeps the scopes out of a
+    login that names no flow: for a component that can reach any endpoint (a raw API call),
+    whose scopes are asked for only when a flow uses it.
+    """
 
     service: str
     scopes: tuple[str, ...] = ()
+    request_by_default: bool = True
 
 
 class Quota(_Model):

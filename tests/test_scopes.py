@@ -23,16 +23,34 @@ assert PINTEREST is not None
 SERVICE: ServiceManifest = PINTEREST
 
 
-def test_a_login_asks_for_exactly_the_union_of_the_components_scopes() -> None:
+def test_a_login_asks_for_exactly_the_union_of_the_components_scopes_requested_by_default() -> None:
     components = REGISTRY.components()
     expected = set()
     for component in components:
-        if component.auth is not None and component.auth.service == SERVICE.service:
-            expected.update(component.auth.scopes)
+        auth = component.auth
+        if auth is not None and auth.service == SERVICE.service and auth.request_by_default:
+            expected.update(auth.scopes)
     asked = scopes_to_request(SERVICE, components)
     assert set(asked) == expected
     assert "ads:read" not in asked  # no component needs it: least privilege
     assert declared_scopes(SERVICE, components) == asked
+
+
+def test_a_login_for_no_flow_leaves_out_the_raw_api_calls_scopes() -> None:
+    asked = scopes_to_request(SERVICE, REGISTRY.components())
+    api_call = REGISTRY.get("acme.pinterest.MakeApiCall").auth
+    assert api_call is not None
+    assert api_call.request_by_default is False
+    assert {"pins:write_secret", "boards:write_secret", "user_accounts:write"}.isdisjoint(asked)
+
+
+def test_a_flow_that_uses_the_raw_api_call_asks_for_its_scopes() -> None:
+    flow_components = [REGISTRY.get("acme.pinterest.MakeApiCall")]
+    asked = scopes_to_request(SERVICE, flow_components, in_flows=True)
+    api_call = flow_components[0].auth
+    assert api_call is not None
+    assert set(api_call.scopes) <= set(asked)
+    assert "pins:write_secret" in asked
 
 
 def test_named_scopes_replace_the_declared_ones_but_the_profile_scope_stays() -> None:

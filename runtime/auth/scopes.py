@@ -1,7 +1,10 @@
-"""Which scopes a login asks for: what the connector's components declare, and no more.
+"""Which scopes a login asks for: what the components in use declare, and no more.
 
-The scopes asked for are the union of the ``auth.scopes`` of every component of the service
-(least privilege: nothing that no component needs), unless a person names them (``--scopes``).
+The scopes asked for are the union of the ``auth.scopes`` of the components in use (least
+privilege: nothing that no component needs): those of the given flows (``--flow``), else every
+component of the service except those whose manifest says ``"requestByDefault": false`` (a raw
+API call that could reach any endpoint asks for its scopes only when a flow uses it), unless a
+person names the scopes (``--scopes``).
 Named scopes may use Pinterest's older names; they are mapped to v5 scopes as below (Pinterest
 publishes no official mapping; this one follows the endpoints each old scope covered):
 
@@ -44,13 +47,19 @@ LEGACY_SCOPES: Final[Mapping[str, tuple[str, ...]]] = {
 
 
 def declared_scopes(
-    service: ServiceManifest, components: Iterable[ComponentManifest]
+    service: ServiceManifest, components: Iterable[ComponentManifest], *, in_flows: bool = False
 ) -> tuple[str, ...]:
-    """The union of the scopes the components using ``service`` declare, sorted."""
+    """The union of the scopes the components using ``service`` declare, sorted.
+
+    ``in_flows`` says the components are those of flows (all count); otherwise they are a
+    catalogue, and the ones not requested by default are left out."""
     found: set[str] = set()
     for component in components:
-        if component.auth is not None and component.auth.service == service.service:
-            found.update(component.auth.scopes)
+        auth = component.auth
+        if auth is None or auth.service != service.service:
+            continue
+        if in_flows or auth.request_by_default:
+            found.update(auth.scopes)
     return tuple(sorted(found))
 
 
@@ -90,14 +99,16 @@ def scopes_to_request(
     service: ServiceManifest,
     components: Iterable[ComponentManifest],
     override: Iterable[str] | None = None,
+    *,
+    in_flows: bool = False,
 ) -> tuple[str, ...]:
     """The scopes a login asks for: ``override`` when given (checked, older names mapped),
-    else the union the components declare; plus, always, what the profile call needs to name
-    the account (``oauth2.profileScopes``)."""
+    else the union the components declare (see :func:`declared_scopes` for ``in_flows``);
+    plus, always, what the profile call needs to name the account (``oauth2.profileScopes``)."""
     profile = service.oauth2.profile_scopes if service.oauth2 is not None else ()
     if override is not None:
         return normalize_scopes(service, [*override, *profile])
-    declared = declared_scopes(service, components)
+    declared = declared_scopes(service, components, in_flows=in_flows)
     return normalize_scopes(service, [*declared, *profile])
 
 

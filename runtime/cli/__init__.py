@@ -11,7 +11,9 @@ Exit codes (the same for every command):
 ====  ===========================================================================
 
 Results go to standard output (JSON lines where asked); logs and summaries go to standard
-error, so output can be piped.
+error, so output can be piped. ``--log-format`` and ``--log-level`` may be given before or after
+the command's name (``flowmixer --log-level debug run ...`` or ``flowmixer run ... --log-level
+debug``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from runtime import __version__
+from runtime.cli.usage import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from runtime.errors import FlowmixerError
 from runtime.logging import configure_logging
 from runtime.settings import Settings
@@ -40,12 +43,14 @@ COMMAND_MODULES = (
     "runtime.cli.serve",
     "runtime.cli.config",
     "runtime.cli.auth",
+    "runtime.cli.deploy",
     "components.pinterest.cli",
 )
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
-EXIT_USAGE = 2
+LOG_FORMATS = ("auto", "console", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,23 +60,49 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 dead letters, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"flowmixer {__version__}")
-    parser.add_argument(
-        "--log-format",
-        choices=["auto", "console", "json"],
-        default=None,
-        help="log style on standard error (default: console on a terminal, else JSON lines;"
-        " env FLOWMIXER_LOG_FORMAT)",
-    )
-    parser.add_argument(
-        "--log-level",
-        choices=["debug", "info", "warning", "error"],
-        default=None,
-        help="lowest level logged (default: info; env FLOWMIXER_LOG_LEVEL)",
-    )
+    _add_log_options(parser, default=None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(commands)
+    for sub in _subcommands(parser):
+        # Given after the command's name too; SUPPRESS keeps an absent one from hiding the
+        # value given before it.
+        _add_log_options(sub, default=argparse.SUPPRESS)
     return parser
+
+
+def _add_log_options(parser: argparse.ArgumentParser, *, default: str | None) -> None:
+    group = parser.add_argument_group("logging (before or after the command)")
+    group.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=default,
+        help="log style on standard error (default: console on a terminal, else JSON lines;"
+        " env FLOWMIXER_LOG_FORMAT)",
+    )
+    group.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=default,
+        help="lowest level logged (default: info; env FLOWMIXER_LOG_LEVEL)",
+    )
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every sub-command parser below ``parser``, nested ones too; each one without a
+    description gets its one-line help as one, so every ``--help`` says what it does."""
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {choice.dest: choice.help for choice in action._choices_actions}
+        for name, sub in action.choices.items():
+            if sub.description is None and helps.get(name):
+                text = str(helps[name])
+                sub.description = text[:1].upper() + text[1:] + "."
+            found.append(sub)
+            found.extend(_subcommands(sub))
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,12 +116,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=args.log_level or settings.log_level,
         )
         code: int = args.handler(args, settings)
+    except UsageError as exc:
+        print(f"flowmixer {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except FlowmixerError as exc:
         print(f"flowmixer: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     except KeyboardInterrupt:
         print("flowmixer: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`flowmixer components | head`): not an error of ours.
         devnull = os.open(os.devnull, os.O_WRONLY)

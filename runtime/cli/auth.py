@@ -13,6 +13,7 @@ import asyncio
 import json
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -26,6 +27,7 @@ from runtime.auth.secretbox import SecretBox
 from runtime.auth.states import LoginStates
 from runtime.auth.vault import TokenVault, already_connected
 from runtime.errors import ConfigurationError
+from runtime.flow import load_flow
 from runtime.registry import Registry
 from runtime.stores.sqlite import SQLiteStore
 
@@ -51,8 +53,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="connect an account: open the printed URL in a browser and approve",
         description="Listen on 127.0.0.1 for the browser's return, print the authorize URL,"
         " and keep the account's tokens once approved. The scopes asked for are those the"
-        " service's components need, unless --scopes names others (older Pinterest names"
-        " such as read_public are mapped to v5 scopes). The redirect URI"
+        " components of the flows given with --flow need; without --flow, those every"
+        " component of the service needs except a raw API call's (MakeApiCall asks for its"
+        " scopes only when a given flow uses it); --scopes names them instead (older"
+        " Pinterest names such as read_public are mapped to v5 scopes). The redirect URI"
         " http://127.0.0.1/auth/<service>/callback must be registered for the app.",
     )
     login.add_argument("service", metavar="SERVICE", help="e.g. pinterest or acme:pinterest")
@@ -67,7 +71,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="replace the tokens of an account already connected under that name (without it,"
         " such a login is refused)",
     )
-    login.add_argument("--scopes", help="scopes to ask for, comma or space separated")
+    asked = login.add_mutually_exclusive_group()
+    asked.add_argument("--scopes", help="scopes to ask for, comma or space separated")
+    asked.add_argument(
+        "--flow",
+        action="append",
+        type=Path,
+        metavar="FLOW.json",
+        help="ask for what the components of this flow need; repeatable",
+    )
     login.add_argument(
         "--port", type=int, default=0, help="port of the callback listener (default: any free)"
     )
@@ -88,16 +100,28 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     logout.set_defaults(handler=cmd_logout)
 
 
-def find_service(registry: Registry, name: str) -> ServiceManifest:
-    """The service called ``name`` (``acme:pinterest``, or just ``pinterest``)."""
+def service_named(registry: Registry, name: str) -> ServiceManifest:
+    """The service called ``name``: its full name (``acme:pinterest``) or, when only one
+    vendor has it, its short one (``pinterest``)."""
     services = registry.services()
-    matches = [s for key, s in services.items() if name in (key, key.split(":", 1)[-1])]
+    if name in services:
+        return services[name]
+    matches = [s for key, s in services.items() if name == key.split(":", 1)[-1]]
     if len(matches) != 1:
         known = ", ".join(sorted(services)) or "none"
-        raise ConfigurationError(f"there is no service {name!r}; the services are: {known}")
-    if matches[0].oauth2 is None:
-        raise ConfigurationError(f"{matches[0].service} does not connect accounts with OAuth2")
+        several = " (several vendors have it: give the full name)" if matches else ""
+        raise ConfigurationError(
+            f"there is no service {name!r}{several}; the services are: {known}"
+        )
     return matches[0]
+
+
+def find_service(registry: Registry, name: str) -> ServiceManifest:
+    """The service called ``name`` (see :func:`service_named`) that connects accounts."""
+    service = service_named(registry, name)
+    if service.oauth2 is None:
+        raise ConfigurationError(f"{service.service} does not connect accounts with OAuth2")
+    return service
 
 
 def _announce(url: str) -> None:
@@ -105,13 +129,33 @@ def _announce(url: str) -> None:
     print(url, flush=True)
 
 
+def _scopes(
+    args: argparse.Namespace, registry: Registry, service: ServiceManifest
+) -> tuple[str, ...]:
+    if args.scopes is not None:
+        return scopes_to_request(service, (), parse_scope_list(args.scopes))
+    if not args.flow:
+        return scopes_to_request(service, registry.components())
+    used = [
+        node.manifest
+        for path in args.flow
+        for node in load_flow(path, registry).nodes.values()
+        if node.manifest.auth is not None and node.manifest.auth.service == service.service
+    ]
+    if not used:
+        flows = ", ".join(str(path) for path in args.flow)
+        raise ConfigurationError(
+            f"no component of {flows} uses {service.service}: there is nothing to log in for"
+        )
+    return scopes_to_request(service, used, in_flows=True)
+
+
 def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
     registry = Registry.load()
     service = find_service(registry, args.service)
     if args.account is not None:
         check_account_name(args.account, field="--account")
-    override = parse_scope_list(args.scopes) if args.scopes is not None else None
-    scopes = scopes_to_request(service, registry.components(), override)
+    scopes = _scopes(args, registry, service)
 
     async def main() -> str:
         box = SecretBox.from_settings(settings)

@@ -1,7 +1,9 @@
 """``flowmixer config set|get|list|unset|rotate-key``: each service's app configuration.
 
 Secret values (the service manifest's ``secretKeys``) are sealed in the store and shown masked;
-none is ever printed. ``FLOWMIXER_<SERVICE>_<KEY>`` variables override stored values.
+none is ever printed. ``FLOWMIXER_<SERVICE>_<KEY>`` variables override stored values. A
+service is named in full (``acme:pinterest``) or by its short name (``pinterest``), as in
+``flowmixer auth``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 from runtime.auth.app_config import AppConfigStore, env_var
 from runtime.auth.secretbox import SecretBox
 from runtime.auth.vault import TokenVault
+from runtime.cli.auth import service_named
 from runtime.errors import ConfigurationError
 from runtime.registry import Registry
 from runtime.stores.sqlite import SQLiteStore
@@ -47,7 +50,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         " without echo (or read as one line from standard input when it is not a terminal),"
         " which keeps a secret out of the shell history.",
     )
-    setting.add_argument("service", metavar="SERVICE")
+    setting.add_argument("service", metavar="SERVICE", help="e.g. pinterest or acme:pinterest")
     setting.add_argument("pairs", nargs="+", metavar="KEY[=VALUE]")
     setting.set_defaults(handler=cmd_set)
 
@@ -104,7 +107,13 @@ def _pairs(service: str, pairs: list[str]) -> dict[str, str]:
     return values
 
 
+def _full_name(args: argparse.Namespace) -> None:
+    """Turn a short service name (``pinterest``) into the full one, before anything is asked."""
+    args.service = service_named(Registry.load(), args.service).service
+
+
 def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
+    _full_name(args)
     keys = [pair.partition("=")[0].strip() for pair in args.pairs]
 
     async def work(config: AppConfigStore, _: TokenVault) -> None:
@@ -117,6 +126,8 @@ def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_get(args: argparse.Namespace, settings: Settings) -> int:
+    _full_name(args)
+
     async def work(config: AppConfigStore, _: TokenVault) -> tuple[dict[str, str], list[str]]:
         values = await config.get(args.service)
         return config.masked(args.service, values), config.overridden(args.service)
@@ -151,6 +162,8 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_unset(args: argparse.Namespace, settings: Settings) -> int:
+    _full_name(args)
+
     async def work(config: AppConfigStore, _: TokenVault) -> None:
         await config.unset(args.service, args.keys)
 

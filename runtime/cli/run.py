@@ -15,6 +15,7 @@ from runtime import json_limits
 from runtime.auth.resolution import local_credentials, local_quotas
 from runtime.cli.broker_option import add_broker_option, make_broker
 from runtime.cli.loading import load_registry
+from runtime.cli.usage import UsageError
 from runtime.engine import Engine, Output
 from runtime.errors import ConfigurationError
 from runtime.flow import load_flow
@@ -81,7 +82,7 @@ def parse_pushes(specs: list[str], plan: FlowPlan) -> list[Push]:
     for spec in specs:
         component_id, sep, filename = spec.partition("=")
         if not sep or not component_id or not filename:
-            raise ConfigurationError(f"--push {spec!r}: expected COMPONENT_ID=FILE.json")
+            raise UsageError(f"--push {spec!r}: expected COMPONENT_ID=FILE.json")
         node = plan.nodes.get(component_id)
         if node is None or not node.webhook:
             hooks = ", ".join(n.id for n in plan.nodes.values() if n.webhook) or "none"

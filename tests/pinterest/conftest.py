@@ -5,8 +5,8 @@
 ``make_emulator(seed=..., **EmulatorConfig fields)`` starts one with other settings.
 
 When Pinterest's OpenAPI description is absent (see ``tests/pinterest/openapi.py``), the
-emulator still runs, unchecked; tests that need the description skip, saying where it was
-looked for.
+emulator still runs, unchecked, and tests that need the description skip, saying where it was
+looked for; with ``CI`` set, every test that uses the emulator or the description fails instead.
 """
 
 from __future__ import annotations
@@ -19,24 +19,26 @@ import aiohttp
 import pytest
 
 from tests.pinterest.emulator_harness import EmulatorHarness, run_emulator
-from tests.pinterest.openapi import Spec, spec_path
+from tests.pinterest.openapi import Spec, spec_missing, spec_path, spec_required
 from tests.pinterest.stub_api import StubApi
 
 
 @pytest.fixture(scope="session")
 def openapi_spec() -> Spec | None:
-    """The loaded description, or ``None`` when it is not there."""
+    """The loaded description, or ``None`` when it is not there (an error when ``CI`` is set)."""
     path = spec_path()
-    return Spec.load(path) if path.is_file() else None
+    if path.is_file():
+        return Spec.load(path)
+    if spec_required():
+        spec_missing("the emulator would run unchecked")
+    return None
 
 
 @pytest.fixture
 def spec(openapi_spec: Spec | None) -> Spec:
     """The description; skips the test when it is absent."""
     if openapi_spec is None:
-        pytest.skip(
-            f"Pinterest's OpenAPI description is not at {spec_path()}; set PINTEREST_OPENAPI"
-        )
+        spec_missing()
     return openapi_spec
 
 

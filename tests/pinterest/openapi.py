@@ -2,7 +2,9 @@
 
 The description is read at run time (never copied into the repository): from the environment
 variable ``PINTEREST_OPENAPI`` or ``../shared/pinterest-openapi/openapi.json`` beside the
-repository. Schemas are converted to JSON Schema once (see ``openapi_schemas``) and validated
+repository. When it is absent, tests that need it skip, except where ``CI`` is set: there they
+fail (:func:`spec_missing`), so a CI run can never pass with the spec checks switched off.
+Schemas are converted to JSON Schema once (see ``openapi_schemas``) and validated
 with jsonschema.
 
 Every check answers a list of problems (empty when all is well), each a sentence naming the
@@ -17,9 +19,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl
 
+import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -36,6 +39,21 @@ BASE_PATH = "/v5"
 def spec_path() -> Path:
     """Where the description is expected (``$PINTEREST_OPENAPI`` wins)."""
     return Path(os.environ[ENV]) if os.environ.get(ENV) else DEFAULT_PATH.resolve()
+
+
+def spec_required() -> bool:
+    """Whether an absent description fails the tests instead of skipping them (``CI`` set)."""
+    return bool(os.environ.get("CI"))
+
+
+def spec_missing(what: str = "") -> NoReturn:
+    """Skip the calling test (or fixture) because the description is absent, or fail it on CI."""
+    message = f"Pinterest's OpenAPI description is not at {spec_path()}; set {ENV}" + (
+        f" ({what})" if what else ""
+    )
+    if spec_required():
+        pytest.fail(f"{message}; CI is set, so the spec checks may not be skipped", pytrace=False)
+    pytest.skip(message)
 
 
 @dataclass(frozen=True)

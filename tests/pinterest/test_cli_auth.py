@@ -109,6 +109,43 @@ async def test_login_asks_for_the_named_scopes_with_older_names_mapped(
         assert "Connected acme:pinterest account me (user_accounts:read)" in printed
 
 
+async def test_login_for_a_flow_asks_only_for_what_its_components_need(
+    make_emulator: MakeEmulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    flow = tmp_path / "boards.json"
+    flow.write_text(
+        json.dumps(
+            {
+                "id": "boards",
+                "components": {
+                    "hook": {"type": "flowmixer.core.Webhook"},
+                    "board": {
+                        "type": "acme.pinterest.GetBoard",
+                        "source": {"in": {"hook": ["out"]}},
+                    },
+                },
+            }
+        )
+    )
+    async with make_emulator(auto_approve=True) as harness:
+        await configure(harness)
+        printed = await login(harness, capsys, "--flow", str(flow), "--account", "me")
+        # GetBoard's scope, and what naming the account needs; nothing else.
+        assert "scope=boards%3Aread%2Cuser_accounts%3Aread&" in printed
+        assert "Connected acme:pinterest account me (boards:read, user_accounts:read)" in printed
+
+
+def test_login_for_a_flow_that_uses_no_component_of_the_service_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    flow = tmp_path / "plain.json"
+    flow.write_text(
+        json.dumps({"id": "plain", "components": {"hook": {"type": "flowmixer.core.Webhook"}}})
+    )
+    assert main(["auth", "login", "pinterest", "--flow", str(flow)]) == 1
+    assert "uses acme:pinterest: there is nothing to log in for" in capsys.readouterr().err
+
+
 def test_login_with_an_unknown_scope_is_refused_naming_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 from components.pinterest.emulator import (
     authorize,
     boards,
+    fault_routes,
     faults,
     images,
     media,
@@ -95,4 +96,5 @@ def make_app(emu: Emulator) -> web.Application:
     app.router.add_post("/oauth/", authorize.decide)
     app.router.add_post("/media-upload/{media_id}", media.upload)
     app.router.add_get("/images/{key}", images.serve)
+    fault_routes.add_routes(app)
     return app

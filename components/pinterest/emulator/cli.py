@@ -1,15 +1,14 @@
 """``flowmixer emulate pinterest``: run the emulator on 127.0.0.1 until SIGTERM or Ctrl-C.
 
 Prints the base URL, the API base, the OAuth URLs and the demo app's client id on standard
-output (the client secret only with ``--show-secret``), then serves until stopped; exit 0.
+output (the client secret only with ``--show-secret``), then serves until stopped: exit 0 after
+SIGTERM, 130 after Ctrl-C (SIGINT), as every ``flowmixer`` command.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,10 @@ from typing import TYPE_CHECKING
 
 from components.pinterest.emulator.config import EmulatorConfig
 from components.pinterest.emulator.emulator import Emulator
+from components.pinterest.emulator.fault_spec import FIELDS, parse_faults
+from components.pinterest.emulator.faults import FaultPlan
+from runtime.cli.usage import StopSignals, UsageError
+from runtime.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from runtime.settings import Settings
@@ -64,11 +67,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also print an access token of the seed's first user with every organic scope,"
         " for PINTEREST_ACCESS_TOKEN (a credential of this emulator only)",
     )
+    parser.add_argument(
+        "--faults",
+        metavar="PLAN",
+        help="inject faults from the start: JSON ('{\"error_rate\": 0.05}') or key=value pairs"
+        " ('error_rate=0.05,drop_after_rate=0.2,operations=pins/create'); fields: "
+        + ", ".join(FIELDS)
+        + ". Change them while it runs at /_emulator/faults (GET, POST, DELETE)",
+    )
     parser.set_defaults(handler=cmd_emulate_pinterest)
 
 
 def cmd_emulate_pinterest(args: argparse.Namespace, settings: Settings | None) -> int:
-    emu = Emulator(seed=args.seed, config=EmulatorConfig(auto_approve=args.auto_approve))
+    try:
+        plan = parse_faults(args.faults) if args.faults is not None else FaultPlan()
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
+    emu = Emulator(
+        seed=args.seed, config=EmulatorConfig(auto_approve=args.auto_approve, faults=plan)
+    )
     return asyncio.run(
         serve(
             emu,
@@ -83,12 +100,8 @@ def cmd_emulate_pinterest(args: argparse.Namespace, settings: Settings | None) -
 async def serve(
     emu: Emulator, host: str, port: int, *, show_secret: bool = False, issue_token: bool = False
 ) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        # Some platforms (Windows) have no loop signal handlers; Ctrl-C still ends the process.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    stop = StopSignals()
+    stop.install()
     async with emu.running(host, port) as base:
         secret = emu.app.client_secret if show_secret else "(hidden; use --show-secret)"
         lines = [
@@ -98,15 +111,16 @@ async def serve(
             f"  token URL      {base}/v5/oauth/token",
             f"  client id      {emu.app.client_id}",
             f"  client secret  {secret}",
+            f"  fault controls {base}/_emulator/faults",
         ]
         if issue_token:  # asked for: a credential of this local emulator only
             user = emu.state.users[emu.signed_in_user].username
             lines.append(f"  access token   {emu.issue_token().access_token} (user {user})")
         lines.append("Stop with Ctrl-C or SIGTERM.")
         print("\n".join(lines), flush=True)
-        await stop.wait()
+        await stop.event.wait()
     print("Pinterest emulator stopped.", file=sys.stderr, flush=True)
-    return 0
+    return stop.exit_code()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,5 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_arguments(parser)
     args = parser.parse_args(argv)
-    code: int = args.handler(args, None)
+    try:
+        code: int = args.handler(args, None)
+    except UsageError as exc:
+        parser.error(str(exc))  # exits 2
+    except ConfigurationError as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return 1
     return code

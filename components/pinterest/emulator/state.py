@@ -3,17 +3,22 @@
 Records are plain mutable dataclasses kept in dicts by id; :class:`State` owns id allocation and
 the few relations that several handlers need (which Pins are on a board, newest first; when a
 board's Pins last changed). Times are epoch seconds from the emulator's clock.
+
+New ids never repeat across restarts: they count up from the wall clock in nanoseconds at start
+(19 digits, above the 18-digit ids of the seeds), so an emulator started later begins above
+every id an earlier one handed out, and a trigger's saved state (the Pin ids it has seen) is not
+fooled into skipping a new Pin that got an old id.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
 from components.pinterest.emulator.clock import Clock
 
-FIRST_ID: Final = 1_000_000_000_000_001
 CREATIVE_TYPES: Final = {"image": "REGULAR", "video": "VIDEO", "multiple_images": "CAROUSEL"}
 
 
@@ -160,7 +165,9 @@ class AuthorizationCode:
 class State:
     """Every record of one emulator, by id."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, first_id: int | None = None) -> None:
+        """``first_id`` fixes where new ids start (for repeatable tests); by default the wall
+        clock in nanoseconds, which a restarted emulator has moved past."""
         self.clock = clock
         self.users: dict[str, User] = {}
         self.apps: dict[str, App] = {}
@@ -171,7 +178,8 @@ class State:
         self.tokens: dict[str, Token] = {}
         self.codes: dict[str, AuthorizationCode] = {}
         self.images: dict[str, tuple[str, bytes]] = {}
-        self._next_id = FIRST_ID
+        # The wall clock, not ``clock``: a test's manual clock restarts at the same time.
+        self._next_id = time.time_ns() if first_id is None else first_id
 
     def new_id(self) -> str:
         """A fresh decimal id, larger than every id seen so far."""
