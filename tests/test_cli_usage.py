@@ -4,6 +4,7 @@ a description for every command, short service names."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -163,6 +164,27 @@ def interrupt(argv: list[str], ready: str, home: Path) -> subprocess.CompletedPr
 def test_ctrl_c_ends_the_emulator_with_exit_130(home: Path) -> None:
     result = interrupt(["emulate", "pinterest", "--port", "0"], "Stop with Ctrl-C", home)
     assert result.returncode == 130, result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child is POSIX")
+def test_ctrl_c_ends_a_run_without_an_end_condition_with_exit_130(home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    flow = home / "flow.json"
+    flow.write_text(
+        json.dumps(
+            {
+                "id": "ticks",
+                "components": {
+                    "start": {"type": "flowmixer.core.OnStart"},
+                    "out": {"type": "flowmixer.core.Log", "source": {"in": {"start": ["out"]}}},
+                },
+            }
+        )
+    )
+    result = interrupt(["run", str(flow)], "componentId", home)
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.slow

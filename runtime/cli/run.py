@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from runtime import json_limits
 from runtime.auth.resolution import local_credentials, local_quotas
 from runtime.cli.broker_option import add_broker_option, make_broker
 from runtime.cli.loading import load_registry
-from runtime.cli.usage import UsageError
+from runtime.cli.usage import StopSignals, UsageError
 from runtime.engine import Engine, Output
 from runtime.errors import ConfigurationError
 from runtime.flow import load_flow
@@ -131,11 +130,9 @@ async def _run(
     plan: FlowPlan, pushes: list[Push], args: argparse.Namespace, settings: Settings
 ) -> int:
     settings.ensure_home()
-    interrupted = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, interrupted.set)
+    stop = StopSignals()
+    stop.install()
+    interrupted = stop.event
     store = await SQLiteStore.open(settings.db_path)
     broker = make_broker(args.broker, store)
     registry = Registry.load()
@@ -155,7 +152,7 @@ async def _run(
         await engine.start_flow(plan)
         for push in pushes:
             await engine.push(plan.id, push.component_id, push.payload)
-        finished = await _wait(engine, plan.id, args, interrupted)
+        finished = await _wait(engine, plan.id, args, stop)
         stats = engine.stats(plan.id)
         # Interrupted: a person is waiting, so in-flight work gets a few seconds and what is
         # still queued goes to the dead letters (retry them later) instead of a long drain;
@@ -171,16 +168,18 @@ async def _run(
 
 
 async def _wait(
-    engine: Engine, flow_id: str, args: argparse.Namespace, interrupted: asyncio.Event
+    engine: Engine, flow_id: str, args: argparse.Namespace, signals: StopSignals
 ) -> bool:
-    """Wait for the run's end condition; False when interrupted before it was met."""
+    """Wait for the run's end condition; False when interrupted before it was met (with no
+    end condition: by Ctrl-C; SIGTERM is then the ordinary way to end)."""
+    interrupted = signals.event
     if args.until_idle:
         done: asyncio.Future[Any] = asyncio.ensure_future(engine.wait_idle(flow_id))
     elif args.duration is not None:
         done = asyncio.ensure_future(asyncio.sleep(args.duration))
     else:
         await interrupted.wait()
-        return True  # running until interrupted is the normal way to end
+        return not signals.interrupted
     stop = asyncio.ensure_future(interrupted.wait())
     await asyncio.wait({done, stop}, return_when=asyncio.FIRST_COMPLETED)
     for task in (done, stop):

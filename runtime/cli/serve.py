@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import os
-import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +15,7 @@ from runtime.auth.secretbox import SecretBox
 from runtime.cli.bind_check import BIND_ERRORS, bind_error, check_port
 from runtime.cli.broker_option import add_broker_option, make_broker
 from runtime.cli.loading import load_registry
+from runtime.cli.usage import StopSignals
 from runtime.engine import QUEUE_SIZE
 from runtime.errors import ConfigurationError
 from runtime.registry import Registry
@@ -159,8 +158,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     queue_size, intake = intake_settings(args)
     check_port(args.host, args.port)  # before any flow starts
     options = _Options(args.host, args.port, url, token, args.broker, timeouts, queue_size, intake)
-    asyncio.run(_serve(options, settings, single_loop=args.single_loop))
-    return 0
+    return asyncio.run(_serve(options, settings, single_loop=args.single_loop))
 
 
 def _timeout(flag: str, given: float | None, default: float) -> float:
@@ -185,13 +183,11 @@ class _Options:
     intake: HookIntake
 
 
-async def _serve(options: _Options, settings: Settings, *, single_loop: bool) -> None:
+async def _serve(options: _Options, settings: Settings, *, single_loop: bool) -> int:
+    """Serve until SIGINT or SIGTERM; the exit code (130 after Ctrl-C, 0 after SIGTERM)."""
     settings.ensure_home()
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stopping.set)
+    stop = StopSignals()
+    stop.install()
     logger = structlog.get_logger("flowmixer.server")
     registry = load_registry()
     box = SecretBox.from_settings(settings)
@@ -221,7 +217,7 @@ async def _serve(options: _Options, settings: Settings, *, single_loop: bool) ->
                         raise
                     # The port was taken since check_port.
                     raise bind_error(exc, options.host, options.port) from None
-                await stopping.wait()
+                await stop.event.wait()
                 logger.info("server stopping")
             finally:
                 await server.close()  # stops listening, then the flows
@@ -229,6 +225,7 @@ async def _serve(options: _Options, settings: Settings, *, single_loop: bool) ->
             await bridge.call(parts.close())  # the broker's last writes, before the store
             if engine_loop is not None:
                 await asyncio.to_thread(engine_loop.stop)
+    return stop.exit_code()
 
 
 class _EngineParts:
