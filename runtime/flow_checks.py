@@ -21,6 +21,7 @@ from runtime.flow_wiring import Upstream, Wires, cycles
 from runtime.mapping import (
     COMPONENT_ID_PATTERN,
     Template,
+    Variable,
     compile_template,
     fresh,
     json_path,
@@ -36,6 +37,7 @@ from runtime.problems import (
 )
 from runtime.schema_cost import schema_cost_problems
 from runtime.settings import DEFAULT_MAX_COMPONENTS
+from runtime.transform_checks import InPort, missing_path, transform_problems
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -78,6 +80,7 @@ class FlowChecker:
         self.problems: list[Problem] = []
         self._validators: dict[str, Validator] = {}  # by manifest name
         self._costly: dict[str, list[Problem]] = {}  # in-port schema problems, by manifest name
+        self._in_ports: dict[tuple[str, str], InPort] = {}  # by manifest name and port
         self._upstream: Upstream | None = None
         self.nodes: dict[str, CheckedNode] = {}
         # every id in the file, also of components too broken to check further
@@ -284,12 +287,53 @@ class FlowChecker:
                 self.report(error.path, error.message)
             for variable in variables:
                 wrong = self.wrong_reference(cid, variable.component_id, variable.port)
+                wrong = wrong or self.missing_path(variable)
                 if wrong:
                     self.report(variable.location, f"variable {variable.text} {wrong}")
                 else:
                     self.kept.add(variable.component_id)
             if not errors:
                 node.templates[port] = compile_template(value, at)
+                self.check_transform(node, port, value, at)
+
+    def check_transform(self, node: CheckedNode, port: str, value: Any, at: str) -> None:
+        """The transform of ``port`` against the in-port's schema (once the schema is cheap)."""
+        manifest = node.manifest
+        if manifest is None or self._costly.get(manifest.name):
+            return
+        key = (manifest.name, port)
+        checked = self._in_ports.get(key)
+        if checked is None:
+            in_port = manifest.in_port(port)
+            if in_port is None or not in_port.schema_:
+                return
+            name = f'the input of {manifest.name} (in-port "{port}")'
+            schema = in_port.schema_
+            checked = self._in_ports[key] = InPort(schema, schema_validator(schema), name)
+        for problem in transform_problems(checked, value, at):
+            self.report(problem.path, problem.message)
+
+    def missing_path(self, variable: Variable) -> str | None:
+        """Why the upstream out-port's schema says ``variable`` reads nothing, if it does."""
+        source = self.nodes.get(variable.component_id)
+        if source is None or source.manifest is None or not variable.path:
+            return None
+        schema: Any = None
+        said = f"the out-port schema of {source.manifest.name} says so"
+        if source.manifest.webhook:  # a webhook sends its event unchanged, as its schema says
+            marked = source.manifest.properties.schema_.get("properties")
+            for name, sub in marked.items() if isinstance(marked, dict) else ():
+                if isinstance(sub, dict) and sub.get(SCHEMA_PROPERTY):
+                    schema = source.properties.get(name, schema)
+                    said = f'the schema of webhook "{variable.component_id}" says so'
+        if schema is None:
+            out = source.manifest.out_port(variable.port)
+            schema = out.schema_ if out is not None else None
+        base = f"$.{variable.component_id}.{variable.port}"
+        reason = missing_path(schema, variable.path, base)
+        if reason is None:
+            return None
+        return f"reads a path that cannot exist ({said}): {reason}"
 
     def wrong_reference(self, cid: str, ref: str, port: str) -> str | None:
         source = self.nodes.get(ref)

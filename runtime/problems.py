@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from difflib import get_close_matches
 from types import UnionType
 from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
@@ -22,6 +22,7 @@ from runtime.errors import Problem
 from runtime.mapping import json_path
 
 if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError as SchemaValidationError
     from jsonschema.protocols import Validator
 
 MAX_MESSAGE = 300
@@ -145,11 +146,17 @@ instead of the validator's own message (e.g. for a ``pattern``, which says littl
 
 
 def schema_problems(
-    schema: dict[str, Any], instance: Any, root: str = "$", *, validator: Validator | None = None
+    schema: Any,
+    instance: Any,
+    root: str = "$",
+    *,
+    validator: Validator | None = None,
+    keep: Callable[[SchemaValidationError], bool] | None = None,
 ) -> list[Problem]:
     """Every way ``instance`` breaks the JSON Schema ``schema``, each at its JSON path.
 
-    ``validator`` (of ``schema``, from :func:`schema_validator`) saves building one per call.
+    ``validator`` (of ``schema``, from :func:`schema_validator`) saves building one per call;
+    ``keep`` leaves out the errors it says no to (what the caller has reported otherwise).
 
     Messages are jsonschema's, but for a value that a schema refuses whatever it is
     (``{"not": {}}`` or ``false``), which is said to be "not allowed here", with the
@@ -159,6 +166,8 @@ def schema_problems(
     seen: dict[tuple[tuple[str | int, ...], ...], int] = {}
     validator = validator or schema_validator(schema)
     for error in validator.iter_errors(instance):
+        if keep is not None and not keep(error):
+            continue
         path, where = list(error.absolute_path), list(error.absolute_schema_path)
         if error.schema is False:
             # jsonschema leaves the key of a false subschema out of both paths: find it again

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -157,9 +156,9 @@ async def test_retrying_a_running_flows_letters_delivers_each_once(
     tmp_path: Path, registry: Registry
 ) -> None:
     async with serving(tmp_path / "db", registry) as served:
-        secret = await served.deploy()
-        for total in ("lots", "many"):
-            await served.hook("/hooks/orders/hook", json.dumps({"total": total}), secret)
+        await served.deploy()
+        for total in ("lots", "many"):  # pushed past the hook, which would refuse them (422)
+            await served.ctx.engine.push("orders", "hook", {"total": total})
         await served.ctx.engine.wait_idle("orders")
         _, before = await served.api("GET", "/api/dead-letters?flow=orders")
         status, body = await served.api("POST", "/api/dead-letters/retry?flow=orders")
@@ -190,9 +189,9 @@ async def test_metrics_count_each_dead_letter_by_error_type_and_gauge_those_kept
     tmp_path: Path, registry: Registry
 ) -> None:
     async with serving(tmp_path / "db", registry) as served:
-        secret = await served.deploy()
-        for total in ("lots", 150, "many"):
-            await served.hook("/hooks/orders/hook", json.dumps({"total": total}), secret)
+        await served.deploy()
+        for total in ("lots", 150, "many"):  # pushed past the hook, which would refuse two (422)
+            await served.ctx.engine.push("orders", "hook", {"total": total})
         await served.ctx.engine.wait_idle("orders")
         [dropped, _] = ids((await served.api("GET", "/api/dead-letters"))[1])
         await served.api("DELETE", f"/api/dead-letters/{dropped}")

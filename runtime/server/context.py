@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from runtime.server.hook_schema import HookSchemas
 from runtime.server.intake import HookIntake
 from runtime.settings import DEFAULT_MAX_COMPONENTS
 
@@ -53,6 +54,8 @@ class ServerContext:
     """How long a webhook event waits for room, and how long idempotency keys count."""
     max_components: int = DEFAULT_MAX_COMPONENTS
     """Components a deployed flow may have (``FLOWMIXER_MAX_COMPONENTS``)."""
+    hook_schemas: HookSchemas = field(default_factory=HookSchemas)
+    """The webhook triggers' event schemas, checked before an event is committed."""
 
     async def credentials_changed(self) -> None:
         if self.reload_credentials is not None:

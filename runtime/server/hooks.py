@@ -1,10 +1,11 @@
 """``POST /hooks/{flowId}/{componentId}``: a JSON event pushed into a running flow's webhook.
 
 The steps, each a small function: check the hook and its secret, read the ``Idempotency-Key``
-and the body, answer a repeated key with its first event (:func:`first_event`), then queue the
-event (:func:`admit`): it waits for room in the trigger's channel at most the server's hook
-wait, then answers 503 with ``Retry-After``, having queued nothing. All of it runs on the
-front's loop, never waiting for the engine's (:mod:`runtime.server.front_intake`).
+and the body, refuse an event its trigger's schema refuses (422 listing every problem,
+:func:`refuse_if_unfit`), answer a repeated key with its first event (:func:`first_event`),
+then queue the event (:func:`admit`): it waits for room in the trigger's channel at most the
+server's hook wait, then answers 503 with ``Retry-After``, having queued nothing. All of it
+runs on the front's loop, never waiting for the engine's (:mod:`runtime.server.front_intake`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from runtime.server.context import ServerContext
 
 MAX_BODY = 1024 * 1024  # the server's client_max_size: larger bodies get 413 while read
+MAX_PROBLEMS = 100  # listed in a 422 at most: an event may break a schema in many places
 KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -50,6 +52,7 @@ async def push(request: web.Request) -> web.Response:
         raise fail(401, "the hook secret is wrong")
     key = idempotency_key(request)
     payload = await read_json(request)
+    refuse_if_unfit(ctx, flow_id, component_id, payload)
     if key is None:
         return accepted(await admit(request, flow_id, component_id, payload, None))
     async with ctx.intake.claim(flow_id, component_id, key):
@@ -61,6 +64,19 @@ async def push(request: web.Request) -> web.Response:
         except DuplicateEventError as exc:  # recorded by another process meanwhile
             return accepted(exc.event_id, repeat=True)
     return accepted(event_id)
+
+
+def refuse_if_unfit(ctx: ServerContext, flow_id: str, component_id: str, payload: Any) -> None:
+    """422 listing every way ``payload`` breaks the trigger's schema, before anything is
+    committed (the trigger would only send such an event to the dead letters)."""
+    problems = ctx.hook_schemas.problems(ctx.engine, flow_id, component_id, payload)
+    if problems:
+        raise fail(
+            422,
+            f"the event does not match the schema of webhook {component_id!r}"
+            f" ({len(problems)} problem(s)); nothing was accepted",
+            problems=[{"path": p.path, "message": p.message} for p in problems[:MAX_PROBLEMS]],
+        )
 
 
 def idempotency_key(request: web.Request) -> str | None:
