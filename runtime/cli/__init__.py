@@ -44,6 +44,7 @@ COMMAND_MODULES = (
     "runtime.cli.config",
     "runtime.cli.auth",
     "runtime.cli.deploy",
+    "runtime.cli.new",
     "components.pinterest.cli",
 )
 
