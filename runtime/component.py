@@ -142,9 +142,7 @@ class Context:
     def circuits(self) -> Circuits | None:
         """The circuit breakers of the services calls go to, shared by every flow of the
         engine (see :mod:`runtime.circuit`); None where nothing breaks them (test doubles)."""
-        # Read leniently: engine-side doubles written before circuits existed have none.
-        circuits: Circuits | None = getattr(self._node, "circuits", None)
-        return circuits
+        return self._node.circuits
 
     @property
     def state(self) -> State:

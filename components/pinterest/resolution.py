@@ -29,7 +29,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
-from runtime.errors import CancelError, DeferError, ReauthorizeError, UncertainEffectError
+from runtime.errors import (
+    CancelError,
+    DeferError,
+    ReauthorizeError,
+    RetryError,
+    UncertainEffectError,
+)
 
 if TYPE_CHECKING:
     from components.pinterest.models import PinterestModel
@@ -113,7 +119,7 @@ async def resolve(
                 " flight, so it may be that one's"
             )
         except Exception as exc:
-            if getattr(exc, "outage", False):
+            if isinstance(exc, RetryError) and exc.outage:
                 raise
             why = f"the lookup kept failing ({type(exc).__name__}: {exc})"
         remaining = deadline - loop.time()
