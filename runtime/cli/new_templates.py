@@ -49,10 +49,7 @@ class {cls}(Component):
         await context.state.set("count", count)
 '''
 
-ACTION_TEST = '''\
-"""{name} in a flow: an event pushed into a webhook reaches it, and its output
-leaves the flow.
-
+_TEST_SETUP = '''
 Run ``python -m pytest`` in this folder (or give it the folder).
 """
 
@@ -74,7 +71,17 @@ def registry(monkeypatch: pytest.MonkeyPatch) -> Registry:
     monkeypatch.setenv("FLOWMIXER_COMPONENTS_PATH", str(HERE))
     return Registry.load()
 
+'''
+"""What both generated tests begin with, after their docstring's first lines: imports and a
+registry that loads the component from the test's own folder."""
 
+ACTION_TEST = (
+    '''\
+"""{name} in a flow: an event pushed into a webhook reaches it, and its output
+leaves the flow.
+'''
+    + _TEST_SETUP
+    + """
 def test_{func}_sends_the_text_with_its_prefix(registry: Registry) -> None:
     flow = {{
         "id": "try-{slug}",
@@ -99,34 +106,16 @@ def test_{func}_sends_the_text_with_its_prefix(registry: Registry) -> None:
     asyncio.run(scenario())
     sent = [(o.component_id, o.payload) for o in outputs]
     assert sent == [("step", {{"text": "> hello"}})]
-'''
+"""
+)
 
-TRIGGER_TEST = '''\
+TRIGGER_TEST = (
+    '''\
 """{name} in a flow: it sends on its first tick, and counts on from its state
 after a restart.
-
-Run ``python -m pytest`` in this folder (or give it the folder).
-"""
-
-from __future__ import annotations
-
-import asyncio
-from pathlib import Path
-
-import pytest
-
-from runtime import Engine, MemoryStore, Output, Registry, validate_flow
-
-HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture
-def registry(monkeypatch: pytest.MonkeyPatch) -> Registry:
-    # This folder holds the component: load it as flowmixer does, wherever pytest runs.
-    monkeypatch.setenv("FLOWMIXER_COMPONENTS_PATH", str(HERE))
-    return Registry.load()
-
-
+'''
+    + _TEST_SETUP
+    + """
 def test_{func}_counts_on_from_its_state_after_a_restart(registry: Registry) -> None:
     # A long interval: the first tick comes at once, the next not during the test.
     flow = {{
@@ -159,7 +148,8 @@ def test_{func}_counts_on_from_its_state_after_a_restart(registry: Registry) -> 
     asyncio.run(run_once())
     asyncio.run(run_once())
     assert counts == [1, 2]
-'''
+"""
+)
 
 
 def action_manifest(name: str, label: str, handler: str) -> dict[str, Any]:
