@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.pinterest.emulator_harness import EmulatorHarness, MakeEmulator
 from tests.pinterest.test_faults import FLOW, FLOW_ID, HOOK, pins_by_title, title
@@ -153,9 +154,12 @@ async def test_a_deferring_flow_stops_intake_at_its_bound_with_503s_and_loses_no
     assert left == []
 
 
+@pytest.mark.parametrize("ending", ["stop", "kill -9"])
 async def test_an_idempotency_key_makes_one_pin_even_across_a_restart(
-    make_emulator: MakeEmulator, tmp_path: Path
+    make_emulator: MakeEmulator, tmp_path: Path, ending: str
 ) -> None:
+    """The key is committed with its event: after a graceful stop or a ``kill -9`` the
+    server still answers a repeat with the first event, and one pin is made."""
     home = tmp_path / "home"
 
     async def send(admin: Admin, secret: str) -> tuple[int, str, str | None]:
@@ -175,7 +179,7 @@ async def test_an_idempotency_key_makes_one_pin_even_across_a_restart(
             secret = await admin.deploy(DEFERRED_FLOW)
             sent = [await send(admin, secret) for _ in range(3)]
         finally:
-            await first.stop()
+            await (first.kill() if ending == "kill -9" else first.stop())
         second = server(harness, home)
         admin = Admin(session, await second.start())
         try:
