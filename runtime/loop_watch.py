@@ -19,6 +19,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from runtime.telemetry import NO_TELEMETRY
+
 if TYPE_CHECKING:
     from types import FrameType
 
@@ -41,7 +43,7 @@ class LoopWatch:
         logger: FilteringBoundLogger,
         *,
         threshold: float = DEFAULT_THRESHOLD,
-        telemetry: Telemetry | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         if threshold <= 0:
             raise ValueError("threshold must be more than 0 seconds")
@@ -131,11 +133,7 @@ class LoopWatch:
             component_id=component_id,
             threshold=self.threshold,
         )
-        if self._telemetry is not None:
-            try:
-                self._telemetry.loop_stall(flow_id or "", component_id or "")
-            except Exception:  # telemetry never raises; a fake one in a test might
-                self._logger.exception("telemetry failed to count a loop stall")
+        self._telemetry.loop_stall(flow_id or "", component_id or "")
 
 
 def _component_of(frame: FrameType) -> tuple[str, str] | None:

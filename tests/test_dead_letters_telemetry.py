@@ -27,6 +27,9 @@ class Recording:
     def dead_letter(self, flow_id: str, component_id: str, error_type: str) -> None:
         self.letters.append((flow_id, component_id, error_type))
 
+    def loop_stall(self, flow_id: str, component_id: str) -> None:
+        return None
+
 
 async def test_a_refused_message_is_reported_once_and_a_handled_one_not_at_all():
     telemetry = Recording()

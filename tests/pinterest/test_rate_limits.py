@@ -57,6 +57,9 @@ class RecordingTelemetry:
     def dead_letter(self, flow_id: str, component_id: str, error_type: str) -> None:
         return None
 
+    def loop_stall(self, flow_id: str, component_id: str) -> None:
+        return None
+
 
 def limits(window: float, **per_user: int) -> RateLimits:
     return RateLimits(per_user={"org_read": 1000, **per_user}, window_seconds=window)
