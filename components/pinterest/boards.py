@@ -7,15 +7,13 @@ CreateBoard makes a board once per event and input even when the message is deli
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from components.pinterest.base import ListComponent, client_for
+from components.pinterest.base import client_for
 from components.pinterest.idempotency import create_once, reuse
 from components.pinterest.lookups import board_lookup
 from runtime.component import Component, Context
-
-if TYPE_CHECKING:
-    from components.pinterest.client import PinterestClient
+from runtime.connector import ListComponent
 
 
 class CreateBoard(Component):
@@ -72,12 +70,14 @@ class DeleteBoard(Component):
 class ListBoards(ListComponent):
     """Sends the account's boards (optionally of one ``privacy``) as ``outputMode`` says."""
 
-    def items(self, client: PinterestClient, context: Context, limit: int) -> AsyncIterator[Any]:
-        return client.list_boards(privacy=context.properties.get("privacy"), limit=limit)
+    def items(self, context: Context, limit: int) -> AsyncIterator[Any]:
+        return client_for(context).list_boards(
+            privacy=context.properties.get("privacy"), limit=limit
+        )
 
 
 class SearchBoards(ListComponent):
     """Sends the account's boards matching ``query`` (all when absent), secret ones included."""
 
-    def items(self, client: PinterestClient, context: Context, limit: int) -> AsyncIterator[Any]:
-        return client.search_boards(context.message.get("query"), limit=limit)
+    def items(self, context: Context, limit: int) -> AsyncIterator[Any]:
+        return client_for(context).search_boards(context.message.get("query"), limit=limit)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 from urllib.parse import quote
 
@@ -39,8 +40,8 @@ from components.pinterest.models import (
     RateLimit,
     UserAccount,
 )
-from components.pinterest.pagination import matching, paginate
 from components.pinterest.transport import ApiResponse, Transport
+from runtime.connector.pagination import CursorPages, check_limit, matching, paginate
 from runtime.telemetry import NO_TELEMETRY
 
 if TYPE_CHECKING:
@@ -54,6 +55,16 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_API_BASE", "RATE_LIMITED_TRIES", "ApiResponse", "PinterestClient", "RateLimit"]
 
 DEFAULT_API_BASE: Final = "https://api.pinterest.com/v5"
+BOOKMARKS: Final = CursorPages(
+    items_field="items",
+    cursor_field="bookmark",
+    cursor_param="bookmark",
+    size_param="page_size",
+    max_page_size=limits.PAGE_SIZE_MAX,
+)
+"""How Pinterest pages its lists."""
+SEARCH_PAGES: Final = replace(BOOKMARKS, size_param=None)
+"""``GET /search/pins`` takes no ``page_size``."""
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -162,7 +173,7 @@ class PinterestClient:
 
         Pages are fetched as the iterator is consumed; at most ``limit`` items are given.
         """
-        return self._items(path, params, page_size, limit, model, sized=True)
+        return self._items(path, params, page_size, limit, model, pages=BOOKMARKS)
 
     async def _items(
         self,
@@ -172,21 +183,19 @@ class PinterestClient:
         limit: int | None,
         model: type[BaseModel] | None,
         *,
-        sized: bool,
+        pages: CursorPages,
     ) -> AsyncGenerator[Any, None]:
-        async def fetch(bookmark: str | None, size: int) -> Any:
-            query = dict(params or {})
-            if sized:  # GET /search/pins takes no page_size
-                query["page_size"] = size
-            query["bookmark"] = bookmark
+        async def fetch(url: str | None, query: dict[str, Any]) -> Any:
             return (await self.request("GET", path, params=query)).body
 
-        pages = paginate(fetch, page_size=page_size, limit=limit)
+        listing = paginate(
+            fetch, pages, params=params, page_size=page_size, limit=limit, label="Pinterest"
+        )
         try:
-            async for item in pages:
+            async for item in listing:
                 yield item if model is None else _read(model, item, f"GET {path}")
         finally:
-            await pages.aclose()
+            await listing.aclose()
 
     # -- account and boards --------------------------------------------------------------------
 
@@ -294,7 +303,7 @@ class PinterestClient:
         limits.check_id("board_id", board_id)
         limits.check_id("section_id", section_id)
         limits.check_choices("creative_types", creative_types, limits.CREATIVE_TYPES)
-        limits.check_limit(limit)
+        check_limit(limit)
         if section_id is None:
             params = {"creative_types": list(creative_types or [])}
             return self.paginate(f"/boards/{board_id}/pins", params=params, limit=limit, model=Pin)
@@ -302,7 +311,7 @@ class PinterestClient:
         if not creative_types:
             return self.paginate(path, limit=limit, model=Pin)
         wanted = set(creative_types)
-        pins = self._items(path, None, limits.PAGE_SIZE_MAX, None, Pin, sized=True)
+        pins = self._items(path, None, limits.PAGE_SIZE_MAX, None, Pin, pages=BOOKMARKS)
         return matching(pins, lambda pin: pin.creative_type in wanted, limit=limit)
 
     def list_pins(
@@ -323,7 +332,7 @@ class PinterestClient:
         if not isinstance(query, str) or not query.strip():
             raise PinterestInputError("query", "required (keywords or Pin ids to search for)")
         return self._items(
-            "/search/pins", {"query": query}, limits.PAGE_SIZE_MAX, limit, Pin, sized=False
+            "/search/pins", {"query": query}, limits.PAGE_SIZE_MAX, limit, Pin, pages=SEARCH_PAGES
         )
 
     async def get_pin(self, pin_id: str) -> Pin:

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import aiohttp
 
 from components.pinterest.errors import PinterestError, PinterestInputError, TransportError
-from components.pinterest.polling import epoch_seconds
 from components.pinterest.resolution import Lookup, LookupIncompleteError, Resolution, resolve
 from runtime.auth.oauth2 import OAuth2Error
+from runtime.connector.polling import epoch_seconds
 from runtime.errors import DeferError, ReauthorizeError
 
 if TYPE_CHECKING:

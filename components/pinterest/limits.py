@@ -135,28 +135,6 @@ def check_choices(field: str, values: Iterable[Any] | None, choices: Sequence[st
         check_choice(f"{field}[{index}]", value, choices)
 
 
-def check_page_size(page_size: Any) -> None:
-    """``page_size`` is a whole number from 1 to 250."""
-    if (
-        not isinstance(page_size, int)
-        or isinstance(page_size, bool)
-        or not PAGE_SIZE_MIN <= page_size <= PAGE_SIZE_MAX
-    ):
-        raise PinterestInputError(
-            "page_size", f"{_shown(page_size)} is not a whole number from 1 to {PAGE_SIZE_MAX}"
-        )
-
-
-def check_limit(limit: Any, *, required: bool = False) -> None:
-    """``limit`` is a whole number of at least 1, or None (no limit) unless ``required``."""
-    if limit is None and not required:
-        return
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise PinterestInputError(
-            "limit", f"must be a whole number of at least 1, not {_shown(limit)}"
-        )
-
-
 def check_section_name(name: Any, field: str = "name") -> None:
     """A board section name: 1 to 180 characters."""
     if name is None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from components.pinterest.base import ListComponent, client_for
+from components.pinterest.base import client_for
 from components.pinterest.errors import PinterestInputError
 from runtime.component import Component, Context
-
-if TYPE_CHECKING:
-    from components.pinterest.client import PinterestClient
+from runtime.connector import ListComponent
 
 PIN_FIELDS: Final[Mapping[str, str]] = {
     "boardId": "board_id",
@@ -79,8 +77,8 @@ class SavePin(Component):
 class ListPins(ListComponent):
     """Sends the Pins the account owns (filtered by the properties) as ``outputMode`` says."""
 
-    def items(self, client: PinterestClient, context: Context, limit: int) -> AsyncIterator[Any]:
-        return client.list_pins(
+    def items(self, context: Context, limit: int) -> AsyncIterator[Any]:
+        return client_for(context).list_pins(
             creative_types=context.properties.get("creativeTypes"),
             pin_filter=context.properties.get("pinFilter"),
             limit=limit,
@@ -90,8 +88,8 @@ class ListPins(ListComponent):
 class ListBoardPins(ListComponent):
     """Sends the Pins of board ``boardId``, or of its section ``sectionId``."""
 
-    def items(self, client: PinterestClient, context: Context, limit: int) -> AsyncIterator[Any]:
-        return client.list_board_pins(
+    def items(self, context: Context, limit: int) -> AsyncIterator[Any]:
+        return client_for(context).list_board_pins(
             context.message["boardId"],
             section_id=context.message.get("sectionId"),
             creative_types=context.properties.get("creativeTypes"),
@@ -102,5 +100,5 @@ class ListBoardPins(ListComponent):
 class SearchPins(ListComponent):
     """Sends the account's Pins matching ``query``, secret ones included."""
 
-    def items(self, client: PinterestClient, context: Context, limit: int) -> AsyncIterator[Any]:
-        return client.search_pins(context.message["query"], limit=limit)
+    def items(self, context: Context, limit: int) -> AsyncIterator[Any]:
+        return client_for(context).search_pins(context.message["query"], limit=limit)

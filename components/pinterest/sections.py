@@ -8,22 +8,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from components.pinterest.base import ListComponent, client_for
+from components.pinterest.base import client_for
 from components.pinterest.idempotency import create_once, reuse
 from components.pinterest.lookups import section_lookup
 from runtime.component import Component, Context
-
-if TYPE_CHECKING:
-    from components.pinterest.client import PinterestClient
+from runtime.connector import ListComponent
 
 
 class ListBoardSections(ListComponent):
     """Sends the sections of board ``boardId`` as ``outputMode`` says."""
 
-    def items(self, client: PinterestClient, context: Context, limit: int) -> AsyncIterator[Any]:
-        return client.list_board_sections(context.message["boardId"], limit=limit)
+    def items(self, context: Context, limit: int) -> AsyncIterator[Any]:
+        return client_for(context).list_board_sections(context.message["boardId"], limit=limit)
 
 
 class CreateBoardSection(Component):

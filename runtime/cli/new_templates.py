@@ -37,6 +37,9 @@ from __future__ import annotations
 from runtime import Component, Context
 
 
+# To send each new item of a service's listing, subclass runtime.connector.PollingTrigger
+# instead: it keeps the ledger that neither misses nor repeats an item (docs/components.md,
+# "State and polling triggers").
 class {cls}(Component):
     """Sends ``{{"count": n}}`` on each tick, counting on from its saved state."""
 

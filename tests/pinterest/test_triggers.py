@@ -18,11 +18,11 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from components.pinterest import triggers
 from components.pinterest.emulator import Exchange, FaultPlan
 from components.pinterest.emulator.clock import iso
 from components.pinterest.triggers import NewPinOnBoard
 from runtime.component import Context, State
+from runtime.connector.polling_trigger import STATE_KEY
 from runtime.credentials import StaticCredentials
 from runtime.engine import Engine, Output
 from runtime.errors import FlowValidationError
@@ -137,7 +137,7 @@ async def test_the_first_tick_records_what_is_there_and_sends_nothing(emu):
     async with watching(emu, "NewPinOnBoard", {"boardId": RECIPES}, store=store) as run:
         await run.next_tick(2)
         assert run.outputs == []
-    saved = await store.get_state(FLOW, "watch", triggers.STATE_KEY)
+    saved = await store.get_state(FLOW, "watch", STATE_KEY)
     assert saved["baselineDone"] is True
     assert sorted(saved["ids"]) == SEED_RECIPE_PINS
 
@@ -246,7 +246,7 @@ async def test_more_new_pins_than_fit_on_one_page_are_all_sent_once_in_order(emu
 
 
 async def test_paging_stops_once_a_whole_page_is_older_than_the_look_back(monkeypatch):
-    monkeypatch.setattr(triggers, "FULL_LISTING_EVERY", 3)
+    monkeypatch.setattr(NewPinOnBoard, "full_listing_every", 3)
     pages: list[int] = []  # Pin pages read, by tick: each tick starts without a bookmark
 
     def count(exchange: Exchange) -> None:
@@ -290,7 +290,7 @@ async def test_a_restart_on_the_same_store_neither_repeats_nor_misses(emu, tmp_p
 async def test_a_tick_that_fails_changes_nothing_and_the_pins_come_on_a_later_tick(emu):
     store = MemoryStore()
     async with watching(emu, "NewPinOnBoard", {"boardId": RECIPES}, store=store) as run:
-        saved = await store.get_state(FLOW, "watch", triggers.STATE_KEY)
+        saved = await store.get_state(FLOW, "watch", STATE_KEY)
         emu.emu.faults.set(
             FaultPlan(
                 error_rate=1.0, error_statuses=(500,), operations=frozenset({"boards/list_pins"})
@@ -300,7 +300,7 @@ async def test_a_tick_that_fails_changes_nothing_and_the_pins_come_on_a_later_ti
         with capture_logs() as logs:
             await run.next_tick(2)
         assert run.outputs == []
-        assert await store.get_state(FLOW, "watch", triggers.STATE_KEY) == saved
+        assert await store.get_state(FLOW, "watch", STATE_KEY) == saved
         assert run.engine.stats(FLOW)["watch"].failed >= 2
         failures = [e for e in logs if e["event"].startswith("tick")]
         assert failures

@@ -1,8 +1,8 @@
-"""The ledger behind the polling triggers: which listed items are new, each emitted once.
+"""The ledger behind polling triggers: which listed items are new, each emitted once.
 
-Pinterest has no webhooks for organic content, and the order of its listings is not specified,
-so a trigger lists items on every tick and diffs them against what it has seen before. The state
-of one trigger is one JSON value (saved in one write, so it is never half updated):
+A service without webhooks is watched by listing its items on every tick and diffing them
+against what was seen before; the order of a listing is often not promised. The state of one
+trigger is one JSON value (saved in one write, so it is never half updated):
 
 ``baselineDone``
     whether the first listing has been recorded. The first tick records every listed item and
@@ -18,10 +18,10 @@ of one trigger is one JSON value (saved in one write, so it is never half update
     ``capacity`` of them, the newest kept).
 
 An item is *new* when its id is not in the ledger and it lies above the cutoff, the higher of
-the floor and ``watermark - lookback`` (the watermark as the tick found it). So a pin that shows
+the floor and ``watermark - lookback`` (the watermark as the tick found it). So an item that shows
 up late (listed only after newer ones were seen) is still emitted once, as long as its
-``created_at`` is within the look-back of the watermark; a deleted pin simply stops being listed;
-an item seen twice in one listing (a new pin pushed it onto the next page) counts once, and one
+``created_at`` is within the look-back of the watermark; a deleted item simply stops being listed;
+an item seen twice in one listing (a new item pushed it onto the next page) counts once, and one
 skipped (a deletion pulled it onto a page already read) is found on the next tick. Ids leave the
 ledger only when they fall to or below the floor, which never sinks, so an emitted item can
 never become new again. Not emitted, by design: a late item already out of the look-back and,
@@ -34,13 +34,14 @@ were handed to the engine, so after a failure the next tick finds the rest again
 
 Paging may stop early, before the end of the listing, only when everything read so far came
 newest first and the last whole page lies at or below the cutoff: then the rest is older still.
-A listing seen in any other order (a board can be sorted by hand) is read to the end. Callers
+A listing seen in any other order (a list a person sorts by hand) is read to the end. Callers
 can ask for a full listing now and then (``early_stop=False``) in case a listing only looked
 sorted.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,15 +60,20 @@ def stamp(created_at: float, item_id: str) -> Stamp:
     return (created_at, len(item_id), item_id)
 
 
-def epoch_seconds(value: datetime | str | None) -> float | None:
-    """``created_at`` (a datetime or an ISO-8601 string; naive means UTC) as Unix seconds."""
-    if value is None:
+def epoch_seconds(value: object) -> float | None:
+    """``created_at`` as Unix seconds: a datetime or an ISO-8601 string (naive means UTC), or
+    already a number of seconds; None for anything else."""
+    if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
             return None
+    if not isinstance(value, datetime):
+        return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.timestamp()

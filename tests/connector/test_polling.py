@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.pinterest.polling import (
+from runtime.connector.polling import (
     LedgerState,
     PollPolicy,
     Scan,
@@ -511,10 +511,27 @@ def test_a_state_that_cannot_be_read_is_refused_with_a_clear_error(data, message
             datetime(2024, 3, 1, 12, tzinfo=timezone(timedelta(hours=-2))),
             datetime(2024, 3, 1, 14, tzinfo=UTC).timestamp(),
         ),
+        (1_709_294_400, 1_709_294_400.0),
+        (1_709_294_400.5, 1_709_294_400.5),
         ("yesterday", None),
         (None, None),
+        (True, None),
+        (float("nan"), None),
+        ({"at": 1}, None),
     ],
-    ids=["naive is UTC", "Z suffix", "offset", "datetime", "unreadable", "absent"],
+    ids=[
+        "naive is UTC",
+        "Z suffix",
+        "offset",
+        "datetime",
+        "epoch seconds",
+        "fractional epoch seconds",
+        "unreadable",
+        "absent",
+        "true/false",
+        "not a number",
+        "an object",
+    ],
 )
 def test_created_at_is_read_as_unix_seconds(value, expected):
     assert epoch_seconds(value) == expected

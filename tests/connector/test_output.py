@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict
 
-from components.pinterest.base import OUTPUT_MODES, fetch_limit, send_items
-from components.pinterest.client import PinterestClient
-from components.pinterest.errors import PinterestInputError, ServerError
-from components.pinterest.models import Board, Pin
-from tests.pinterest.stub_api import RecordingNode, StubApi, SwappingCredentials, pages
+from runtime.connector import OUTPUT_MODES, InputError, fetch_limit, send_items
+from runtime.engine import Engine, Output
+from runtime.errors import RetryError
+from runtime.flow import validate_flow
+from runtime.stores.memory import MemoryStore
+from tests.connector.feed import Feed, Node, registry
 
 INPUT = {"boardId": "42"}
 
@@ -37,7 +38,7 @@ class Source:
 
 
 async def run(items: list[Any], mode: str, limit: int = 100) -> tuple[list[Any], Source, int]:
-    node = RecordingNode()
+    node = Node()
     source = Source(items)
     count = await send_items(node.context(), source.iterate(), mode=mode, limit=limit, input=INPUT)
     return node.sent, source, count
@@ -72,11 +73,11 @@ async def test_when_paging_fails_half_way_nothing_was_sent_so_a_retry_sends_no_d
     async def failing() -> AsyncIterator[Any]:
         yield {"id": "1"}
         yield {"id": "2"}
-        raise ServerError("GET /v5/boards failed: HTTP 503", status=503)
+        raise RetryError("GET /entries failed: HTTP 503")
 
-    node = RecordingNode()
+    node = Node()
 
-    with pytest.raises(ServerError):
+    with pytest.raises(RetryError):
         await send_items(node.context(), failing(), mode=mode, limit=10, input=INPUT)
 
     assert node.sent == []
@@ -121,12 +122,20 @@ async def test_every_mode_sends_min_of_limit_and_total_items(total, limit, mode)
     assert count == len(expected)
 
 
+class Entry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    title: str | None = None
+    description: str | None = None
+
+
 async def test_models_are_sent_as_json_without_empty_fields():
-    pin = Pin.model_validate(
+    entry = Entry.model_validate(
         {"id": "7", "title": "Soup", "description": None, "extra_field": {"kept": True}}
     )
 
-    sent, _, _ = await run([pin], "first")
+    sent, _, _ = await run([entry], "first")
 
     assert sent == [("out", {"id": "7", "title": "Soup", "extra_field": {"kept": True}})]
 
@@ -139,8 +148,8 @@ async def test_models_are_sent_as_json_without_empty_fields():
 async def test_a_bad_mode_or_limit_is_refused_naming_the_property(kwargs, field):
     arguments = {"mode": "each", "limit": 10, **kwargs}
 
-    with pytest.raises(PinterestInputError) as raised:
-        await send_items(RecordingNode().context(), Source([1]).iterate(), input=None, **arguments)
+    with pytest.raises(InputError) as raised:
+        await send_items(Node().context(), Source([1]).iterate(), input=None, **arguments)
 
     assert raised.value.field == field
 
@@ -154,23 +163,61 @@ def test_first_asks_the_client_for_one_item_only(mode, limit, expected):
     assert fetch_limit(mode, limit) == expected
 
 
-async def test_first_over_http_fetches_one_page_only():
-    async with StubApi().running() as stub, aiohttp.ClientSession() as session:
-        stub.on(
-            "GET",
-            "/boards",
-            pages(
-                {"items": [{"id": "1"}, {"id": "2"}], "bookmark": "next"},
-                {"items": [{"id": "3"}], "bookmark": None},
-            ),
-        )
-        client = PinterestClient(session, SwappingCredentials("pina_t"), api_base=stub.base)
-        node = RecordingNode()
+# -- a ListComponent in a flow, over a loopback API -----------------------------------------
 
-        count = await send_items(
-            node.context(), client.list_boards(limit=100), mode="first", limit=100, input={}
-        )
 
-    assert count == 1
-    assert node.sent == [("out", Board(id="1").model_dump(mode="json", exclude_none=True))]
-    assert len(stub.calls("GET", "/boards")) == 1
+async def listed(feed: Feed, properties: dict[str, Any]) -> list[Output]:
+    """Push one event into ``hook -> list`` (``test.feed.ListEntries``); what ``list`` sent."""
+    flow = {
+        "id": "f",
+        "components": {
+            "hook": {"type": "flowmixer.core.Webhook"},
+            "list": {
+                "type": "test.feed.ListEntries",
+                "source": {"in": {"hook": ["out"]}},
+                "config": {"properties": {"url": f"{feed.base}/cursor", **properties}},
+            },
+        },
+    }
+    outputs: list[Output] = []
+    async with Engine(MemoryStore(), on_output=outputs.append) as engine:
+        await engine.start_flow(validate_flow(flow, registry()))
+        await engine.push("f", "hook", {"q": "x"})
+        await engine.wait_idle()
+    return outputs
+
+
+@pytest.mark.parametrize(
+    ("properties", "expected"),
+    [
+        ({"outputMode": "each", "limit": 3}, [("out", "12"), ("out", "11"), ("out", "10")]),
+        ({"outputMode": "first"}, [("out", "12")]),
+        ({"outputMode": "array", "limit": 2}, [("out", ["12", "11"])]),
+    ],
+    ids=["each", "first", "array"],
+)
+async def test_a_list_component_on_the_sdk_sends_as_its_output_mode_says(properties, expected):
+    feed = Feed()
+    for n in range(12):
+        feed.add(float(n))
+    async with feed.running():
+        outputs = await listed(feed, properties)
+
+    def ids(payload: Any) -> Any:
+        return [e["id"] for e in payload["items"]] if "items" in payload else payload["id"]
+
+    assert [(o.port, ids(o.payload)) for o in outputs] == expected
+    sizes = [query["per_page"] for query in feed.asked("cursor")]
+    assert sizes == [
+        str(properties.get("limit", 100)) if properties["outputMode"] != "first" else "1"
+    ]
+
+
+async def test_a_list_component_with_nothing_to_list_sends_not_found_with_the_input():
+    feed = Feed()
+    async with feed.running():
+        outputs = await listed(feed, {"outputMode": "each"})
+
+    assert [(o.port, o.payload) for o in outputs] == [
+        ("notFound", {"count": 0, "input": {"q": "x"}})
+    ]
