@@ -21,7 +21,7 @@ import aiohttp
 from runtime.auth.account_names import check_account_name
 from runtime.auth.app_config import AppConfigStore
 from runtime.auth.loopback import loopback_login
-from runtime.auth.oauth2 import OAuth2Client, hooks_for
+from runtime.auth.oauth2 import OAuth2Client
 from runtime.auth.scopes import parse_scope_list, scopes_to_request
 from runtime.auth.secretbox import SecretBox
 from runtime.auth.states import LoginStates
@@ -167,7 +167,8 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
             config = AppConfigStore(store, box, registry.services())
             app = await config.require(service.service, ["clientId", "clientSecret"])
             async with aiohttp.ClientSession() as session:
-                client = OAuth2Client(service, app, session, hooks_for(service.service))
+                hooks = registry.oauth2_hooks(service.service)
+                client = OAuth2Client(service, app, session, hooks)
                 result = await loopback_login(
                     client,
                     LoginStates(store),
@@ -251,7 +252,8 @@ def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
                     revoked = "not revoked (no clientId/clientSecret configured)"
                 else:
                     async with aiohttp.ClientSession() as session:
-                        client = OAuth2Client(service, app, session, hooks_for(service.service))
+                        hooks = registry.oauth2_hooks(service.service)
+                        client = OAuth2Client(service, app, session, hooks)
                         done = [
                             await client.revoke(token)
                             for token in (tokens.refresh_token, tokens.access_token)
