@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 from pydantic import ValidationError
 
-from runtime.auth.oauth2 import OAuth2Hooks
 from runtime.component import Component
 from runtime.errors import Problem
 from runtime.manifest import HANDLER_PATTERN, ComponentManifest, ServiceManifest
@@ -27,6 +26,9 @@ from runtime.mapping import json_path
 from runtime.named_classes import import_named
 from runtime.problems import did_you_mean, json_type, parse_json, pydantic_problems
 from runtime.service_checks import alias_problems, load_hooks
+
+if TYPE_CHECKING:
+    from runtime.auth.oauth2 import OAuth2Hooks
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,14 +22,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from runtime.auth.oauth2 import OAuth2Hooks
 from runtime.component import Component
 from runtime.errors import ConfigurationError, ManifestError, Problem
 from runtime.manifest import ComponentManifest, ServiceManifest
 from runtime.manifest_loader import ManifestLoader, RegisteredComponent
 from runtime.plugins import PluginSource, discover
 from runtime.problems import did_you_mean
+
+if TYPE_CHECKING:
+    from runtime.auth.oauth2 import OAuth2Hooks
 
 __all__ = ["RegisteredComponent", "Registry", "UnknownComponentError"]
 
@@ -54,7 +57,6 @@ class Registry:
         self._components = {c.manifest.name: c for c in components}
         self._services = {s.service: s for s in services}
         self._hooks = dict(hooks or {})
-        self._default_hooks = OAuth2Hooks()
         self.broken: tuple[ManifestError, ...] = tuple(broken)
         """The plug-ins left out, each as the error listing its problems (``source`` names it)."""
 
@@ -125,10 +127,10 @@ class Registry:
         """The service manifest ``name`` (``vendor:service``), or ``None``."""
         return self._services.get(name)
 
-    def oauth2_hooks(self, service: str) -> OAuth2Hooks:
+    def oauth2_hooks(self, service: str) -> OAuth2Hooks | None:
         """The OAuth2 hooks of ``service``: those its manifest's ``oauth2.hooks`` names
-        (imported and made at load), else the defaults."""
-        return self._hooks.get(service, self._default_hooks)
+        (imported and made at load), or ``None`` (an OAuth2 client then uses the defaults)."""
+        return self._hooks.get(service)
 
     def __contains__(self, name: object) -> bool:
         return name in self._components

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from runtime.auth.oauth2 import OAuth2Hooks
 from runtime.manifest import ServiceManifest
 from runtime.mapping import json_path
 from runtime.named_classes import import_named
 from runtime.problems import did_you_mean
+
+if TYPE_CHECKING:
+    from runtime.auth.oauth2 import OAuth2Hooks
 
 
 def alias_problems(service: ServiceManifest) -> Iterator[tuple[str, str]]:
@@ -42,6 +45,10 @@ def load_hooks(service: ServiceManifest, folder: Path | None) -> OAuth2Hooks | N
     spec = service.oauth2.hooks if service.oauth2 is not None else None
     if spec is None:
         return None
+    # Imported here: the auth package (aiohttp's server, cryptography) is not needed to load
+    # manifests that name no hooks, and ``import runtime`` stays light.
+    from runtime.auth.oauth2 import OAuth2Hooks
+
     hooks = import_named(
         spec, OAuth2Hooks, noun="an OAuth2 hooks class", role="hooks", folder=folder
     )
