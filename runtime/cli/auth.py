@@ -55,8 +55,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         " and keep the account's tokens once approved. The scopes asked for are those the"
         " components of the flows given with --flow need; without --flow, those every"
         " component of the service needs except a raw API call's (MakeApiCall asks for its"
-        " scopes only when a given flow uses it); --scopes names them instead (older"
-        " Pinterest names such as read_public are mapped to v5 scopes). The redirect URI"
+        " scopes only when a given flow uses it); --scopes names them instead (older names"
+        " the service declares are mapped, e.g. Pinterest's read_public). The redirect URI"
         " http://127.0.0.1/auth/<service>/callback must be registered for the app.",
     )
     login.add_argument("service", metavar="SERVICE", help="e.g. pinterest or acme:pinterest")
