@@ -9,13 +9,14 @@ are snake_case.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_-]*\.[A-Z][A-Za-z0-9]*$")
 HANDLER_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+MODULE_PATTERN = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 PORT_PATTERN = re.compile(r"^[a-z][A-Za-z0-9_]*$")
 SEMVER_PATTERN = re.compile(r"^\d+\.\d+\.\d+$")
 
@@ -100,9 +101,7 @@ class ComponentManifest(_Model):
     @classmethod
     def _name(cls, value: str) -> str:
         if not NAME_PATTERN.match(value):
-            raise ValueError(
-                "must look like vendor.service.Component (e.g. acme.pinterest.CreatePin)"
-            )
+            raise ValueError("must look like vendor.service.Component (e.g. acme.shop.CreateOrder)")
         return value
 
     @field_validator("handler")
@@ -162,6 +161,19 @@ class OAuth2Settings(_Model):
     account_name_field: str | None = None
     # Scopes the profile call needs: every login asks for them, to name the account.
     profile_scopes: tuple[str, ...] = ()
+    refused_grant_statuses: tuple[Annotated[int, Field(ge=400, le=599)], ...] = ()
+    """HTTP statuses of the token endpoint that mean the code or refresh token is no good,
+    whatever the body says (an answer with OAuth's ``"error": "invalid_grant"`` always does)."""
+    hooks: str | None = None
+    """``package.module:Class`` of an :class:`~runtime.auth.oauth2.OAuth2Hooks` subclass, for
+    what these settings cannot say; imported by the manifest loader."""
+
+    @field_validator("hooks")
+    @classmethod
+    def _hooks(cls, value: str | None) -> str | None:
+        if value is not None and not HANDLER_PATTERN.match(value):
+            raise ValueError("must look like package.module:ClassName")
+        return value
 
 
 EVERY_CALL = "*"
@@ -207,4 +219,17 @@ class ServiceManifest(_Model):
     secret_keys: tuple[str, ...] = ()
     oauth2: OAuth2Settings | None = None
     scopes: tuple[str, ...] = ()
+    scope_aliases: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Older scope names a person may still give, each standing for some of ``scopes``
+    (checked by the manifest loader)."""
     quota: tuple[QuotaRule, ...] = ()
+    commands: str | None = None
+    """A module whose ``register(commands)`` adds the connector's sub-commands to
+    ``flowmixer`` (read from the file alone, see :mod:`runtime.cli.connector_commands`)."""
+
+    @field_validator("commands")
+    @classmethod
+    def _commands(cls, value: str | None) -> str | None:
+        if value is not None and not MODULE_PATTERN.match(value):
+            raise ValueError("must be a module path like package.module")
+        return value

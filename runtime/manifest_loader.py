@@ -1,19 +1,19 @@
 """Reading manifest files: each checked, every problem kept as ``(file, Problem)``.
 
 :class:`ManifestLoader` reads the ``*.json`` files of a root (``service.json`` files are service
-manifests, the others component manifests), imports the handlers, then :meth:`finish
-<ManifestLoader.finish>` checks what spans files. :class:`~runtime.registry.Registry` decides
-what a problem means: the whole set refused (built-in roots) or one plug-in left out.
+manifests, the others component manifests), imports the handlers and the services' OAuth2 hooks,
+then :meth:`finish <ManifestLoader.finish>` checks what spans files.
+:class:`~runtime.registry.Registry` decides what a problem means: the whole set refused
+(built-in roots) or one plug-in left out.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
@@ -23,8 +23,12 @@ from runtime.component import Component
 from runtime.errors import Problem
 from runtime.manifest import HANDLER_PATTERN, ComponentManifest, ServiceManifest
 from runtime.mapping import json_path
-from runtime.plugins import shadowed
+from runtime.named_classes import import_named
 from runtime.problems import did_you_mean, json_type, parse_json, pydantic_problems
+from runtime.service_checks import alias_problems, load_hooks
+
+if TYPE_CHECKING:
+    from runtime.auth.oauth2 import OAuth2Hooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,7 @@ class ManifestLoader:
         self.folder = folder  # a plug-in folder, whose handler modules must import from it
         self.found: list[tuple[str, Problem]] = []
         self.services: dict[str, tuple[ServiceManifest, str]] = {}
+        self.hooks: dict[str, OAuth2Hooks] = {}  # of the services whose manifest names some
         self.pending: list[tuple[ComponentManifest, type[Component], str, str]] = []
 
     def sorted_problems(self) -> list[Problem]:
@@ -97,6 +102,15 @@ class ManifestLoader:
             )
             return
         self.services[service.service] = (service, rel)
+        for path, message in alias_problems(service):
+            self.report(rel, path, message)
+        try:
+            hooks = load_hooks(service, self.folder)
+        except ValueError as exc:
+            self.report(rel, "$.oauth2.hooks", str(exc))
+            return
+        if hooks is not None:
+            self.hooks[service.service] = hooks
 
     def read_component(self, rel: str, source: str, data: dict[str, Any]) -> None:
         # The schema and handler checks read the raw data, so they run (and report) even when
@@ -114,12 +128,10 @@ class ManifestLoader:
         spec = data.get("handler")
         if not isinstance(spec, str) or not HANDLER_PATTERN.match(spec):
             return  # reported by the model
-        clash = None if self.folder is None else shadowed(spec.partition(":")[0], self.folder)
-        if clash is not None:
-            self.report(rel, "$.handler", clash)
-            return
         try:
-            handler = _import_handler(spec)
+            handler = import_named(
+                spec, Component, noun="a component class", role="a handler", folder=self.folder
+            )
         except ValueError as exc:
             self.report(rel, "$.handler", str(exc))
             return
@@ -226,25 +238,3 @@ def _schema_problems(data: dict[str, Any]) -> Iterator[tuple[str, str]]:
         except SchemaError as exc:
             where = json_path(path, *exc.absolute_path)
             yield where, f"is not a valid JSON Schema: {exc.message}"
-
-
-def _import_handler(spec: str) -> type[Component]:
-    """The class named by ``module:Class``; ``ValueError`` with a sentence when it is unusable."""
-    module_name, _, attribute = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # any failure while importing a handler makes the manifest unusable
-        raise ValueError(
-            f'names the module "{module_name}", which cannot be imported'
-            f" ({type(exc).__name__}: {exc})"
-        ) from None
-    handler = getattr(module, attribute, None)
-    if handler is None:
-        hint = did_you_mean(attribute, [n for n in vars(module) if not n.startswith("_")])
-        raise ValueError(f'names "{attribute}", which module "{module_name}" lacks{hint}')
-    if not (isinstance(handler, type) and issubclass(handler, Component)):
-        raise ValueError(
-            f'names "{spec}", which is not a component class;'
-            " a handler must be a subclass of runtime.component.Component"
-        )
-    return handler

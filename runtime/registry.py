@@ -5,7 +5,8 @@ package, wherever flowmixer is installed): ``service.json`` files are service ma
 others component manifests. It refuses the whole set with one :class:`ManifestError` listing
 every problem in every file, each as ``<file> <JSON path>``. A component's ``auth.service``
 must name a service of the set, and its scopes and quota resources must be ones that service
-lists (when it lists any).
+lists (when it lists any). A service's ``scopeAliases`` must stand for its own scopes, and the
+class its ``oauth2.hooks`` names is imported and made at load (:meth:`Registry.oauth2_hooks`).
 
 With no roots it also reads the plug-ins (:mod:`runtime.plugins`): installed packages with a
 ``flowmixer.components`` entry point and the folders of ``FLOWMIXER_COMPONENTS_PATH``. A broken
@@ -17,10 +18,11 @@ is taken already (by a built-in or an earlier plug-in) is one of its problems, n
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runtime.component import Component
 from runtime.errors import ConfigurationError, ManifestError, Problem
@@ -28,6 +30,9 @@ from runtime.manifest import ComponentManifest, ServiceManifest
 from runtime.manifest_loader import ManifestLoader, RegisteredComponent
 from runtime.plugins import PluginSource, discover
 from runtime.problems import did_you_mean
+
+if TYPE_CHECKING:
+    from runtime.auth.oauth2 import OAuth2Hooks
 
 __all__ = ["RegisteredComponent", "Registry", "UnknownComponentError"]
 
@@ -47,9 +52,11 @@ class Registry:
         components: Iterable[RegisteredComponent] = (),
         services: Iterable[ServiceManifest] = (),
         broken: Iterable[ManifestError] = (),
+        hooks: Mapping[str, OAuth2Hooks] | None = None,
     ) -> None:
         self._components = {c.manifest.name: c for c in components}
         self._services = {s.service: s for s in services}
+        self._hooks = dict(hooks or {})
         self.broken: tuple[ManifestError, ...] = tuple(broken)
         """The plug-ins left out, each as the error listing its problems (``source`` names it)."""
 
@@ -77,10 +84,11 @@ class Registry:
         if loader.found:
             raise ManifestError(", ".join(str(r) for r in chosen), loader.sorted_problems())
         services = {name: service for name, (service, _) in loader.services.items()}
+        hooks = dict(loader.hooks)
         if plugins is None:
             plugins = () if roots else discover()
-        added, broken = _load_plugins(plugins, components, services)
-        return cls([*components, *added], services.values(), broken)
+        added, broken = _load_plugins(plugins, components, services, hooks)
+        return cls([*components, *added], services.values(), broken, hooks)
 
     def get(self, name: str) -> ComponentManifest:
         """The manifest of component ``name``; :class:`UnknownComponentError` if there is none."""
@@ -119,6 +127,11 @@ class Registry:
         """The service manifest ``name`` (``vendor:service``), or ``None``."""
         return self._services.get(name)
 
+    def oauth2_hooks(self, service: str) -> OAuth2Hooks | None:
+        """The OAuth2 hooks of ``service``: those its manifest's ``oauth2.hooks`` names
+        (imported and made at load), or ``None`` (an OAuth2 client then uses the defaults)."""
+        return self._hooks.get(service)
+
     def __contains__(self, name: object) -> bool:
         return name in self._components
 
@@ -137,11 +150,12 @@ def _load_plugins(
     plugins: Sequence[PluginSource],
     builtin: list[RegisteredComponent],
     services: dict[str, ServiceManifest],
+    hooks: dict[str, OAuth2Hooks],
 ) -> tuple[list[RegisteredComponent], list[ManifestError]]:
     """The components of every plug-in that has no problem, and an error for each that has.
 
-    ``services`` (the built-in ones) gains the services of the plug-ins that read cleanly; a
-    plug-in may name a service that another plug-in defines.
+    ``services`` (the built-in ones) gains the services of the plug-ins that read cleanly, and
+    ``hooks`` their OAuth2 hooks; a plug-in may name a service that another plug-in defines.
     """
     loaders: list[tuple[PluginSource, ManifestLoader]] = []
     owners = {name: "the built-in manifests" for name in services}
@@ -163,6 +177,7 @@ def _load_plugins(
             for name, (service, _) in loader.services.items():
                 services[name] = service
                 owners[name] = f"the plug-in {plugin.origin}"
+            hooks.update(loader.hooks)
         loaders.append((plugin, loader))
     taken = {c.manifest.name: f"the built-in {c.source}" for c in builtin}
     added: list[RegisteredComponent] = []
@@ -177,6 +192,7 @@ def _load_plugins(
             for name in loader.services:  # what a left-out plug-in defines is not offered
                 if services.get(name) is loader.services[name][0]:
                     del services[name]
+                    hooks.pop(name, None)
             continue
         taken = mine
         added.extend(accepted)

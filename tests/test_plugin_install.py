@@ -31,6 +31,7 @@ class Plugin:
     component: str
     origin: str
     expected: str
+    command: tuple[str, str, str]  # the sub-command its service manifest adds, text, output
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,7 @@ def plugin(request: pytest.FixtureRequest, tmp_path: Path) -> Plugin:
             "shoutco.text.Shout",
             'package "flowmixer-shout" (entry point shout = flowmixer_shout)',
             "HELLO!",
+            ("shout", "Hello", "HELLO!"),
         )
     folder = FIXTURES / "plugin_folder"
     return Plugin(
@@ -76,6 +78,7 @@ def plugin(request: pytest.FixtureRequest, tmp_path: Path) -> Plugin:
         "whisperco.text.Whisper",
         f"folder {folder} (FLOWMIXER_COMPONENTS_PATH)",
         "hello",
+        ("whisper", "Hello", "hello"),
     )
 
 
@@ -183,3 +186,32 @@ async def test_serve_names_a_broken_plugin_and_deploys_flows_of_the_others(tmp_p
     log = "".join(server.lines)
     assert f"flowmixer: warning: plug-in folder {broken} (FLOWMIXER_COMPONENTS_PATH)" in log
     assert "  - Bad.json $.name:" in log
+
+
+def test_a_plugins_service_manifest_adds_a_sub_command_to_flowmixer(plugin, tmp_path):
+    name, text, expected = plugin.command
+    helped = flowmixer(plugin.env, "--help", cwd=tmp_path)
+    assert helped.returncode == 0, helped.stderr
+    assert name in helped.stdout
+    done = flowmixer(plugin.env, name, text, cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (0, expected + "\n", "")
+
+
+def test_a_plugin_whose_commands_fail_is_named_on_stderr_and_hides_no_other_command(
+    installed, tmp_path
+):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    service = {"service": "brokenco:api", "label": "Broken", "commands": "brokenco_cli"}
+    (broken / "service.json").write_text(json.dumps(service))
+    (broken / "brokenco_cli.py").write_text("raise ImportError('no such thing')\n")
+    env = child_env(tmp_path, python_path=[installed], components_path=str(broken))
+    done = flowmixer(env, "shout", "still here", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "STILL HERE!\n")
+    assert done.stderr == (
+        f"flowmixer: warning: plug-in folder {broken} (FLOWMIXER_COMPONENTS_PATH): service.json"
+        ' $.commands: the module "brokenco_cli" could not add its commands (ImportError: no'
+        " such thing); the other commands are available\n"
+    )
+    demo = flowmixer(env, "demo", "--help", cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr

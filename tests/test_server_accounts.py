@@ -148,7 +148,7 @@ async def test_flows_use_a_connected_account_before_an_environment_token(
         vault = TokenVault(store, box)
         config = AppConfigStore(store, box, registry.services(), {})
         await config.set(SERVICE, {"clientId": "acme-app", "clientSecret": CLIENT_SECRET})
-        before = await AccountCredentials.create(registry, config, vault, session, {}, environ)
+        before = await AccountCredentials.create(registry, config, vault, session, environ)
         from_environment = before(manifest)
         await vault.save(SERVICE, "acme_shop", tokens)
         await before.reload()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from runtime.auth.credentials import AuthProvider
 from runtime.auth.loopback import loopback_login
-from runtime.auth.oauth2 import OAuth2Client, hooks_for
+from runtime.auth.oauth2 import OAuth2Client
 from runtime.auth.secretbox import SecretBox
 from runtime.auth.states import LoginStates
 from runtime.auth.vault import TokenVault
@@ -57,7 +57,7 @@ async def connect(
         "apiBase": f"{base}/v5",
         "authorizeUrl": f"{base}/oauth/",
     }
-    client = OAuth2Client(service, app, session, hooks_for(service.service))
+    client = OAuth2Client(service, app, session)  # its manifest says all: no oauth2.hooks
     vault = TokenVault(store, box)
     browsing: set[asyncio.Task[None]] = set()
 

@@ -22,8 +22,8 @@ from runtime.auth.account_names import AccountNameError, check_account_name
 from runtime.auth.app_config import AppConfigStore, env_var
 from runtime.auth.credentials import AuthProvider, VaultCredentials
 from runtime.auth.loopback import LoginError, LoginResult, loopback_login
-from runtime.auth.oauth2 import InvalidGrantError, OAuth2Client, OAuth2Error, OAuth2Hooks, hooks_for
-from runtime.auth.scopes import LEGACY_SCOPES, normalize_scopes, scopes_to_request
+from runtime.auth.oauth2 import InvalidGrantError, OAuth2Client, OAuth2Error, OAuth2Hooks
+from runtime.auth.scopes import normalize_scopes, scopes_to_request
 from runtime.auth.secretbox import SecretBox, generate_key
 from runtime.auth.states import LoginStateError, LoginStates, PendingLogin
 from runtime.auth.vault import (
@@ -35,7 +35,6 @@ from runtime.auth.vault import (
 )
 
 __all__ = [
-    "LEGACY_SCOPES",
     "AccountExistsError",
     "AccountNameError",
     "AccountRecord",
@@ -58,7 +57,6 @@ __all__ = [
     "check_account_name",
     "env_var",
     "generate_key",
-    "hooks_for",
     "loopback_login",
     "normalize_scopes",
     "scopes_to_request",

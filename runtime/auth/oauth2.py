@@ -3,7 +3,8 @@
 :class:`OAuth2Client` builds the authorize URL, exchanges a code, refreshes, revokes and asks
 the service for the account's name. What differs between services is in the manifest (URLs,
 scope delimiter, client authentication, extra token parameters, profile URL and name field);
-what the manifest cannot say goes in small :class:`OAuth2Hooks`.
+what the manifest cannot say goes in small :class:`OAuth2Hooks` that the manifest names
+(``oauth2.hooks``).
 
 The app's configuration (``clientId``, ``clientSecret``) may also override ``authorizeUrl``,
 ``tokenUrl`` and ``apiBase`` (an emulator or a sandbox): URLs of the manifest under its
@@ -14,10 +15,9 @@ client secret.
 from __future__ import annotations
 
 import base64
-import importlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
@@ -36,34 +36,23 @@ class InvalidGrantError(ReauthorizeError):
     """The service refused a code or refresh token: the account has to be connected again."""
 
 
-# The hooks of the connectors' services, imported by name so the runtime does not depend on them.
-SERVICE_HOOKS: Final[Mapping[str, str]] = {
-    "acme:pinterest": "components.pinterest.auth_hooks:PinterestHooks",
-}
-
-
-def hooks_for(service: str) -> OAuth2Hooks:
-    """The hooks of ``service`` (the defaults when it has none)."""
-    path = SERVICE_HOOKS.get(service)
-    if path is None:
-        return OAuth2Hooks()
-    module, _, name = path.partition(":")
-    hooks = getattr(importlib.import_module(module), name)()
-    if not isinstance(hooks, OAuth2Hooks):
-        raise ConfigurationError(f"{path} is not an OAuth2Hooks class")
-    return hooks
-
-
 class OAuth2Hooks:
-    """What a service does differently from the manifest-driven defaults; override as needed."""
+    """What a service does differently from what its manifest's ``oauth2`` settings can say.
+
+    A service manifest names its subclass in ``oauth2.hooks`` (``"package.module:Class"``); the
+    manifest loader imports it and makes one with no arguments. Override only what differs.
+    """
 
     def token_params(self, grant_type: str, settings: OAuth2Settings) -> dict[str, str]:
         """Extra form fields of a token request (default: the manifest's ``extraTokenParams``)."""
         return dict(settings.extra_token_params)
 
-    def refused_grant(self, status: int, body: Any) -> bool:
-        """Whether a failed token request means the code or refresh token is no good."""
-        return status == 400 or (isinstance(body, dict) and body.get("error") == "invalid_grant")
+    def refused_grant(self, status: int, body: Any, settings: OAuth2Settings) -> bool:
+        """Whether a failed token request means the code or refresh token is no good (default:
+        a status of ``refusedGrantStatuses``, or OAuth's ``"error": "invalid_grant"``)."""
+        if status in settings.refused_grant_statuses:
+            return True
+        return isinstance(body, dict) and body.get("error") == "invalid_grant"
 
     def account_name(self, profile: Any, field: str | None) -> str:
         """The account's name in the profile answer."""
@@ -215,7 +204,7 @@ class OAuth2Client:
         if status != 200:
             why = _error_text(body)
             what = "authorization code" if grant_type == "authorization_code" else "refresh token"
-            if self._hooks.refused_grant(status, body):
+            if self._hooks.refused_grant(status, body, self._settings):
                 raise InvalidGrantError(
                     f"{self.service} refused the {what} (HTTP {status}{': ' + why if why else ''});"
                     " connect the account again"

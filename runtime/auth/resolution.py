@@ -8,7 +8,6 @@ configuration changes, so flows started afterwards use them.
 
 from __future__ import annotations
 
-import importlib
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,7 @@ import aiohttp
 
 from runtime.auth.app_config import AppConfigStore
 from runtime.auth.credentials import AuthProvider
-from runtime.auth.oauth2 import OAuth2Client, OAuth2Hooks
+from runtime.auth.oauth2 import OAuth2Client
 from runtime.auth.secretbox import SecretBox
 from runtime.auth.vault import TokenVault
 from runtime.credentials import environment_credentials, token_variable
@@ -35,22 +34,6 @@ if TYPE_CHECKING:
     from runtime.stores.sqlite import SQLiteStore
     from runtime.telemetry import Telemetry
 
-# Connectors' OAuth2 particulars, imported by name (the runtime does not depend on them).
-HOOKS = {"acme:pinterest": ("components.pinterest.auth_hooks", "PinterestHooks")}
-
-
-def connector_hooks() -> dict[str, OAuth2Hooks]:
-    """The hooks of the connectors that are installed."""
-    found: dict[str, OAuth2Hooks] = {}
-    for service, (module, name) in HOOKS.items():
-        try:
-            hooks = getattr(importlib.import_module(module), name)()
-        except ImportError:
-            continue
-        if isinstance(hooks, OAuth2Hooks):
-            found[service] = hooks
-    return found
-
 
 class _Apps:
     """Where OAuth2 clients come from: the services' manifests and their app configuration."""
@@ -60,12 +43,10 @@ class _Apps:
         registry: Registry,
         app_config: AppConfigStore,
         session: aiohttp.ClientSession,
-        hooks: Mapping[str, OAuth2Hooks],
     ) -> None:
         self._registry = registry
         self._app_config = app_config
         self._session = session
-        self._hooks = hooks
 
     async def clients(self) -> tuple[dict[str, OAuth2Client], dict[str, str]]:
         """A client per configured service, and why each other OAuth2 service has none."""
@@ -79,7 +60,8 @@ class _Apps:
             except ConfigurationError as exc:
                 unconfigured[service] = str(exc)  # its flows may still use environment tokens
                 continue
-            clients[service] = OAuth2Client(manifest, app, self._session, self._hooks.get(service))
+            hooks = self._registry.oauth2_hooks(service)
+            clients[service] = OAuth2Client(manifest, app, self._session, hooks)
         return clients, unconfigured
 
     async def api_bases(self) -> dict[str, str]:
@@ -120,14 +102,13 @@ class AccountCredentials:
         app_config: AppConfigStore,
         vault: TokenVault,
         session: aiohttp.ClientSession,
-        hooks: Mapping[str, OAuth2Hooks],
         environ: Mapping[str, str] | None = None,
         *,
         telemetry: Telemetry = NO_TELEMETRY,
     ) -> AccountCredentials:
         """One OAuth2 client per configured service; ``environ`` defaults to ``os.environ``.
         Token refreshes are counted in ``telemetry``."""
-        apps = _Apps(registry, app_config, session, hooks)
+        apps = _Apps(registry, app_config, session)
         clients, unconfigured = await apps.clients()
         provider = AuthProvider(vault, clients, telemetry=telemetry)
         await provider.load()
@@ -219,7 +200,6 @@ async def local_credentials(
             AppConfigStore(store, box, registry.services()),
             TokenVault(store, box),
             session,
-            connector_hooks(),
         )
         if account is None:
             yield credentials
@@ -227,8 +207,13 @@ async def local_credentials(
         known = await credentials.provider.load()
         if account not in {record.name for record in known}:
             connected = ", ".join(sorted(r.name for r in known)) or "none"
+            logins = " or ".join(
+                f"`flowmixer auth login {name.split(':', 1)[-1]} --account {account}`"
+                for name, service in sorted(registry.services().items())
+                if service.oauth2 is not None
+            )
             raise ConfigurationError(
-                f"no account {account!r} is connected (connected: {connected});"
-                f" connect it with `flowmixer auth login SERVICE --account {account}`"
+                f"no account {account!r} is connected (connected: {connected})"
+                + (f"; connect it with {logins}" if logins else "")
             )
         yield credentials.for_account(account)

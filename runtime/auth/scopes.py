@@ -5,45 +5,22 @@ privilege: nothing that no component needs): those of the given flows (``--flow`
 component of the service except those whose manifest says ``"requestByDefault": false`` (a raw
 API call that could reach any endpoint asks for its scopes only when a flow uses it), unless a
 person names the scopes (``--scopes``).
-Named scopes may use Pinterest's older names; they are mapped to v5 scopes as below (Pinterest
-publishes no official mapping; this one follows the endpoints each old scope covered):
-
-=====================================  ==============================================
-older name                             v5 scopes
-=====================================  ==============================================
-``read_public``                        ``boards:read``, ``pins:read``, ``user_accounts:read``
-``write_public``                       ``boards:write``, ``pins:write``, ``boards:read``,
-                                       ``pins:read``
-``read_secret``                        ``boards:read_secret``, ``pins:read_secret``
-``write_secret``                       ``boards:write_secret``, ``pins:write_secret``
-``read_users``, ``read_relationships``   ``user_accounts:read``
-``write_users``, ``write_relationships`` ``user_accounts:write``
-=====================================  ==============================================
+Named scopes may use older names the service manifest declares (``scopeAliases``), each
+mapped to the scopes it stands for.
 
 A name that is neither a scope of the service nor an older name is refused, naming the valid
-ones.
+ones (and the older names, when the service has any).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Final
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from runtime.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from runtime.manifest import ComponentManifest, ServiceManifest
-
-LEGACY_SCOPES: Final[Mapping[str, tuple[str, ...]]] = {
-    "read_public": ("boards:read", "pins:read", "user_accounts:read"),
-    "write_public": ("boards:write", "pins:write", "boards:read", "pins:read"),
-    "read_secret": ("boards:read_secret", "pins:read_secret"),
-    "write_secret": ("boards:write_secret", "pins:write_secret"),
-    "read_users": ("user_accounts:read",),
-    "read_relationships": ("user_accounts:read",),
-    "write_users": ("user_accounts:write",),
-    "write_relationships": ("user_accounts:write",),
-}
 
 
 def declared_scopes(
@@ -69,23 +46,24 @@ def parse_scope_list(text: str) -> list[str]:
 
 
 def normalize_scopes(service: ServiceManifest, names: Iterable[str]) -> tuple[str, ...]:
-    """``names`` as v5 scopes of ``service`` (older names mapped), sorted and unique.
+    """``names`` as scopes of ``service`` (its ``scopeAliases`` mapped), sorted and unique.
 
     :class:`ConfigurationError` names every unknown scope and lists the valid names.
     """
     known = set(service.scopes)
+    aliases = service.scope_aliases
     result: set[str] = set()
     unknown: list[str] = []
     for name in names:
         if name in known:
             result.add(name)
-        elif name in LEGACY_SCOPES and set(LEGACY_SCOPES[name]) <= known:
-            result.update(LEGACY_SCOPES[name])
+        elif name in aliases and set(aliases[name]) <= known:
+            result.update(aliases[name])
         else:
             unknown.append(name)
     if unknown:
         valid = ", ".join(service.scopes) or "none"
-        older = ", ".join(LEGACY_SCOPES) if set(service.scopes) & _LEGACY_TARGETS else ""
+        older = ", ".join(aliases)
         raise ConfigurationError(
             f"{service.service} has no scope {', '.join(map(repr, unknown))}; its scopes are: "
             f"{valid}" + (f" (older names also accepted: {older})" if older else "")
@@ -110,6 +88,3 @@ def scopes_to_request(
         return normalize_scopes(service, [*override, *profile])
     declared = declared_scopes(service, components, in_flows=in_flows)
     return normalize_scopes(service, [*declared, *profile])
-
-
-_LEGACY_TARGETS: Final = frozenset(s for scopes in LEGACY_SCOPES.values() for s in scopes)

@@ -25,6 +25,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from runtime import __version__
+from runtime.cli.connector_commands import add_connector_commands
 from runtime.cli.usage import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from runtime.errors import FlowmixerError
 from runtime.logging import configure_logging
@@ -33,8 +34,8 @@ from runtime.settings import Settings
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-# Modules that add sub-commands, each with ``register(commands)``: the runtime's own, then the
-# connectors' (imported here by name so the runtime does not depend on them otherwise).
+# The runtime's modules that add sub-commands, each with ``register(commands)``; the connectors'
+# follow, named by their service manifests (runtime.cli.connector_commands).
 COMMAND_MODULES = (
     "runtime.cli.inspect",
     "runtime.cli.run",
@@ -45,7 +46,6 @@ COMMAND_MODULES = (
     "runtime.cli.auth",
     "runtime.cli.deploy",
     "runtime.cli.new",
-    "components.pinterest.cli",
 )
 
 EXIT_OK = 0
@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(commands)
+    add_connector_commands(commands)
     for sub in _subcommands(parser):
         # Given after the command's name too; SUPPRESS keeps an absent one from hiding the
         # value given before it.

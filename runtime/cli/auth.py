@@ -21,7 +21,7 @@ import aiohttp
 from runtime.auth.account_names import check_account_name
 from runtime.auth.app_config import AppConfigStore
 from runtime.auth.loopback import loopback_login
-from runtime.auth.oauth2 import OAuth2Client, hooks_for
+from runtime.auth.oauth2 import OAuth2Client
 from runtime.auth.scopes import parse_scope_list, scopes_to_request
 from runtime.auth.secretbox import SecretBox
 from runtime.auth.states import LoginStates
@@ -55,8 +55,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         " and keep the account's tokens once approved. The scopes asked for are those the"
         " components of the flows given with --flow need; without --flow, those every"
         " component of the service needs except a raw API call's (MakeApiCall asks for its"
-        " scopes only when a given flow uses it); --scopes names them instead (older"
-        " Pinterest names such as read_public are mapped to v5 scopes). The redirect URI"
+        " scopes only when a given flow uses it); --scopes names them instead (older names"
+        " the service declares are mapped, e.g. Pinterest's read_public). The redirect URI"
         " http://127.0.0.1/auth/<service>/callback must be registered for the app.",
     )
     login.add_argument("service", metavar="SERVICE", help="e.g. pinterest or acme:pinterest")
@@ -167,7 +167,8 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
             config = AppConfigStore(store, box, registry.services())
             app = await config.require(service.service, ["clientId", "clientSecret"])
             async with aiohttp.ClientSession() as session:
-                client = OAuth2Client(service, app, session, hooks_for(service.service))
+                hooks = registry.oauth2_hooks(service.service)
+                client = OAuth2Client(service, app, session, hooks)
                 result = await loopback_login(
                     client,
                     LoginStates(store),
@@ -251,7 +252,8 @@ def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
                     revoked = "not revoked (no clientId/clientSecret configured)"
                 else:
                     async with aiohttp.ClientSession() as session:
-                        client = OAuth2Client(service, app, session, hooks_for(service.service))
+                        hooks = registry.oauth2_hooks(service.service)
+                        client = OAuth2Client(service, app, session, hooks)
                         done = [
                             await client.revoke(token)
                             for token in (tokens.refresh_token, tokens.access_token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from runtime.auth.app_config import AppConfigStore
-from runtime.auth.resolution import AccountCredentials, connector_hooks
+from runtime.auth.resolution import AccountCredentials
 from runtime.auth.states import LoginStates
 from runtime.auth.vault import TokenVault
 from runtime.engine import QUEUE_SIZE, Engine
@@ -54,12 +54,11 @@ async def assemble(
     ``broker`` (default: in-memory) is the caller's to close, after the engine. ``queue_size``
     bounds each component's channel; ``intake`` says how long a webhook event waits for room
     and how long idempotency keys count (default :class:`HookIntake`'s)."""
-    hooks = connector_hooks()
     vault = TokenVault(store, box)
     app_config = AppConfigStore(store, box, registry.services(), environ)
     metrics = Metrics()
     credentials = await AccountCredentials.create(
-        registry, app_config, vault, session, hooks, environ, telemetry=metrics
+        registry, app_config, vault, session, environ, telemetry=metrics
     )
     quotas = Quotas(await configured_rules(registry.services(), app_config))
     engine = Engine(
@@ -90,7 +89,7 @@ async def assemble(
         logger=logger,
         vault=vault,
         app_config=app_config,
-        logins=OAuthLogins(LoginStates(store), hooks, on_connected=credentials.reload),
+        logins=OAuthLogins(LoginStates(store), on_connected=credentials.reload),
         reload_credentials=reload,
         intake=intake or HookIntake(),
     )

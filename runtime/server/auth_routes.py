@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import html
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,7 @@ import aiohttp
 from aiohttp import web
 
 from runtime.auth.account_names import check_account_name
-from runtime.auth.oauth2 import OAuth2Client, OAuth2Hooks
+from runtime.auth.oauth2 import OAuth2Client
 from runtime.auth.scopes import parse_scope_list, scopes_to_request
 from runtime.auth.states import LoginStateError
 from runtime.auth.vault import AccountExistsError, already_connected
@@ -50,12 +50,10 @@ BINDING_COOKIE = "flowmixer_login"
 class OAuthLogins:
     """What browser logins need besides the vault and the app configuration.
 
-    ``hooks`` holds each service's OAuth2 particulars (a service without gets the defaults);
     ``on_connected`` runs after an account is stored (the server reloads its accounts).
     """
 
     states: LoginStates
-    hooks: Mapping[str, OAuth2Hooks]
     on_connected: Callable[[], Awaitable[object]] | None = None
 
 
@@ -90,7 +88,7 @@ async def _client(
         app = await ctx.app_config.require(manifest.service, ["clientId", "clientSecret"])
     except ConfigurationError as exc:
         raise fail(503, str(exc)) from None
-    return OAuth2Client(manifest, app, session, logins.hooks.get(manifest.service))
+    return OAuth2Client(manifest, app, session, ctx.registry.oauth2_hooks(manifest.service))
 
 
 def _replace(request: web.Request) -> bool:

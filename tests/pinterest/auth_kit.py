@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.pinterest.auth_hooks import PinterestHooks
 from runtime.auth import SecretBox, TokenVault, generate_key
 from runtime.auth.credentials import AuthProvider
 from runtime.auth.loopback import LoginResult, loopback_login
@@ -85,10 +84,12 @@ async def auth_kit(harness: EmulatorHarness, tmp_path: Path) -> AsyncIterator[Au
     async with await SQLiteStore.open(tmp_path / "flowmixer.db") as store:
         box = SecretBox([generate_key()])
         vault = TokenVault(store, box)
-        manifest = Registry.load().service(SERVICE)
+        registry = Registry.load()
+        manifest = registry.service(SERVICE)
         assert manifest is not None
+        hooks = registry.oauth2_hooks(SERVICE)
         client = OAuth2Client(
-            manifest, app_config(harness), harness.session, PinterestHooks(), clock=harness.clock
+            manifest, app_config(harness), harness.session, hooks, clock=harness.clock
         )
         provider = AuthProvider(vault, {SERVICE: client}, clock=harness.clock)
         yield AuthKit(

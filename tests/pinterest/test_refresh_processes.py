@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from components.pinterest.auth_hooks import PinterestHooks
 from runtime.auth.credentials import REFRESH_MARGIN, AuthProvider
 from runtime.auth.oauth2 import OAuth2Client
 from runtime.auth.vault import CONNECTED, NEEDS_REAUTHORIZATION, TokenSet, TokenVault
 from runtime.errors import ReauthorizeError
+from runtime.registry import Registry
 from runtime.stores.sqlite import SQLiteStore
 from tests.pinterest.auth_kit import SERVICE, AuthKit, app_config, auth_kit
 from tests.pinterest.emulator_harness import MakeEmulator
@@ -44,7 +44,7 @@ class RacedClient(OAuth2Client):
             kit.client.manifest,
             app_config(kit.harness),
             kit.harness.session,
-            PinterestHooks(),
+            Registry.load().oauth2_hooks(SERVICE),
             clock=kit.harness.clock,
         )
         self._first: AuthProvider | None = first
