@@ -26,14 +26,21 @@ from components.pinterest.lookups import pin_lookup
 from components.pinterest.pins import pin_body
 from runtime.component import Component, Context
 from runtime.connector import InputError, NotFoundError
+from runtime.connector.answers import DEFAULT_ERRORS, Rule, classify, only
+from runtime.connector.errors import ForbiddenError, TransportError
 from runtime.connector.idempotent import create_once, reuse
 from runtime.effects import Effect
-from runtime.errors import CancelError, RetryError
 
 MEDIA_KINDS: Final = ("imageUrl", "imageBase64", "images", "videoUrl")
 VIDEO_COVERS: Final = ("coverImageUrl", "coverImageKeyFrameTime")
 _CHUNK: Final = 1 << 16
 _DOWNLOAD_TIMEOUT: Final = aiohttp.ClientTimeout(total=600, sock_connect=30, sock_read=60)
+
+DOWNLOAD_ERRORS: Final = DEFAULT_ERRORS.with_rules(
+    # The video's server gets no token of ours: its 401 refuses the address, like a 403.
+    Rule("401", only(401), ForbiddenError),
+)
+"""How a video download's error answers are classified: the default table, 401 refused."""
 
 
 def media_kind(message: Mapping[str, Any]) -> str:
@@ -68,17 +75,22 @@ def image_source(kind: str, message: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def download(session: aiohttp.ClientSession, url: str, max_bytes: int) -> tuple[bytes, str]:
-    """The bytes and content type at ``url``; the address is never quoted (it may be signed)."""
+    """The bytes and content type at ``url``; the address is never quoted (it may be signed).
+
+    An error answer is classified by :data:`DOWNLOAD_ERRORS`, as every answer is.
+    """
     too_big = f"the video is larger than {max_bytes:,} bytes"
     try:
         async with session.get(url, timeout=_DOWNLOAD_TIMEOUT) as response:
             if response.status >= 400:
-                failed = (
-                    RetryError
-                    if response.status in (408, 429) or response.status >= 500
-                    else CancelError
+                raise classify(
+                    response.status,
+                    None,
+                    response.headers,
+                    label="video server",
+                    table=DOWNLOAD_ERRORS,
+                    request="videoUrl: downloading the video",
                 )
-                raise failed(f"videoUrl: downloading the video failed with HTTP {response.status}")
             if (response.content_length or 0) > max_bytes:
                 raise InputError("videoUrl", too_big)
             data = bytearray()
@@ -90,7 +102,9 @@ async def download(session: aiohttp.ClientSession, url: str, max_bytes: int) -> 
     except aiohttp.InvalidURL as exc:
         raise InputError("videoUrl", "is not a valid address") from exc
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise RetryError(f"videoUrl: downloading the video failed ({type(exc).__name__})") from exc
+        raise TransportError(
+            f"videoUrl: downloading the video failed ({type(exc).__name__})"
+        ) from exc
 
 
 async def upload_video(context: Context, client: PinterestClient, url: str, effect: Effect) -> str:
