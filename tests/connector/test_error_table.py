@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -49,6 +50,18 @@ def expected_step(status: int) -> str:
 
 def test_the_table_in_the_answers_docstring_is_the_default_table_with_its_computed_steps():
     assert documented_rows(answers_module.__doc__) == computed_rows(DEFAULT_ERRORS.rules)
+
+
+def test_the_table_in_the_architecture_document_is_the_default_table_with_its_computed_steps():
+    doc = (Path(__file__).parents[2] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = re.findall(
+        r"^\| (\d{3}|other 4xx|5xx|no answer|other) \| `(\w+Error)`"
+        r" \| (retry|wait|dead-letter|re-authorize) \|",
+        doc,
+        flags=re.MULTILINE,
+    )
+
+    assert rows == computed_rows(DEFAULT_ERRORS.rules)
 
 
 @pytest.mark.parametrize(
