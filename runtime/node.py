@@ -22,14 +22,12 @@ from runtime.deadlines import Call, overran
 from runtime.effects import EffectLedger
 from runtime.envelope import Envelope, new_id
 from runtime.errors import (
-    CancelError,
-    DeferError,
     EngineError,
     InvalidInputError,
-    ReauthorizeError,
     RetryError,
 )
 from runtime.redaction import redact_text
+from runtime.retry import next_step
 from runtime.retry_log import DeferralLog, log_retry
 from runtime.stores.base import DeadLetter
 from runtime.telemetry import NO_TELEMETRY
@@ -286,15 +284,16 @@ class Node:
 
     async def _failed(self, envelope: Envelope, exc: Exception) -> None:
         # An outage (the service's circuit is open) is a wait too, not the message's failure.
-        deferred = isinstance(exc, DeferError) or (isinstance(exc, RetryError) and exc.outage)
+        step = next_step(exc)
+        deferred = step == "wait"
         if deferred:
             self.stats.deferred += 1
         else:
             self.stats.failed += 1
-        if isinstance(exc, ReauthorizeError):
+        if step == "re-authorize":
             await self._park(envelope, str(exc))
             return
-        if isinstance(exc, CancelError):
+        if step == "dead-letter":
             await self._dead_letter(envelope, str(exc), type(exc).__name__)
             return
         reason = str(exc) if isinstance(exc, RetryError) else f"{type(exc).__name__}: {exc}"

@@ -15,7 +15,8 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from runtime.component import Context
-from runtime.errors import DeferError, ReauthorizeError, RetryError
+from runtime.errors import ReauthorizeError, RetryError
+from runtime.retry import next_step
 from runtime.tick_unit import TickUnit
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ async def run_tick(
         node.stats.failed += 1
         pause(node, str(exc))
     except RetryError as exc:
-        waits = isinstance(exc, DeferError) or exc.outage
+        waits = next_step(exc) == "wait"
         if waits:
             node.stats.deferred += 1
             # A wait (a quota, an outage the circuit logged once), not a fault of the tick.

@@ -6,9 +6,8 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
 from components.pinterest.base import client_for
-from components.pinterest.errors import PinterestInputError
 from runtime.component import Component, Context
-from runtime.connector import ListComponent
+from runtime.connector import InputError, ListComponent
 
 PIN_FIELDS: Final[Mapping[str, str]] = {
     "boardId": "board_id",
@@ -47,7 +46,7 @@ class UpdatePin(Component):
         body = pin_body(context.message, skip=("dominantColor",))
         if not body:
             changeable = ", ".join(name for name in PIN_FIELDS if name != "dominantColor")
-            raise PinterestInputError("pin", f"nothing to change: give one of {changeable}")
+            raise InputError("pin", f"nothing to change: give one of {changeable}")
         pin = await client_for(context).update_pin(context.message["pinId"], body)
         await context.send(pin.model_dump(mode="json", exclude_none=True))
 

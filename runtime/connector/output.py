@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Final
 
 from runtime.component import Component
-from runtime.connector.input_error import InputError
+from runtime.connector.errors import InputError
 from runtime.connector.pagination import check_limit
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 from yarl import URL
 
-from runtime.connector.input_error import InputError
+from runtime.connector.errors import InputError
 from runtime.errors import ComponentError
 
 T = TypeVar("T")

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from components.pinterest.create_pin import MEDIA_KINDS, media_kind
 from components.pinterest.emulator.server import serving
-from components.pinterest.errors import PinterestInputError
+from runtime.connector.errors import InputError
 from tests.pinterest.component_kit import run_component
 
 RECIPES = "600000000000000001"
@@ -45,7 +45,8 @@ def png() -> bytes:
 
 @pytest.fixture
 async def files() -> AsyncIterator[str]:
-    """A file server: videos that work, that are empty, missing, failing, big, untyped."""
+    """A file server: videos that work, that are empty, missing, failing, big, untyped,
+    private."""
 
     async def clip(request: web.Request) -> web.Response:
         return web.Response(body=VIDEO, content_type="video/mp4")
@@ -62,12 +63,16 @@ async def files() -> AsyncIterator[str]:
     async def failing(request: web.Request) -> web.Response:
         return web.Response(status=503, text="busy")
 
+    async def private(request: web.Request) -> web.Response:
+        return web.Response(status=401, text="sign in first")
+
     app = web.Application()
     app.router.add_get("/clip.mp4", clip)
     app.router.add_get("/holiday.mov", untyped)
     app.router.add_get("/empty.mp4", empty)
     app.router.add_get("/big.mp4", big)
     app.router.add_get("/failing.mp4", failing)
+    app.router.add_get("/private.mp4", private)
     async with serving(app, "127.0.0.1", 0) as base:
         yield base
 
@@ -185,7 +190,7 @@ def test_create_pin_takes_exactly_one_kind_of_media_and_names_the_ones_given(kin
     if len(kinds) == 1:
         assert media_kind(message) == next(iter(kinds))
         return
-    with pytest.raises(PinterestInputError) as refused:
+    with pytest.raises(InputError) as refused:
         media_kind(message)
     assert refused.value.field == "media"
     given_kinds = [kind for kind in MEDIA_KINDS if kind in kinds]
@@ -239,7 +244,7 @@ async def test_create_pin_dead_letters_anything_but_exactly_one_kind_of_media(
 ):
     outcome = await run_component(emulator, "CreatePin", [{"boardId": RECIPES, **media}])
 
-    assert outcome.dead_letters[0].error_type == "PinterestInputError"
+    assert outcome.dead_letters[0].error_type == "InputError"
     assert outcome.error == error
     assert outcome.operations == []
 
@@ -371,8 +376,22 @@ async def test_create_pin_dead_letters_a_video_address_that_is_not_found(emulato
         emulator, "CreatePin", [{"boardId": RECIPES, "videoUrl": f"{files}/gone.mp4"}]
     )
 
-    assert outcome.dead_letters[0].error_type == "CancelError"
-    assert outcome.error == "videoUrl: downloading the video failed with HTTP 404"
+    assert outcome.dead_letters[0].error_type == "NotFoundError"
+    assert outcome.error == (
+        "videoUrl: downloading the video failed: HTTP 404 (no video server error message)"
+    )
+    assert outcome.operations == []
+
+
+async def test_create_pin_dead_letters_a_private_video_without_asking_to_reauthorize(
+    emulator, files
+):
+    outcome = await run_component(
+        emulator, "CreatePin", [{"boardId": RECIPES, "videoUrl": f"{files}/private.mp4"}]
+    )
+
+    assert outcome.dead_letters[0].error_type == "ForbiddenError"
+    assert outcome.error.startswith("videoUrl: downloading the video failed: HTTP 401")
     assert outcome.operations == []
 
 
@@ -385,7 +404,10 @@ async def test_create_pin_retries_a_video_download_the_server_fails(emulator, fi
     )
 
     assert (outcome.stats.retried, outcome.stats.dead_lettered) == (1, 1)
-    assert outcome.error == "videoUrl: downloading the video failed with HTTP 503"
+    assert outcome.dead_letters[0].error_type == "ServerError"
+    assert outcome.error == (
+        "videoUrl: downloading the video failed: HTTP 503 (no video server error message)"
+    )
 
 
 async def test_create_pin_refuses_a_video_over_the_size_limit_before_uploading(emulator, files):
@@ -405,5 +427,5 @@ async def test_create_pin_retries_a_video_server_that_does_not_answer(emulator):
         emulator, "CreatePin", [{"boardId": RECIPES, "videoUrl": "http://127.0.0.1:9/clip.mp4"}]
     )
 
-    assert outcome.dead_letters[0].error_type == "RetryError"
+    assert outcome.dead_letters[0].error_type == "TransportError"
     assert outcome.error == "videoUrl: downloading the video failed (ClientConnectorError)"

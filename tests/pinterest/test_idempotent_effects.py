@@ -17,36 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from components.pinterest.emulator import FaultPlan
-from components.pinterest.errors import (
-    BadRequestError,
-    ConflictError,
-    ForbiddenError,
-    NotFoundError,
-    PinterestError,
-    PinterestInputError,
-    RateLimitedError,
-    ServerError,
-    TransportError,
-    UnauthorizedError,
-)
-from components.pinterest.idempotency import CLOCK_SKEW, may_have_taken_effect
 from components.pinterest.lookups import same_pin
 from components.pinterest.models import Pin
-from runtime.auth.oauth2 import OAuth2Error
 from runtime.circuit import Circuits
+from runtime.connector.idempotent import CLOCK_SKEW
 from runtime.credentials import StaticCredentials
 from runtime.engine import Engine, Output
 from runtime.envelope import Envelope, new_id
-from runtime.errors import ReauthorizeError, RetryError
 from runtime.flow import validate_flow
-from runtime.quota import QuotaWaitError
 from runtime.stores import DeadLetter, MemoryStore, SQLiteStore, Store
 from tests.pinterest.component_kit import SERVICE, registry, video_server
 from tests.pinterest.emulator_harness import EmulatorHarness, MakeEmulator
@@ -406,73 +390,6 @@ async def test_any_pattern_of_lost_answers_makes_exactly_one_pin_per_input_of_an
 
 
 # -- the rules, one by one -----------------------------------------------------------------------
-
-
-def _connect_refused() -> TransportError:
-    key = aiohttp.client_reqrep.ConnectionKey("127.0.0.1", 9, False, True, None, None, None)
-    try:
-        raise aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "refused"))
-    except aiohttp.ClientConnectorError as cause:
-        error = TransportError("POST /v5/pins failed: cannot connect to 127.0.0.1:9")
-        error.__cause__ = cause
-        return error
-
-
-def _dropped(cause: BaseException) -> TransportError:
-    error = TransportError("POST /v5/pins failed")
-    error.__cause__ = cause
-    return error
-
-
-@pytest.mark.parametrize(
-    ("error", "maybe"),
-    [
-        (_dropped(aiohttp.ServerDisconnectedError()), True),
-        (_dropped(TimeoutError()), True),
-        (_dropped(aiohttp.ClientPayloadError("cut")), True),
-        (ServerError("HTTP 503", status=503), True),
-        (ServerError("HTTP 200 with a body that is not JSON", status=200), True),
-        (PinterestError("the answer is not a valid Pin"), True),
-        (RetryError("anything else"), True),
-        (_connect_refused(), False),
-        (_dropped(aiohttp.ConnectionTimeoutError()), False),
-        (BadRequestError("HTTP 400", status=400), False),
-        (UnauthorizedError("HTTP 401", status=401), False),
-        (ForbiddenError("HTTP 403", status=403), False),
-        (NotFoundError("HTTP 404", status=404), False),
-        (ConflictError("HTTP 409", status=409), False),
-        (RateLimitedError("HTTP 429", wait=1.0), False),
-        (PinterestInputError("title", "too long"), False),
-        (ReauthorizeError("the account must be connected again"), False),
-        (QuotaWaitError("quota", delay=60, service="acme:pinterest", resource="org_write"), False),
-        (OAuth2Error("the token endpoint did not answer"), False),
-    ],
-    ids=[
-        "connection dropped after sending",
-        "no answer in time",
-        "answer cut off",
-        "5xx",
-        "unreadable success",
-        "success of another shape",
-        "an unknown failure",
-        "connection refused",
-        "connect timeout",
-        "400",
-        "401",
-        "403",
-        "404",
-        "409",
-        "429",
-        "our own input check",
-        "no token",
-        "held by the quota before sending",
-        "the refresh failed before sending",
-    ],
-)
-def test_only_failures_that_may_have_reached_pinterest_make_the_next_attempt_look_first(
-    error, maybe
-):
-    assert may_have_taken_effect(error) is maybe
 
 
 NOW = 1_750_000_000.0

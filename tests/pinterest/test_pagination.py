@@ -32,7 +32,7 @@ async def test_the_client_follows_bookmarks_and_keeps_the_other_parameters(stub,
             {"items": [{"id": "3"}], "bookmark": None},
         ),
     )
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(TOKEN), api_base=stub.base)
 
     boards = await collect(client.list_boards(privacy="SECRET"))
 
@@ -45,7 +45,7 @@ async def test_the_client_follows_bookmarks_and_keeps_the_other_parameters(stub,
 
 async def test_a_server_repeating_its_bookmark_is_stopped_after_two_pages(stub, session):
     stub.on("GET", "/boards", pages({"items": [{"id": "1"}], "bookmark": "again"}))
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(TOKEN), api_base=stub.base)
 
     with pytest.raises(PaginationError, match="after 2 item"):
         await collect(client.paginate("/boards"))
@@ -55,7 +55,7 @@ async def test_a_server_repeating_its_bookmark_is_stopped_after_two_pages(stub, 
 
 async def test_search_pins_sends_no_page_size(stub, session):
     stub.on("GET", "/search/pins", pages({"items": [{"id": "9"}], "bookmark": None}))
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(TOKEN), api_base=stub.base)
 
     pins = await collect(client.search_pins("cake", limit=5))
 
@@ -70,7 +70,7 @@ async def test_section_pins_filtered_by_creative_type_stop_at_the_limit(stub, se
         "/boards/1/sections/2/pins",
         pages({"items": items[:5], "bookmark": "p2"}, {"items": items[5:], "bookmark": None}),
     )
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(TOKEN), api_base=stub.base)
 
     pins = client.list_board_pins("1", section_id="2", creative_types=["VIDEO"], limit=3)
 
@@ -88,7 +88,7 @@ async def test_first_over_http_fetches_one_page_only():
                 {"items": [{"id": "3"}], "bookmark": None},
             ),
         )
-        client = PinterestClient(session, SwappingCredentials("pina_t"), api_base=stub.base)
+        client = PinterestClient.connect(session, SwappingCredentials("pina_t"), api_base=stub.base)
         node = RecordingNode()
 
         count = await send_items(

@@ -1,7 +1,7 @@
 """Resolving an uncertain effect without HTTP: what a lookup's outcomes lead to.
 
 The lookups here are plain coroutines over a real ledger in a memory store; the lookups over
-the emulator are in ``test_uncertain_effects.py``.
+Pinterest's emulator are in ``tests/pinterest/test_uncertain_effects.py``.
 """
 
 from __future__ import annotations
@@ -10,15 +10,25 @@ from typing import Any
 
 import pytest
 import structlog
+from pydantic import BaseModel
 
-from components.pinterest.errors import NotFoundError, ServerError, TransportError
-from components.pinterest.models import Pin
-from components.pinterest.resolution import Lookup, LookupIncompleteError, Resolution, resolve
+from runtime.connector.errors import NotFoundError, ServerError, TransportError
+from runtime.connector.resolution import Lookup, LookupIncompleteError, Resolution, resolve
 from runtime.effects import Effect, EffectLedger
 from runtime.errors import DeferError, ReauthorizeError, RetryError, UncertainEffectError
 from runtime.stores import MemoryStore
 
 SOUP = {"boardId": "1", "title": "Soup"}
+
+
+class Pin(BaseModel):
+    """An object a create makes: what a lookup lists."""
+
+    id: str
+    title: str | None = None
+    created_at: str | None = None
+
+
 QUICK = Resolution(first_delay=0.001, max_delay=0.002, budget=0.05)
 
 
@@ -40,7 +50,7 @@ def pins(*ids: str) -> Lookup[Pin]:
     async def find() -> list[Pin]:
         return [Pin(id=i, title="Soup") for i in ids]
 
-    return Lookup(find, "board 1")
+    return Lookup(find, "board 1", "Acme")
 
 
 def failing(*errors: BaseException, then: list[str] | None = None) -> Lookup[Pin]:
@@ -51,7 +61,7 @@ def failing(*errors: BaseException, then: list[str] | None = None) -> Lookup[Pin
             raise left.pop(0)
         return [Pin(id=i, title="Soup") for i in then or []]
 
-    return Lookup(find, "board 1")
+    return Lookup(find, "board 1", "Acme")
 
 
 @pytest.fixture
@@ -92,7 +102,7 @@ async def test_a_lookup_that_fails_for_a_while_is_tried_again(ledger):
     ],
     ids=["failing for the whole budget", "refused", "too long to read"],
 )
-async def test_where_pinterest_cannot_tell_the_effect_is_parked_and_stays_uncertain(
+async def test_where_the_service_cannot_tell_the_effect_is_parked_and_stays_uncertain(
     ledger, lookup, why
 ):
     effect = await uncertain(ledger)
@@ -100,6 +110,7 @@ async def test_where_pinterest_cannot_tell_the_effect_is_parked_and_stays_uncert
         await resolve(Handling(), effect, lookup, QUICK)  # type: ignore[arg-type]
 
     assert why in str(raised.value)
+    assert "and Acme cannot tell" in str(raised.value)
     assert "Look for it on board 1" in str(raised.value)
     assert (await ledger.begin("event-a", SOUP)).uncertain
 
