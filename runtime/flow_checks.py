@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
+from runtime.chosen_auth import chosen_manifest
 from runtime.errors import Problem
 from runtime.flow_spec import ComponentSpec, FlowSpec
 from runtime.flow_wiring import Upstream, Wires, cycles
@@ -234,6 +235,11 @@ class FlowChecker:
         interval = properties.get("interval")
         if manifest.tick is not None and "interval" in properties and not _positive(interval):
             self.report(f"{at}.interval", "must be a number of seconds greater than 0")
+        if manifest.auth_property is not None:  # the flow names the service: plan with it
+            services = self.registry.services()
+            node.manifest, chosen = chosen_manifest(manifest, properties, services, at)
+            for problem in chosen:
+                self.report(problem.path, problem.message)
         node.properties = fresh(properties)  # the plan must not share data with the caller
 
     def check_schema_value(self, schema: Any, at: str) -> None:
