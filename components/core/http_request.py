@@ -1,0 +1,5 @@
+from runtime.component import Component
+
+
+class HttpRequest(Component):
+    pass
