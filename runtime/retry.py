@@ -1,9 +1,68 @@
-"""When and how long to wait before a failed message is tried again, and when to give up."""
+"""What happens to a message that failed, when it is tried again, and when to give up.
+
+This is the one place a failure becomes a next step: :func:`next_step` for the engine (by the
+error's class), :class:`RetryPolicy` for when, and :class:`RateLimitWaits` for whether a call
+answered 429 waits and sends again itself before handing the wait to the engine.
+"""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Final, Literal
+
+from runtime.errors import CancelError, DeferError, ReauthorizeError, RetryError
+
+NextStep = Literal["retry", "wait", "dead-letter", "re-authorize"]
+"""What the engine does with a failed message: deliver it again (using an attempt), wait
+(using no attempt, only the flow's time limit), bury it, or park it until the account is
+connected again."""
+
+
+def step_for(error: type[BaseException]) -> NextStep:
+    """The next step after an error of class ``error``; any class not ours is retried."""
+    if issubclass(error, ReauthorizeError):
+        return "re-authorize"
+    if issubclass(error, CancelError):
+        return "dead-letter"
+    if issubclass(error, DeferError):
+        return "wait"
+    return "retry"
+
+
+def next_step(exc: BaseException) -> NextStep:
+    """The next step after ``exc``: by its class, and a wait for a :class:`RetryError` marked
+    ``outage`` (its service is down, not the message at fault)."""
+    step = step_for(type(exc))
+    if step == "retry" and isinstance(exc, RetryError) and exc.outage:
+        return "wait"
+    return step
+
+
+UNHINTED_429_WAIT: Final = 5.0
+"""Seconds to hold a quota after a 429 that says neither ``Retry-After`` nor a reset."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitWaits:
+    """Whether a call answered 429 waits and sends again within the call.
+
+    A call is sent at most ``tries`` times; it waits inside the call only for a wait no longer
+    than its quota's ``max_wait``; otherwise the 429 goes to the engine, which delivers the
+    message again after the wait (a ``wait`` step). ``unhinted`` is the wait of a 429 that
+    gives none.
+    """
+
+    tries: int = 3
+    unhinted: float = UNHINTED_429_WAIT
+
+    def wait_of(self, hinted: float | None) -> float:
+        """The wait after a 429 that asked for ``hinted`` seconds (None: it did not say)."""
+        return self.unhinted if hinted is None else hinted
+
+    def waits_inside(self, tried: int, wait: float, max_wait: float) -> bool:
+        """Whether the call, sent ``tried`` times, waits ``wait`` seconds and sends again."""
+        return tried < self.tries and wait <= max_wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +142,7 @@ class RetryPolicy:
                 f" ({remaining:.3g} s left after {attempt} attempt(s))",
             )
         return RetryDecision(min(delay, remaining))
+
+
+DEFAULT_RATE_LIMIT_WAITS: Final = RateLimitWaits()
+"""Three tries, 5 s for a 429 that gives no wait."""

@@ -425,9 +425,9 @@ async def test_two_uncertain_effects_with_the_same_input_never_adopt_the_same_ob
 
     import structlog
 
-    from components.pinterest.idempotency import made_since, reuse
     from components.pinterest.models import Pin
-    from components.pinterest.resolution import Lookup
+    from runtime.connector.idempotent import made_since, reuse
+    from runtime.connector.resolution import Lookup
 
     pins = [
         Pin(id="1", title="Soup", created_at="2025-01-01T00:00:01"),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from components.pinterest.base import client_for
-from components.pinterest.errors import PinterestInputError
 from runtime.component import Component, Context
+from runtime.connector import InputError
 
 
 class MakeApiCall(Component):
@@ -18,9 +18,9 @@ class MakeApiCall(Component):
         message = context.message
         method, path, body = message["method"], message["path"], message.get("body")
         if "//" in path or ".." in path.split("/"):
-            raise PinterestInputError("path", "must be a plain path below /v5, without // or ..")
+            raise InputError("path", "must be a plain path below /v5, without // or ..")
         if body is not None and method in ("GET", "DELETE"):
-            raise PinterestInputError("body", f"a {method} request takes no body")
+            raise InputError("body", f"a {method} request takes no body")
         response = await client_for(context).request(
             method, path, params=message.get("query"), json=body
         )

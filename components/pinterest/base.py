@@ -12,52 +12,28 @@ With no items at all, every mode sends one message ``{"count": 0, "input": <inpu
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import BaseModel
 
-from components.pinterest.client import DEFAULT_API_BASE, PinterestClient
-from components.pinterest.errors import PinterestInputError
+from components.pinterest.client import PinterestClient
+from components.pinterest.connector import PINTEREST
 from components.pinterest.limits import check_limit
 from runtime.component import Component
-from runtime.errors import CancelError
+from runtime.connector import InputError
+from runtime.connector import client_for as service_client_for
 
 if TYPE_CHECKING:
     from runtime.component import Context
 
 OUTPUT_MODES: Final = ("first", "array", "each")
-API_BASE_VARIABLE: Final = "PINTEREST_API_BASE"
-
-
-def api_base_for(
-    settings: Mapping[str, str] | None, environ: Mapping[str, str] | None = None
-) -> str:
-    """The API base: the account's ``apiBase`` setting, else ``$PINTEREST_API_BASE``, else
-    the production API; without a trailing slash."""
-    env = os.environ if environ is None else environ
-    base = (settings or {}).get("apiBase") or env.get(API_BASE_VARIABLE) or DEFAULT_API_BASE
-    return str(base).rstrip("/")
 
 
 def client_for(context: Context) -> PinterestClient:
-    """A client for the account the component's flow uses (``context.auth``), held to the
-    engine's quotas and circuits (``context.quotas``, ``context.circuits``)."""
-    auth = context.auth
-    if auth is None:
-        raise CancelError(
-            "this Pinterest component has no account: the flow must be started with "
-            "credentials for the service acme:pinterest"
-        )
-    return PinterestClient(
-        context.http,
-        auth,
-        api_base=api_base_for(getattr(auth, "settings", None)),
-        telemetry=context.telemetry,
-        quotas=context.quotas,
-        circuits=context.circuits,
-    )
+    """A client for the account the component's flow uses, held to the engine's quotas and
+    circuits (see :func:`runtime.connector.client_for`)."""
+    return PinterestClient(service_client_for(context, PINTEREST))
 
 
 def fetch_limit(mode: str, limit: int) -> int:
@@ -82,7 +58,7 @@ async def send_items(
     ``first`` fetches a one-item page.
     """
     if mode not in OUTPUT_MODES:
-        raise PinterestInputError("outputMode", f"{mode!r} is not one of {', '.join(OUTPUT_MODES)}")
+        raise InputError("outputMode", f"{mode!r} is not one of {', '.join(OUTPUT_MODES)}")
     check_limit(limit, required=True)
     wanted = fetch_limit(mode, limit)
     collected: list[Any] = []

@@ -1,7 +1,7 @@
 """Board components: create, read, update, delete, list and search boards.
 
 CreateBoard makes a board once per event and input even when the message is delivered again
-(:mod:`components.pinterest.idempotency`).
+(:mod:`runtime.connector.idempotent`).
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from components.pinterest.base import ListComponent, client_for
-from components.pinterest.idempotency import create_once, reuse
 from components.pinterest.lookups import board_lookup
 from runtime.component import Component, Context
+from runtime.connector.idempotent import create_once, reuse
 
 if TYPE_CHECKING:
     from components.pinterest.client import PinterestClient

@@ -1,46 +1,35 @@
 """PinterestClient: Pinterest API v5 as Python methods; components call nothing else.
 
-Every call carries ``Authorization: Bearer <token>`` from the credentials; a 401 makes the
-client report the token as rejected (the credentials refresh it or raise
-:class:`~runtime.errors.ReauthorizeError`) and try once more, and a second 401 raises
-:class:`~components.pinterest.errors.UnauthorizedError` (at once when the 401 says the token
-lacks a scope: a refresh cannot add one). Inputs are checked against the API's
-limits (:mod:`components.pinterest.limits`) before anything is sent. The HTTP exchange itself,
-with its error translation, is :mod:`components.pinterest.transport`.
-
-Sending one call (its quota, its token, a 401 and a 429) is :mod:`components.pinterest.calls`.
+Inputs are checked against the API's limits (:mod:`components.pinterest.limits`) before
+anything is sent. Every call goes through the connector SDK's
+:class:`~runtime.connector.ServiceClient` for :data:`~components.pinterest.connector.PINTEREST`:
+its quota, circuit, token (a 401 refreshes once; a 401 with Pinterest code 3, a missing scope,
+is raised at once) and error table.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import quote
 
 import aiohttp
-import structlog
 from pydantic import BaseModel, ValidationError
 
 from components.pinterest import limits
-from components.pinterest.calls import RATE_LIMITED_TRIES, Calls
-from components.pinterest.errors import (
-    MediaFailedError,
-    MediaNotReadyError,
-    PinterestError,
-    PinterestInputError,
-)
+from components.pinterest.connector import DEFAULT_API_BASE, PINTEREST
+from components.pinterest.errors import MediaFailedError, MediaNotReadyError
 from components.pinterest.models import (
     Board,
     BoardSection,
     Media,
     MediaUpload,
     Pin,
-    RateLimit,
     UserAccount,
 )
 from components.pinterest.pagination import matching, paginate
-from components.pinterest.transport import ApiResponse, Transport
+from runtime.connector import ApiResponse, InputError, ServiceClient, ServiceError
 from runtime.telemetry import NO_TELEMETRY
 
 if TYPE_CHECKING:
@@ -51,9 +40,7 @@ if TYPE_CHECKING:
     from runtime.quota import Quotas
     from runtime.telemetry import Telemetry
 
-__all__ = ["DEFAULT_API_BASE", "RATE_LIMITED_TRIES", "ApiResponse", "PinterestClient", "RateLimit"]
-
-DEFAULT_API_BASE: Final = "https://api.pinterest.com/v5"
+__all__ = ["PinterestClient"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -61,15 +48,19 @@ M = TypeVar("M", bound=BaseModel)
 def _segment(value: str, field_name: str) -> str:
     """A path segment from free text (an id without a pattern), quoted so it stays one segment."""
     if not isinstance(value, str) or not value:
-        raise PinterestInputError(field_name, "required (non-empty text)")
+        raise InputError(field_name, "required (non-empty text)")
     return quote(value, safe="")
 
 
 class PinterestClient:
-    """A client of Pinterest API v5 for one account (its credentials) over a shared session."""
+    """A client of Pinterest API v5 for one account, over the SDK's service client ``api``."""
 
-    def __init__(
-        self,
+    def __init__(self, api: ServiceClient) -> None:
+        self._api = api
+
+    @classmethod
+    def connect(
+        cls,
         session: aiohttp.ClientSession,
         credentials: Credentials,
         *,
@@ -79,25 +70,29 @@ class PinterestClient:
         telemetry: Telemetry = NO_TELEMETRY,
         quotas: Quotas | None = None,
         circuits: Circuits | None = None,
-    ) -> None:
-        self._api_base = api_base.rstrip("/")
-        log = logger or structlog.get_logger(__name__)
-        self._transport = Transport(session, log, timeout=timeout, telemetry=telemetry)
-        self._calls = Calls(
-            self._transport,
-            credentials,
-            log,
-            quotas=quotas,
-            telemetry=telemetry,
-            circuits=circuits,
+    ) -> PinterestClient:
+        """A client of ``credentials``' account over ``session`` (what a test or a tool uses;
+        components use :func:`components.pinterest.base.client_for`)."""
+        return cls(
+            ServiceClient(
+                session,
+                PINTEREST,
+                credentials,
+                api_base=api_base,
+                timeout=timeout,
+                logger=logger,
+                telemetry=telemetry,
+                quotas=quotas,
+                circuits=circuits,
+            )
         )
 
     @property
     def api_base(self) -> str:
-        return self._api_base
+        return self._api.api_base
 
     def __repr__(self) -> str:
-        return f"PinterestClient(api_base={self._api_base!r})"
+        return f"PinterestClient(api_base={self.api_base!r})"
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -110,16 +105,9 @@ class PinterestClient:
         json: Any = None,
         data: Any = None,
     ) -> ApiResponse:
-        """Call ``method path`` (``path`` below the API base, e.g. ``/boards``).
-
-        Raises a :class:`PinterestError` for an answer of 400 or more, or for no answer, and
-        :class:`~runtime.quota.QuotaWaitError` when the quota would make it wait too long.
-        ``data`` may be sent again (after a 401 or a 429), so give bytes, text or a dict, not a
-        stream.
-        """
-        return await self._calls.call(
-            method, self._api_base + path, path, params=params, json=json, data=data
-        )
+        """Call ``method path`` (``path`` below the API base, e.g. ``/boards``); see
+        :meth:`ServiceClient.request <runtime.connector.ServiceClient.request>`."""
+        return await self._api.request(method, path, params=params, json=json, data=data)
 
     async def _fetch(self, model: type[M], method: str, path: str, *, json: Any = None) -> M:
         response = await self.request(method, path, json=json)
@@ -236,9 +224,7 @@ class PinterestClient:
         )
         body = _present({"name": name, "description": description, "privacy": privacy})
         if not body:
-            raise PinterestInputError(
-                "board", "nothing to change: give name, description or privacy"
-            )
+            raise InputError("board", "nothing to change: give name, description or privacy")
         return await self._fetch(Board, "PATCH", f"/boards/{board_id}", json=body)
 
     async def delete_board(self, board_id: str) -> None:
@@ -321,7 +307,7 @@ class PinterestClient:
     def search_pins(self, query: str, *, limit: int | None = None) -> AsyncIterator[Pin]:
         """The account's Pins matching ``query`` (keywords, or comma-separated Pin ids)."""
         if not isinstance(query, str) or not query.strip():
-            raise PinterestInputError("query", "required (keywords or Pin ids to search for)")
+            raise InputError("query", "required (keywords or Pin ids to search for)")
         return self._items(
             "/search/pins", {"query": query}, limits.PAGE_SIZE_MAX, limit, Pin, sized=False
         )
@@ -366,12 +352,13 @@ class PinterestClient:
     ) -> None:
         """POST the file to the upload URL with every upload parameter (no Pinterest token)."""
         if not upload.upload_url:
-            raise PinterestError(f"media {upload.media_id} has no upload URL")
+            raise ServiceError(f"media {upload.media_id} has no upload URL")
         form = aiohttp.FormData()
         for key, value in (upload.upload_parameters or {}).items():
             form.add_field(key, value)
         form.add_field("file", data, filename=filename, content_type=content_type)
-        await self._transport.send("POST", upload.upload_url, data=form, expect_json=False)
+        # The upload URL is not Pinterest's API: no token, no quota, no circuit.
+        await self._api.transport.send("POST", upload.upload_url, data=form, expect_json=False)
 
     async def get_media(self, media_id: str) -> Media:
         limits.check_id("media_id", media_id)
@@ -410,7 +397,7 @@ class PinterestClient:
 
 
 def _read(model: type[M], data: Any, request: str) -> M:
-    """``data`` as ``model``; an answer of another shape is a :class:`PinterestError`."""
+    """``data`` as ``model``; an answer of another shape is a :class:`ServiceError`."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -418,7 +405,7 @@ def _read(model: type[M], data: Any, request: str) -> M:
         where = ".".join(str(part) for part in first["loc"]) or "the body"
         problem = f"{where}: {first['msg']}"
     # Raised outside the handler: pydantic's message quotes the data it refused.
-    raise PinterestError(f"{request}: the answer is not a valid {model.__name__} ({problem})")
+    raise ServiceError(f"{request}: the answer is not a valid {model.__name__} ({problem})")
 
 
 def _present(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ has processed it. The uploaded media's id is noted in the effects ledger, so a r
 (e.g. after the processing timeout) waits for that upload instead of uploading again.
 
 A Pin is made once per event and input even when the message is delivered again or an answer
-is lost (:mod:`components.pinterest.idempotency`).
+is lost (:mod:`runtime.connector.idempotent`).
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ import aiohttp
 
 from components.pinterest.base import client_for
 from components.pinterest.client import PinterestClient
-from components.pinterest.errors import MediaFailedError, NotFoundError, PinterestInputError
-from components.pinterest.idempotency import create_once, reuse
+from components.pinterest.errors import MediaFailedError
 from components.pinterest.lookups import pin_lookup
 from components.pinterest.pins import pin_body
 from runtime.component import Component, Context
+from runtime.connector import InputError, NotFoundError
+from runtime.connector.idempotent import create_once, reuse
 from runtime.effects import Effect
 from runtime.errors import CancelError, RetryError
 
@@ -40,19 +41,19 @@ def media_kind(message: Mapping[str, Any]) -> str:
     given = [name for name in MEDIA_KINDS if message.get(name) is not None]
     if len(given) != 1:
         what = " and ".join(given) if given else "none"
-        raise PinterestInputError(
+        raise InputError(
             "media", f"give exactly one of imageUrl, imageBase64, images or videoUrl ({what} given)"
         )
     kind = given[0]
     if (kind == "imageBase64") != (message.get("contentType") is not None):
-        raise PinterestInputError(
+        raise InputError(
             "contentType", "is needed with imageBase64, and only then (image/jpeg or image/png)"
         )
     covers = [name for name in VIDEO_COVERS if message.get(name) is not None]
     if covers and kind != "videoUrl":
-        raise PinterestInputError(covers[0], "is only for a video (videoUrl)")
+        raise InputError(covers[0], "is only for a video (videoUrl)")
     if len(covers) > 1:
-        raise PinterestInputError("coverImageUrl", "give it or coverImageKeyFrameTime, not both")
+        raise InputError("coverImageUrl", "give it or coverImageKeyFrameTime, not both")
     return kind
 
 
@@ -79,15 +80,15 @@ async def download(session: aiohttp.ClientSession, url: str, max_bytes: int) -> 
                 )
                 raise failed(f"videoUrl: downloading the video failed with HTTP {response.status}")
             if (response.content_length or 0) > max_bytes:
-                raise PinterestInputError("videoUrl", too_big)
+                raise InputError("videoUrl", too_big)
             data = bytearray()
             async for chunk in response.content.iter_chunked(_CHUNK):
                 data += chunk
                 if len(data) > max_bytes:
-                    raise PinterestInputError("videoUrl", too_big)
+                    raise InputError("videoUrl", too_big)
             return bytes(data), response.content_type
     except aiohttp.InvalidURL as exc:
-        raise PinterestInputError("videoUrl", "is not a valid address") from exc
+        raise InputError("videoUrl", "is not a valid address") from exc
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise RetryError(f"videoUrl: downloading the video failed ({type(exc).__name__})") from exc
 

@@ -2,7 +2,7 @@
 
 The numbers, patterns and choices are those of Pinterest's OpenAPI description (5.23.0);
 ``tests/pinterest/test_limits.py`` compares each one with the description. Every check raises
-:class:`~components.pinterest.errors.PinterestInputError`, e.g.
+:class:`~runtime.connector.errors.InputError`, e.g.
 ``title: 101 characters, at most 100 allowed``.
 """
 
@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from components.pinterest.errors import PinterestInputError
+from runtime.connector.errors import InputError
 
 PIN_TEXT_MAX_LENGTHS: Final[Mapping[str, int]] = {
     "title": 100,
@@ -106,11 +106,11 @@ def check_text(field: str, value: Any, *, max_length: int, min_length: int = 0) 
     if value is None:
         return
     if not isinstance(value, str):
-        raise PinterestInputError(field, f"must be text, not {_kind(value)}")
+        raise InputError(field, f"must be text, not {_kind(value)}")
     if len(value) > max_length:
-        raise PinterestInputError(field, f"{len(value)} characters, at most {max_length} allowed")
+        raise InputError(field, f"{len(value)} characters, at most {max_length} allowed")
     if len(value) < min_length:
-        raise PinterestInputError(field, f"{len(value)} characters, at least {min_length} needed")
+        raise InputError(field, f"{len(value)} characters, at least {min_length} needed")
 
 
 def check_id(field: str, value: Any) -> None:
@@ -118,15 +118,15 @@ def check_id(field: str, value: Any) -> None:
     if value is None:
         return
     if not isinstance(value, str):
-        raise PinterestInputError(field, f'must be an id as text, like "1234", not {_kind(value)}')
+        raise InputError(field, f'must be an id as text, like "1234", not {_kind(value)}')
     if not _ID.match(value):
-        raise PinterestInputError(field, f"must be an id made of digits only, not {_shown(value)}")
+        raise InputError(field, f"must be an id made of digits only, not {_shown(value)}")
 
 
 def check_choice(field: str, value: Any, choices: Sequence[str]) -> None:
     """``value`` is None or one of ``choices``."""
     if value is not None and value not in choices:
-        raise PinterestInputError(field, f"{_shown(value)} is not one of {', '.join(choices)}")
+        raise InputError(field, f"{_shown(value)} is not one of {', '.join(choices)}")
 
 
 def check_choices(field: str, values: Iterable[Any] | None, choices: Sequence[str]) -> None:
@@ -142,7 +142,7 @@ def check_page_size(page_size: Any) -> None:
         or isinstance(page_size, bool)
         or not PAGE_SIZE_MIN <= page_size <= PAGE_SIZE_MAX
     ):
-        raise PinterestInputError(
+        raise InputError(
             "page_size", f"{_shown(page_size)} is not a whole number from 1 to {PAGE_SIZE_MAX}"
         )
 
@@ -152,44 +152,40 @@ def check_limit(limit: Any, *, required: bool = False) -> None:
     if limit is None and not required:
         return
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise PinterestInputError(
-            "limit", f"must be a whole number of at least 1, not {_shown(limit)}"
-        )
+        raise InputError("limit", f"must be a whole number of at least 1, not {_shown(limit)}")
 
 
 def check_section_name(name: Any, field: str = "name") -> None:
     """A board section name: 1 to 180 characters."""
     if name is None:
-        raise PinterestInputError(field, "required (the section's name)")
+        raise InputError(field, "required (the section's name)")
     check_text(field, name, max_length=SECTION_NAME_MAX, min_length=SECTION_NAME_MIN)
 
 
 def _object(field: str, value: Any) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise PinterestInputError(field, f"must be an object, not {_kind(value)}")
+        raise InputError(field, f"must be an object, not {_kind(value)}")
     return value
 
 
 def _required(field: str, body: Mapping[str, Any], names: Iterable[str]) -> None:
     for name in names:
         if body.get(name) in (None, ""):
-            raise PinterestInputError(f"{field}.{name}", "required")
+            raise InputError(f"{field}.{name}", "required")
 
 
 def _check_image(field: str, body: Mapping[str, Any], content_type_key: str, data_key: str) -> None:
     check_choice(f"{field}.{content_type_key}", body.get(content_type_key), IMAGE_CONTENT_TYPES)
     data = body.get(data_key)
     if data is not None and (not isinstance(data, str) or not _BASE64.match(data)):
-        raise PinterestInputError(
+        raise InputError(
             f"{field}.{data_key}", "must be base64 text (letters, digits, '+', '/' and '=' only)"
         )
 
 
 def _check_non_negative(field: str, value: Any) -> None:
     if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        raise PinterestInputError(
-            field, f"must be a whole number of at least 0, not {_shown(value)}"
-        )
+        raise InputError(field, f"must be a whole number of at least 0, not {_shown(value)}")
 
 
 def check_media_source(source: Any, field: str = "media_source") -> None:
@@ -197,7 +193,7 @@ def check_media_source(source: Any, field: str = "media_source") -> None:
     source = _object(field, source)
     source_type = source.get("source_type")
     if source_type is None:
-        raise PinterestInputError(f"{field}.source_type", "required")
+        raise InputError(f"{field}.source_type", "required")
     check_choice(f"{field}.source_type", source_type, MEDIA_SOURCE_TYPES)
     _required(field, source, MEDIA_SOURCE_REQUIRED[source_type])
     if source_type == "image_base64":
@@ -212,9 +208,9 @@ def check_media_source(source: Any, field: str = "media_source") -> None:
         _check_non_negative(f"{field}.index", source.get("index"))
         items = source["items"]
         if not isinstance(items, list):
-            raise PinterestInputError(f"{field}.items", f"must be a list, not {_kind(items)}")
+            raise InputError(f"{field}.items", f"must be a list, not {_kind(items)}")
         if not CAROUSEL_MIN_ITEMS <= len(items) <= CAROUSEL_MAX_ITEMS:
-            raise PinterestInputError(
+            raise InputError(
                 f"{field}.items",
                 f"{len(items)} images, a carousel takes {CAROUSEL_MIN_ITEMS} to "
                 f"{CAROUSEL_MAX_ITEMS}",
@@ -239,7 +235,7 @@ def check_pin_create(body: Any) -> None:
     body = _object("pin", body)
     for name, why in (("board_id", "the board the Pin goes on"), ("media_source", "the image")):
         if body.get(name) is None:
-            raise PinterestInputError(name, f"required ({why})")
+            raise InputError(name, f"required ({why})")
     _check_pin_fields(body, PIN_ID_FIELDS)
     check_media_source(body["media_source"])
 
@@ -251,7 +247,7 @@ def check_pin_update(body: Any) -> None:
     slots = body.get("carousel_slots")
     if slots is not None:
         if not isinstance(slots, list):
-            raise PinterestInputError("carousel_slots", f"must be a list, not {_kind(slots)}")
+            raise InputError("carousel_slots", f"must be a list, not {_kind(slots)}")
         for index, slot in enumerate(slots):
             _object(f"carousel_slots[{index}]", slot)
 
@@ -266,9 +262,9 @@ def check_board(
 ) -> None:
     """A board's fields on create (``BOARD_PRIVACY``) or update (``BOARD_UPDATE_PRIVACY``)."""
     if name is None and name_required:
-        raise PinterestInputError("name", "required (the board's name)")
+        raise InputError("name", "required (the board's name)")
     if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise PinterestInputError("name", "must be non-empty text")
+        raise InputError("name", "must be non-empty text")
     if description is not None and not isinstance(description, str):
-        raise PinterestInputError("description", f"must be text, not {_kind(description)}")
+        raise InputError("description", f"must be text, not {_kind(description)}")
     check_choice("privacy", privacy, privacy_choices)

@@ -1,8 +1,11 @@
-"""Finding the Pin, board or section an uncertain create may have made (see :mod:`.idempotency`).
+"""Finding the Pin, board or section an uncertain create may have made.
+
+See :mod:`runtime.connector.idempotent` for how an uncertain create is resolved.
 
 Each lookup reads a listing (no search index, which may lag behind a create) as far back as the
-first attempt, less :data:`~.idempotency.CLOCK_SKEW`, in pages of 250
-(:func:`~.idempotency.made_since`: it stops early only once the listing proved newest first),
+first attempt, less :data:`~runtime.connector.idempotent.CLOCK_SKEW`, in pages of 250
+(:func:`~runtime.connector.idempotent.made_since`: it stops early only once the listing proved
+newest first),
 and compares what the create sent with what Pinterest answers:
 
 - **Pins**: the Pins of the board (or of the section) made at or after the first attempt (less
@@ -19,7 +22,8 @@ and compares what the create sent with what Pinterest answers:
   time, so the whole list is read and a section of that name made before is taken for the one
   sent.
 
-Each gives a :class:`~.resolution.Lookup`: every match, and where an operator should look.
+Each gives a :class:`~runtime.connector.resolution.Lookup`: every match, and where an operator
+should look.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from components.pinterest.idempotency import created_since, made_since
-from components.pinterest.resolution import Lookup
+from components.pinterest.connector import PINTEREST
+from runtime.connector.idempotent import created_since, made_since
+from runtime.connector.resolution import Lookup
 
 if TYPE_CHECKING:
     from components.pinterest.client import PinterestClient
@@ -131,7 +136,7 @@ def pin_lookup(
         return await made_since(pins, since, lambda pin: same_pin(pin, message, kind, since))
 
     where = f"board {board}" if section is None else f"section {section} of board {board}"
-    return Lookup(find, where)
+    return Lookup(find, where, PINTEREST.label)
 
 
 def board_lookup(
@@ -148,7 +153,7 @@ def board_lookup(
     async def find() -> list[Board]:
         return await made_since(client.list_boards(privacy=privacy), effect.first_sent_at, same)
 
-    return Lookup(find, f"the account's {privacy} boards")
+    return Lookup(find, f"the account's {privacy} boards", PINTEREST.label)
 
 
 def section_lookup(client: PinterestClient, board_id: str, name: str) -> Lookup[BoardSection]:
@@ -156,4 +161,4 @@ def section_lookup(client: PinterestClient, board_id: str, name: str) -> Lookup[
         sections = client.list_board_sections(board_id)
         return await made_since(sections, None, lambda section: section.name == name)
 
-    return Lookup(find, f"the sections of board {board_id}")
+    return Lookup(find, f"the sections of board {board_id}", PINTEREST.label)

@@ -1,4 +1,4 @@
-"""What Pinterest answers: the objects of API v5 and the rate-limit headers of a response.
+"""What Pinterest answers: the objects of API v5.
 
 The models are loose on purpose: they name the fields the connector reads, keep every other
 field (``extra="allow"``, the API adds fields over time) and require only what the API always
@@ -7,11 +7,6 @@ sends. ``model.model_dump(mode="json", exclude_none=True)`` is what components s
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -118,71 +113,3 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     bookmark: str | None = None
-
-
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if number == number and abs(number) != float("inf") else None
-
-
-def _retry_after(value: str | None, now: datetime | None) -> float | None:
-    """``Retry-After`` in seconds: either a number of seconds or an HTTP date."""
-    seconds = _number(value)
-    if seconds is not None or value is None:
-        return seconds
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return (when - (now or datetime.now(UTC))).total_seconds()
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """What a response's headers say about the quota; None where a header is absent or unreadable.
-
-    ``reset`` is ``X-RateLimit-Reset`` as sent (Pinterest sends seconds until the reset);
-    ``retry_after`` is ``Retry-After`` in seconds (an HTTP date is converted).
-    """
-
-    limit: int | None = None
-    remaining: int | None = None
-    reset: float | None = None
-    retry_after: float | None = None
-
-    @classmethod
-    def from_headers(cls, headers: Mapping[str, str], *, now: datetime | None = None) -> RateLimit:
-        """Read ``X-RateLimit-Limit/Remaining/Reset`` and ``Retry-After`` (any letter case)."""
-        lower = {key.lower(): value for key, value in headers.items()}
-        limit = _number(lower.get("x-ratelimit-limit"))
-        remaining = _number(lower.get("x-ratelimit-remaining"))
-        return cls(
-            limit=None if limit is None else int(limit),
-            remaining=None if remaining is None else int(remaining),
-            reset=_number(lower.get("x-ratelimit-reset")),
-            retry_after=_retry_after(lower.get("retry-after"), now),
-        )
-
-    def reset_seconds(self, *, now: float | None = None) -> float | None:
-        """Seconds until the quota resets, or None; a ``reset`` larger than a year of seconds
-        is read as an epoch time (``now`` defaults to the current one), not a duration."""
-        reset = self.reset
-        if reset is None:
-            return None
-        if reset > _YEAR:
-            reset -= time.time() if now is None else now
-        return max(0.0, reset)
-
-    @property
-    def known(self) -> bool:
-        """Whether any of the headers was present."""
-        return any(
-            v is not None for v in (self.limit, self.remaining, self.reset, self.retry_after)
-        )

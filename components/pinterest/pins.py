@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from components.pinterest.base import ListComponent, client_for
-from components.pinterest.errors import PinterestInputError
 from runtime.component import Component, Context
+from runtime.connector import InputError
 
 if TYPE_CHECKING:
     from components.pinterest.client import PinterestClient
@@ -49,7 +49,7 @@ class UpdatePin(Component):
         body = pin_body(context.message, skip=("dominantColor",))
         if not body:
             changeable = ", ".join(name for name in PIN_FIELDS if name != "dominantColor")
-            raise PinterestInputError("pin", f"nothing to change: give one of {changeable}")
+            raise InputError("pin", f"nothing to change: give one of {changeable}")
         pin = await client_for(context).update_pin(context.message["pinId"], body)
         await context.send(pin.model_dump(mode="json", exclude_none=True))
 

@@ -1,7 +1,7 @@
 """Board section components: list, create, rename and delete the sections of a board.
 
 CreateBoardSection makes a section once per event and input even when the message is delivered
-again (:mod:`components.pinterest.idempotency`).
+again (:mod:`runtime.connector.idempotent`).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from components.pinterest.base import ListComponent, client_for
-from components.pinterest.idempotency import create_once, reuse
 from components.pinterest.lookups import section_lookup
 from runtime.component import Component, Context
+from runtime.connector.idempotent import create_once, reuse
 
 if TYPE_CHECKING:
     from components.pinterest.client import PinterestClient

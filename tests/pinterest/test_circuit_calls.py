@@ -6,19 +6,19 @@ import aiohttp
 import pytest
 
 from components.pinterest.client import PinterestClient
-from components.pinterest.errors import (
+from runtime.circuit import CLOSED, OPEN, Circuits
+from runtime.connector.errors import (
     BadRequestError,
     NotFoundError,
-    PinterestError,
     RateLimitedError,
     ServerError,
+    ServiceError,
     TransportError,
 )
-from components.pinterest.idempotency import may_have_taken_effect
-from components.pinterest.transport import SERVICE
-from runtime.circuit import CLOSED, OPEN, Circuits
+from runtime.connector.idempotent import may_have_taken_effect
 from runtime.credentials import StaticCredentials
 from runtime.errors import ServiceUnavailableError
+from tests.pinterest.component_kit import SERVICE
 from tests.pinterest.stub_api import StubApi, answer, drop_connection
 
 ACCOUNT = "shop"
@@ -26,7 +26,7 @@ ACCOUNT = "shop"
 
 def client(session: aiohttp.ClientSession, base: str, circuits: Circuits) -> PinterestClient:
     credentials = StaticCredentials(SERVICE, "pina_token", account=ACCOUNT)
-    return PinterestClient(session, credentials, api_base=base, circuits=circuits)
+    return PinterestClient.connect(session, credentials, api_base=base, circuits=circuits)
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,7 @@ def client(session: aiohttp.ClientSession, base: str, circuits: Circuits) -> Pin
     ],
 )
 async def test_answers_that_refuse_a_request_never_open_the_circuit(
-    stub: StubApi, session: aiohttp.ClientSession, status: int, error: type[PinterestError]
+    stub: StubApi, session: aiohttp.ClientSession, status: int, error: type[ServiceError]
 ):
     stub.on("GET", "/boards/1", answer(status, {"code": 1, "message": "no"}))
     circuits = Circuits(threshold=2)

@@ -10,21 +10,22 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from components.pinterest.base import API_BASE_VARIABLE, api_base_for, client_for
-from components.pinterest.client import DEFAULT_API_BASE, PinterestClient
+from components.pinterest.base import client_for
+from components.pinterest.client import PinterestClient
+from components.pinterest.connector import DEFAULT_API_BASE, PINTEREST
 from components.pinterest.emulator import FaultPlan, RateLimits
-from components.pinterest.errors import (
+from components.pinterest.errors import MediaFailedError, MediaNotReadyError
+from components.pinterest.models import Board, BoardSection, Media, MediaUpload, Pin, UserAccount
+from runtime.connector import api_base_for
+from runtime.connector.errors import (
     BadRequestError,
-    MediaFailedError,
-    MediaNotReadyError,
     NotFoundError,
-    PinterestError,
     RateLimitedError,
     ServerError,
+    ServiceError,
     TransportError,
     UnauthorizedError,
 )
-from components.pinterest.models import Board, BoardSection, Media, MediaUpload, Pin, UserAccount
 from runtime.credentials import StaticCredentials
 from runtime.errors import CancelError, ReauthorizeError
 from tests.pinterest.emulator_harness import EmulatorHarness
@@ -59,7 +60,7 @@ def only_token(token: str) -> Handler:
 
 async def test_every_call_carries_the_bearer_token_of_the_credentials(stub, session):
     stub.on("GET", "/user_account", answer(200, {"id": "1"}))
-    client = PinterestClient(session, SwappingCredentials(FRESH), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(FRESH), api_base=stub.base)
 
     await client.get_user_account()
 
@@ -73,7 +74,7 @@ async def test_a_rejected_token_is_reported_once_and_the_call_retried_with_a_fre
 ):
     stub.on("GET", "/user_account", only_token(FRESH))
     credentials = SwappingCredentials(STALE, FRESH)
-    client = PinterestClient(session, credentials, api_base=stub.base)
+    client = PinterestClient.connect(session, credentials, api_base=stub.base)
 
     account = await client.get_user_account()
 
@@ -89,7 +90,7 @@ async def test_a_rejected_token_is_reported_once_and_the_call_retried_with_a_fre
 async def test_a_second_401_raises_unauthorized_without_another_refresh(stub, session):
     stub.on("GET", "/user_account", only_token("pina_nobody-has-this"))
     credentials = SwappingCredentials(STALE, FRESH)
-    client = PinterestClient(session, credentials, api_base=stub.base)
+    client = PinterestClient.connect(session, credentials, api_base=stub.base)
 
     with pytest.raises(UnauthorizedError) as raised:
         await client.get_user_account()
@@ -106,7 +107,7 @@ async def test_credentials_that_cannot_refresh_ask_for_reauthorization_after_one
 ):
     stub.on("GET", "/user_account", only_token(FRESH))
     credentials = StaticCredentials("acme:pinterest", STALE)
-    client = PinterestClient(session, credentials, api_base=stub.base)
+    client = PinterestClient.connect(session, credentials, api_base=stub.base)
 
     with pytest.raises(ReauthorizeError, match="refused the configured access token") as raised:
         await client.get_user_account()
@@ -117,12 +118,12 @@ async def test_credentials_that_cannot_refresh_ask_for_reauthorization_after_one
 
 async def test_a_token_lacking_a_scope_is_not_refreshed_since_that_cannot_help(emulator):
     credentials = SwappingCredentials(emulator.token(scopes=["boards:read"]), FRESH)
-    client = PinterestClient(emulator.session, credentials, api_base=emulator.api)
+    client = PinterestClient.connect(emulator.session, credentials, api_base=emulator.api)
 
     with pytest.raises(UnauthorizedError, match=r"code 3: .*user_accounts:read") as raised:
         await client.get_user_account()
 
-    assert raised.value.scopes_missing
+    assert not raised.value.refreshable
     assert credentials.rejected == []
 
 
@@ -149,7 +150,7 @@ class EmulatorCredentials:
 async def test_an_expired_token_is_refreshed_and_the_call_succeeds(make_emulator):
     async with make_emulator(access_token_seconds=60) as harness:
         credentials = EmulatorCredentials(harness)
-        client = PinterestClient(harness.session, credentials, api_base=harness.api)
+        client = PinterestClient.connect(harness.session, credentials, api_base=harness.api)
         harness.clock.advance(61)
 
         account = await client.get_user_account()
@@ -164,7 +165,7 @@ async def test_an_expired_token_is_refreshed_and_the_call_succeeds(make_emulator
 
 async def test_query_lists_repeat_booleans_are_words_and_none_is_left_out(stub, session):
     stub.on("GET", "/pins", answer(200, {"ok": True}))
-    client = PinterestClient(session, SwappingCredentials(FRESH), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(FRESH), api_base=stub.base)
 
     response = await client.request(
         "GET",
@@ -183,7 +184,7 @@ async def test_query_lists_repeat_booleans_are_words_and_none_is_left_out(stub, 
 
 async def test_json_bodies_are_sent_as_json(stub, session):
     stub.on("POST", "/boards", answer(201, {"id": "5", "name": "Soups"}))
-    client = PinterestClient(session, SwappingCredentials(FRESH), api_base=stub.base + "/")
+    client = PinterestClient.connect(session, SwappingCredentials(FRESH), api_base=stub.base + "/")
 
     board = await client.create_board(name="Soups")
 
@@ -199,7 +200,7 @@ async def test_rate_limit_headers_are_read_into_the_response(stub, session):
         "X-RateLimit-Reset": "41",
     }
     stub.on("GET", "/boards", answer(200, {"items": []}, headers=headers))
-    client = PinterestClient(session, SwappingCredentials(FRESH), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(FRESH), api_base=stub.base)
 
     response = await client.request("GET", "/boards")
 
@@ -210,7 +211,7 @@ async def test_rate_limit_headers_are_read_into_the_response(stub, session):
 
 async def test_an_answer_without_rate_limit_headers_has_an_empty_rate_limit(stub, session):
     stub.on("DELETE", "/pins/1", answer(204))
-    client = PinterestClient(session, SwappingCredentials(FRESH), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(FRESH), api_base=stub.base)
 
     response = await client.request("DELETE", "/pins/1")
 
@@ -226,15 +227,23 @@ async def test_each_call_is_logged_at_debug_with_method_path_status_and_duration
         logger = structlog.wrap_logger(
             None, wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG)
         )
-        client = PinterestClient(
+        client = PinterestClient.connect(
             session, SwappingCredentials(FRESH), api_base=stub.base, logger=logger
         )
         assert [b async for b in client.search_boards("secret recipe")] == []
 
     [entry] = logs
-    assert entry["event"] == "pinterest call"
+    assert entry["event"] == "api call"
     assert entry["log_level"] == "debug"
-    assert set(entry) == {"event", "log_level", "method", "path", "status", "duration_ms"}
+    assert set(entry) == {
+        "event",
+        "log_level",
+        "service",
+        "method",
+        "path",
+        "status",
+        "duration_ms",
+    }
     assert (entry["method"], entry["path"], entry["status"]) == ("GET", "/v5/search/boards", 200)
     assert entry["duration_ms"] >= 0
     assert "secret recipe" not in repr(logs)
@@ -243,16 +252,18 @@ async def test_each_call_is_logged_at_debug_with_method_path_status_and_duration
 
 async def test_the_client_repr_shows_the_api_base_and_no_credentials(session):
     credentials = StaticCredentials("acme:pinterest", FRESH)
-    client = PinterestClient(session, credentials, api_base="http://127.0.0.1:1/v5/")
+    client = PinterestClient.connect(session, credentials, api_base="http://127.0.0.1:1/v5/")
 
     assert repr(client) == "PinterestClient(api_base='http://127.0.0.1:1/v5')"
     assert client.api_base == "http://127.0.0.1:1/v5"
 
 
 async def test_an_upload_without_an_upload_url_is_refused(session):
-    client = PinterestClient(session, SwappingCredentials(FRESH), api_base="http://127.0.0.1:1")
+    client = PinterestClient.connect(
+        session, SwappingCredentials(FRESH), api_base="http://127.0.0.1:1"
+    )
 
-    with pytest.raises(PinterestError, match="media 5 has no upload URL"):
+    with pytest.raises(ServiceError, match="media 5 has no upload URL"):
         await client.upload_media(
             MediaUpload(media_id="5"), b"x", filename="v.mp4", content_type="video/mp4"
         )
@@ -260,7 +271,9 @@ async def test_an_upload_without_an_upload_url_is_refused(session):
 
 async def test_the_upload_goes_to_the_upload_url_with_its_parameters_and_no_token(stub, session):
     stub.on("POST", "/upload", answer(204))
-    client = PinterestClient(session, SwappingCredentials(FRESH), api_base="http://127.0.0.1:1")
+    client = PinterestClient.connect(
+        session, SwappingCredentials(FRESH), api_base="http://127.0.0.1:1"
+    )
     upload = MediaUpload(
         media_id="5",
         upload_url=stub.base.removesuffix("/v5") + "/upload?signature=abc",
@@ -284,8 +297,8 @@ async def test_the_upload_goes_to_the_upload_url_with_its_parameters_and_no_toke
 @pytest.mark.parametrize(
     ("settings", "environ", "expected"),
     [
-        ({"apiBase": "http://127.0.0.1:9/v5/"}, {API_BASE_VARIABLE: "http://x"}, "http://127.0.0.1:9/v5"),
-        ({}, {API_BASE_VARIABLE: "http://127.0.0.1:8/v5"}, "http://127.0.0.1:8/v5"),
+        ({"apiBase": "http://127.0.0.1:9/v5/"}, {"PINTEREST_API_BASE": "http://x"}, "http://127.0.0.1:9/v5"),
+        ({}, {"PINTEREST_API_BASE": "http://127.0.0.1:8/v5"}, "http://127.0.0.1:8/v5"),
         ({"apiBase": ""}, {}, DEFAULT_API_BASE),
         (None, {}, DEFAULT_API_BASE),
     ],
@@ -294,11 +307,11 @@ async def test_the_upload_goes_to_the_upload_url_with_its_parameters_and_no_toke
 def test_the_api_base_comes_from_the_setting_else_the_environment_else_production(
     settings, environ, expected
 ):
-    assert api_base_for(settings, environ) == expected
+    assert api_base_for(PINTEREST, settings, environ) == expected
 
 
 async def test_client_for_uses_the_contexts_session_and_credentials(stub, session, monkeypatch):
-    monkeypatch.delenv(API_BASE_VARIABLE, raising=False)
+    monkeypatch.delenv(PINTEREST.api_base_variable, raising=False)
     stub.on("GET", "/user_account", answer(200, {"id": "1", "username": "cook"}))
     credentials = SwappingCredentials(FRESH, settings={"apiBase": stub.base + "/"})
     context = RecordingNode(session=session, auth=credentials).context()
@@ -322,7 +335,7 @@ def test_client_for_without_an_account_cancels_with_a_clear_sentence():
 
 def client_of(harness: EmulatorHarness) -> PinterestClient:
     credentials = StaticCredentials("acme:pinterest", harness.token())
-    return PinterestClient(harness.session, credentials, api_base=harness.api)
+    return PinterestClient.connect(harness.session, credentials, api_base=harness.api)
 
 
 @pytest.fixture
@@ -578,7 +591,7 @@ async def test_every_exchange_is_counted_by_status_and_an_unanswered_one_as_an_e
 ):
     telemetry = RecordingTelemetry()
     async with make_emulator(faults=FaultPlan(drop_before_rate=1.0, max_faults=1)) as harness:
-        client = PinterestClient(
+        client = PinterestClient.connect(
             harness.session,
             StaticCredentials("acme:pinterest", harness.token()),
             api_base=harness.api,

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from components.pinterest.create_pin import MEDIA_KINDS, media_kind
 from components.pinterest.emulator.server import serving
-from components.pinterest.errors import PinterestInputError
+from runtime.connector.errors import InputError
 from tests.pinterest.component_kit import run_component
 
 RECIPES = "600000000000000001"
@@ -185,7 +185,7 @@ def test_create_pin_takes_exactly_one_kind_of_media_and_names_the_ones_given(kin
     if len(kinds) == 1:
         assert media_kind(message) == next(iter(kinds))
         return
-    with pytest.raises(PinterestInputError) as refused:
+    with pytest.raises(InputError) as refused:
         media_kind(message)
     assert refused.value.field == "media"
     given_kinds = [kind for kind in MEDIA_KINDS if kind in kinds]
@@ -239,7 +239,7 @@ async def test_create_pin_dead_letters_anything_but_exactly_one_kind_of_media(
 ):
     outcome = await run_component(emulator, "CreatePin", [{"boardId": RECIPES, **media}])
 
-    assert outcome.dead_letters[0].error_type == "PinterestInputError"
+    assert outcome.dead_letters[0].error_type == "InputError"
     assert outcome.error == error
     assert outcome.operations == []
 

@@ -1,115 +1,51 @@
-"""The one table of what each failed exchange with Pinterest leads to, walked row by row."""
+"""Pinterest's error table: its own rows, and a walk through the engine over HTTP."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 import components.pinterest.errors as errors_module
-from components.pinterest.errors import (
-    FAILURES,
-    RateLimitedError,
-    RequestTimeoutError,
-    ServerError,
-    TransportError,
-    classify,
-    rule_for,
-)
+from components.pinterest.connector import PINTEREST
+from components.pinterest.errors import PINTEREST_RULES
+from runtime.connector.answers import DEFAULT_ERRORS, classify
+from runtime.connector.errors import UnauthorizedError
 from runtime.credentials import StaticCredentials
 from runtime.engine import Engine
-from runtime.errors import CancelError, DeferError, ReauthorizeError, RetryError
 from runtime.flow import validate_flow
+from runtime.retry import next_step
 from runtime.stores.memory import MemoryStore
+from tests.connector.test_error_table import computed_rows, documented_rows
 from tests.pinterest.component_kit import SERVICE, registry
 from tests.pinterest.stub_api import StubApi, answer, drop_connection
 
-# The most specific first: a DeferError is also a RetryError.
-NEXT_STEP = {
-    "wait": DeferError,
-    "retry": RetryError,
-    "dead-letter": CancelError,
-    "re-authorize": ReauthorizeError,
-}
-RETRIED = {408, 409}
+TABLE = PINTEREST.errors
 
 
-def expected_step(status: int) -> str:
-    """The rule of issue #5, written out independently of the table."""
-    if status == 401:
-        return "re-authorize"
-    if status == 429:
-        return "wait"
-    return "retry" if status in RETRIED or status >= 500 else "dead-letter"
+def test_the_table_in_pinterests_errors_docstring_is_its_own_rows_with_their_steps():
+    assert documented_rows(errors_module.__doc__) == computed_rows(PINTEREST_RULES)
 
 
-@pytest.mark.parametrize("rule", FAILURES, ids=[r.answer for r in FAILURES])
-def test_each_rows_error_makes_the_engine_do_what_the_row_says(rule):
-    steps = [step for step, base in NEXT_STEP.items() if issubclass(rule.error, base)]
-
-    assert steps[0] == rule.next_step
+def test_pinterests_table_is_its_rows_read_before_the_default_ones():
+    assert TABLE.rules == (*PINTEREST_RULES, *DEFAULT_ERRORS.rules)
 
 
-def test_the_table_in_the_modules_docstring_is_the_table_the_code_reads():
-    doc = errors_module.__doc__ or ""
-    rows = re.findall(
-        r"^(\d{3}|other 4xx|5xx|no answer|other)\s+(\w+Error)"
-        r"\s+(retry|wait|dead-letter|re-authorize)",
-        doc,
-        flags=re.MULTILINE,
-    )
+def test_a_401_with_code_3_is_not_refreshable_and_any_other_401_is():
+    scopes = classify(401, {"code": 3, "message": "m"}, {}, label="Pinterest", table=TABLE)
+    other = classify(401, {"code": 2, "message": "m"}, {}, label="Pinterest", table=TABLE)
 
-    assert rows == [(r.answer, r.error.__name__, r.next_step) for r in FAILURES]
+    assert isinstance(scopes, UnauthorizedError)
+    assert isinstance(other, UnauthorizedError)
+    assert (scopes.refreshable, other.refreshable) == (False, True)
 
 
-@pytest.mark.parametrize(
-    "rule", [r for r in FAILURES if r.statuses is not None], ids=lambda r: r.answer
-)
-def test_every_status_a_row_covers_first_is_classified_as_that_row_says(rule):
-    earlier = FAILURES[: FAILURES.index(rule)]
-    mine = [s for s in rule.statuses if not any(r.covers(s) for r in earlier)]
+def test_a_code_that_is_not_a_number_is_not_one_of_pinterests_codes():
+    exc = classify(401, {"code": "3", "message": "m"}, {}, label="Pinterest", table=TABLE)
 
-    assert mine, f"row {rule.answer!r} is hidden by the rows above it"
-    for status in mine:
-        assert type(classify(status, {"code": 1, "message": "m"}, {})) is rule.error
-
-
-@given(
-    status=st.integers(min_value=400, max_value=599),
-    code=st.integers(min_value=0, max_value=100_000),
-    message=st.text(st.characters(categories=["L", "N"]), min_size=1, max_size=40),
-)
-def test_every_error_status_is_retried_or_not_as_the_rule_says_keeping_code_and_message(
-    status: int, code: int, message: str
-):
-    exc = classify(status, {"code": code, "message": message}, {}, request="GET /boards/1")
-
-    assert isinstance(exc, NEXT_STEP[expected_step(status)])
-    assert rule_for(status).next_step == expected_step(status)
-    assert str(exc).startswith(f"GET /boards/1 failed: HTTP {status}, Pinterest code {code}: ")
-    assert message in str(exc)
-    assert (exc.status, exc.code, exc.api_message) == (status, code, message)
-
-
-def test_no_answer_at_all_is_a_transport_error_that_is_retried():
-    rule = rule_for(None)
-
-    assert (rule.error, rule.next_step) == (TransportError, "retry")
-
-
-@pytest.mark.parametrize("status", [600, 999, 302], ids=str)
-def test_a_status_outside_the_error_ranges_is_read_as_pinterest_failing(status: int):
-    assert isinstance(classify(status, None, {}), ServerError)
-
-
-def test_a_408_is_a_request_timeout_that_is_retried():
-    exc = classify(408, {"code": 408, "message": "Request timeout."}, {})
-
-    assert isinstance(exc, RequestTimeoutError)
-    assert isinstance(exc, RetryError)
+    assert exc.code is None
+    assert isinstance(exc, UnauthorizedError)
+    assert exc.refreshable
 
 
 # -- through the engine, over HTTP -----------------------------------------------------------
@@ -129,7 +65,7 @@ WALK: list[tuple[str, int | None, dict[str, str]]] = [
 
 
 def test_the_walk_through_the_engine_visits_every_row_that_http_can_produce():
-    assert [answer for answer, _, _ in WALK] == [r.answer for r in FAILURES[:-1]]
+    assert [answer for answer, _, _ in WALK] == [r.answer for r in DEFAULT_ERRORS.rules[:-1]]
 
 
 @pytest.mark.parametrize(("row", "status", "headers"), WALK, ids=[w[0] for w in WALK])
@@ -146,7 +82,8 @@ async def test_a_flow_handles_each_answer_as_its_row_says_and_keeps_pinterests_w
         stub.on("GET", "/boards/1", handler)
         outcome = await _run_make_api_call(stub)
     letters, parked, received = outcome
-    step = rule_for(status).next_step
+    rule = TABLE.rule_for(status, 4000 + (status or 0))
+    step = next_step(rule.error("m"))
 
     if step == "re-authorize":
         assert (letters, len(parked), received) == ([], 1, 1)
@@ -159,7 +96,7 @@ async def test_a_flow_handles_each_answer_as_its_row_says_and_keeps_pinterests_w
         assert "maxElapsed" in letter.error
     else:
         assert letter.attempts == received == (2 if step == "retry" else 1)
-    assert letter.error_type == rule_for(status).error.__name__
+    assert letter.error_type == rule.error.__name__
     if status is None:
         assert "GET /v5/boards/1 failed: the server closed the connection" in letter.error
     else:
@@ -189,10 +126,3 @@ async def _run_make_api_call(stub: StubApi) -> tuple[list[Any], list[Any], int]:
         # read before the engine closes: stopping buries what is parked
         letters = await store.list_dead_letters(flow_id="t")
     return letters, parked, received
-
-
-def test_a_rate_limited_row_carries_the_wait_into_the_retry():
-    exc = classify(429, {"code": 8, "message": "Slow down."}, {"Retry-After": "12"})
-
-    assert isinstance(exc, RateLimitedError)
-    assert exc.delay == 12

@@ -13,29 +13,36 @@ from aiohttp import web
 from structlog.testing import capture_logs
 
 from components.pinterest.client import PinterestClient
-from components.pinterest.errors import (
+from components.pinterest.connector import PINTEREST
+from components.pinterest.errors import MediaFailedError, MediaNotReadyError, PaginationError
+from runtime.connector.answers import classify as classify_with
+from runtime.connector.errors import (
     BadRequestError,
     ConflictError,
     ForbiddenError,
-    MediaFailedError,
-    MediaNotReadyError,
+    InputError,
     NotFoundError,
-    PaginationError,
-    PinterestError,
-    PinterestInputError,
     RateLimitedError,
     ServerError,
+    ServiceError,
     TransportError,
     UnauthorizedError,
-    classify,
-    rate_limit_wait,
 )
-from components.pinterest.models import RateLimit
+from runtime.connector.rate_limit import RateLimit
 from runtime.errors import CancelError, ComponentError, ReauthorizeError, RetryError
 from tests.pinterest.stub_api import StubApi, SwappingCredentials, answer, drop_connection
 
 TOKEN = "pina_SECRET-token-0123456789abcdef"
 SECOND_TOKEN = "pina_SECOND-secret-token-fedcba9876"
+
+
+def classify(
+    status: int, body: object, headers: dict[str, str], *, request: str | None = None
+) -> ServiceError:
+    """An answer classified as the Pinterest connector does."""
+    return classify_with(
+        status, body, headers, table=PINTEREST.errors, label=PINTEREST.label, request=request
+    )
 
 
 def debug_logger() -> structlog.typing.FilteringBoundLogger:
@@ -52,7 +59,7 @@ def debug_logger() -> structlog.typing.FilteringBoundLogger:
 @pytest.mark.parametrize(
     ("error", "next_step"),
     [
-        (PinterestInputError, CancelError),
+        (InputError, CancelError),
         (BadRequestError, CancelError),
         (UnauthorizedError, ReauthorizeError),
         (ForbiddenError, CancelError),
@@ -67,9 +74,9 @@ def debug_logger() -> structlog.typing.FilteringBoundLogger:
     ids=lambda v: v.__name__,
 )
 def test_each_error_is_a_pinterest_error_that_tells_the_engine_what_to_do(error, next_step):
-    assert issubclass(error, PinterestError)
+    assert issubclass(error, ServiceError)
     assert issubclass(error, next_step)
-    assert issubclass(PinterestError, ComponentError)
+    assert issubclass(ServiceError, ComponentError)
 
 
 def test_a_repeated_bookmark_is_left_to_the_retry_policy():
@@ -156,7 +163,7 @@ def test_a_rate_limited_answer_waits_as_long_as_retry_after_says():
     ids=["retry-after-wins", "reset-seconds", "reset-epoch", "unreadable", "none", "negative"],
 )
 def test_the_wait_comes_from_retry_after_else_the_reset_header(headers, wait):
-    assert rate_limit_wait(RateLimit.from_headers(headers), now=1_700_000_000) == wait
+    assert RateLimit.from_headers(headers).wait(now=1_700_000_000) == wait
 
 
 def test_retry_after_may_be_an_http_date():
@@ -198,7 +205,9 @@ async def test_a_real_error_answer_raises_its_class_with_code_and_message_and_no
     credentials = SwappingCredentials(TOKEN, SECOND_TOKEN)
 
     with capture_logs() as logs:
-        client = PinterestClient(session, credentials, api_base=stub.base, logger=debug_logger())
+        client = PinterestClient.connect(
+            session, credentials, api_base=stub.base, logger=debug_logger()
+        )
         with pytest.raises(error) as raised:
             await client.request("GET", "/boards/1", params={"query": "private words"})
 
@@ -210,14 +219,14 @@ async def test_a_real_error_answer_raises_its_class_with_code_and_message_and_no
         assert TOKEN not in text
         assert SECOND_TOKEN not in text
         assert "private words" not in text
-    assert [e["status"] for e in logs if e["event"] == "pinterest call"] == (
+    assert [e["status"] for e in logs if e["event"] == "api call"] == (
         [401, 401] if status == 401 else [status]
     )
 
 
 async def test_a_token_the_server_echoes_in_its_message_is_hidden(stub, session):
     stub.on("GET", "/pins/1", answer(400, {"code": 1, "message": f"bad token {TOKEN} here"}))
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(TOKEN), api_base=stub.base)
 
     with pytest.raises(BadRequestError) as raised:
         await client.request("GET", "/pins/1")
@@ -229,7 +238,7 @@ async def test_a_token_the_server_echoes_in_its_message_is_hidden(stub, session)
 async def test_an_html_error_page_keeps_its_status_but_none_of_its_text(stub, session):
     page = b"<html><body>502 Bad Gateway from the proxy</body></html>"
     stub.on("GET", "/boards", answer(502, raw=page, content_type="text/html"))
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(TOKEN), api_base=stub.base)
 
     with pytest.raises(ServerError) as raised:
         await client.request("GET", "/boards")
@@ -242,7 +251,7 @@ async def test_an_html_error_page_keeps_its_status_but_none_of_its_text(stub, se
 
 async def test_a_success_whose_body_is_not_json_is_a_server_error(stub, session):
     stub.on("GET", "/user_account", answer(200, raw=b"<html>maintenance</html>"))
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(TOKEN), api_base=stub.base)
 
     with pytest.raises(ServerError, match="HTTP 200 with a body that is not JSON"):
         await client.request("GET", "/user_account")
@@ -251,7 +260,7 @@ async def test_a_success_whose_body_is_not_json_is_a_server_error(stub, session)
 async def test_a_rate_limited_answer_over_http_carries_the_wait(stub, session):
     headers = {"Retry-After": "12", "X-RateLimit-Remaining": "0"}
     stub.on("GET", "/boards", answer(429, {"code": 8, "message": "Slow down."}, headers=headers))
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(TOKEN), api_base=stub.base)
 
     with pytest.raises(RateLimitedError) as raised:
         await client.request("GET", "/boards")
@@ -261,7 +270,7 @@ async def test_a_rate_limited_answer_over_http_carries_the_wait(stub, session):
 
 async def test_a_dropped_connection_is_a_transport_error(stub, session):
     stub.on("POST", "/pins", drop_connection)
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(TOKEN), api_base=stub.base)
 
     with pytest.raises(TransportError) as raised:
         await client.request("POST", "/pins", json={"title": "private body"})
@@ -276,7 +285,7 @@ async def test_a_dropped_connection_is_a_transport_error(stub, session):
 async def test_a_refused_connection_is_a_transport_error(session):
     async with StubApi().running() as gone:
         base = gone.base  # the port is closed once the stub has stopped
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=base)
+    client = PinterestClient.connect(session, SwappingCredentials(TOKEN), api_base=base)
 
     with pytest.raises(TransportError, match=r"GET /v5/boards failed: cannot connect to 127\.0"):
         await client.request("GET", "/boards")
@@ -290,7 +299,9 @@ async def test_no_answer_within_the_timeout_is_a_transport_error(stub, session):
         return web.json_response({})
 
     stub.on("GET", "/boards", slow)
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=stub.base, timeout=0.05)
+    client = PinterestClient.connect(
+        session, SwappingCredentials(TOKEN), api_base=stub.base, timeout=0.05
+    )
 
     try:
         with pytest.raises(TransportError, match=r"GET /v5/boards failed: no answer within"):
@@ -301,9 +312,9 @@ async def test_no_answer_within_the_timeout_is_a_transport_error(stub, session):
 
 async def test_an_answer_of_the_wrong_shape_is_named_without_quoting_it(stub, session):
     stub.on("GET", "/boards/1", answer(200, {"name": "private board name"}))
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(TOKEN), api_base=stub.base)
 
-    with pytest.raises(PinterestError) as raised:
+    with pytest.raises(ServiceError) as raised:
         await client.get_board("1")
 
     assert str(raised.value) == (

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from components.pinterest import limits
 from components.pinterest.client import PinterestClient
-from components.pinterest.errors import PinterestInputError
+from runtime.connector.errors import InputError
 from tests.pinterest.openapi import spec_missing, spec_path
 from tests.pinterest.stub_api import StubApi, SwappingCredentials
 
@@ -305,7 +305,7 @@ BAD_PINS = [
     ("body", "field", "problem"), [b[1:] for b in BAD_PINS], ids=[b[0] for b in BAD_PINS]
 )
 def test_a_bad_pin_is_refused_naming_the_field(body, field, problem):
-    with pytest.raises(PinterestInputError) as raised:
+    with pytest.raises(InputError) as raised:
         limits.check_pin_create(body)
 
     assert raised.value.field == field
@@ -342,7 +342,7 @@ def test_a_pin_within_every_limit_passes(body):
     ids=["title", "board-id", "slots-not-a-list", "slot-not-an-object"],
 )
 def test_a_bad_pin_update_is_refused_naming_the_field(body, field):
-    with pytest.raises(PinterestInputError) as raised:
+    with pytest.raises(InputError) as raised:
         limits.check_pin_update(body)
     assert raised.value.field == field
 
@@ -364,7 +364,7 @@ def test_pin_text_is_accepted_exactly_up_to_its_limit(field, delta, char):
         limits.check_pin_create(pin(**{field: value}))
         limits.check_pin_update({field: value})
     else:
-        with pytest.raises(PinterestInputError, match=f"at most {maximum} allowed"):
+        with pytest.raises(InputError, match=f"at most {maximum} allowed"):
             limits.check_pin_create(pin(**{field: value}))
 
 
@@ -373,7 +373,7 @@ def test_a_section_name_is_accepted_from_1_to_180_characters(name):
     if limits.SECTION_NAME_MIN <= len(name) <= limits.SECTION_NAME_MAX:
         limits.check_section_name(name)
     else:
-        with pytest.raises(PinterestInputError, match=r"^name: "):
+        with pytest.raises(InputError, match=r"^name: "):
             limits.check_section_name(name)
 
 
@@ -389,14 +389,14 @@ def test_a_section_name_is_accepted_from_1_to_180_characters(name):
 )
 def test_a_bad_board_is_refused_naming_the_field(kwargs, field, problem):
     arguments = {"description": None, "privacy": None, **kwargs}
-    with pytest.raises(PinterestInputError) as raised:
+    with pytest.raises(InputError) as raised:
         limits.check_board(privacy_choices=limits.BOARD_PRIVACY, **arguments)
     assert raised.value.field == field
     assert problem in str(raised.value)
 
 
 def test_a_refused_value_is_quoted_short():
-    with pytest.raises(PinterestInputError) as raised:
+    with pytest.raises(InputError) as raised:
         limits.check_id("board_id", "x" * 500)
     assert len(str(raised.value)) < 100
 
@@ -407,7 +407,10 @@ def test_a_refused_value_is_quoted_short():
 @pytest.fixture
 async def client_and_stub():
     async with StubApi().running() as stub, aiohttp.ClientSession() as session:
-        yield PinterestClient(session, SwappingCredentials("pina_t"), api_base=stub.base), stub
+        yield (
+            PinterestClient.connect(session, SwappingCredentials("pina_t"), api_base=stub.base),
+            stub,
+        )
 
 
 CALLS = [
@@ -431,7 +434,7 @@ CALLS = [
 async def test_the_client_refuses_a_bad_input_before_sending_anything(client_and_stub, call, field):
     client, stub = client_and_stub
 
-    with pytest.raises(PinterestInputError) as raised:
+    with pytest.raises(InputError) as raised:
         await call(client)
 
     assert raised.value.field == field
@@ -452,7 +455,7 @@ LISTS = [
 async def test_a_list_with_a_bad_filter_is_refused_when_asked_for(client_and_stub, call, field):
     client, stub = client_and_stub
 
-    with pytest.raises(PinterestInputError) as raised:
+    with pytest.raises(InputError) as raised:
         call(client)
 
     assert raised.value.field == field

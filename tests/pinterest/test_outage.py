@@ -23,13 +23,12 @@ from structlog.testing import capture_logs
 
 from components.pinterest.emulator import Emulator, EmulatorConfig, RateLimits
 from components.pinterest.emulator.server import Server
-from components.pinterest.transport import SERVICE
 from runtime.circuit import CLOSED, OPEN, Circuits
 from runtime.credentials import StaticCredentials
 from runtime.engine import Engine, Output
 from runtime.flow import validate_flow
 from runtime.stores import MemoryStore
-from tests.pinterest.component_kit import registry
+from tests.pinterest.component_kit import SERVICE, registry
 from tests.pinterest.emulator_harness import EmulatorHarness
 from tests.pinterest.openapi import Spec
 from tests.pinterest.test_faults import (

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from components.pinterest.base import OUTPUT_MODES, fetch_limit, send_items
 from components.pinterest.client import PinterestClient
-from components.pinterest.errors import PinterestInputError, ServerError
 from components.pinterest.models import Board, Pin
+from runtime.connector.errors import InputError, ServerError
 from tests.pinterest.stub_api import RecordingNode, StubApi, SwappingCredentials, pages
 
 INPUT = {"boardId": "42"}
@@ -139,7 +139,7 @@ async def test_models_are_sent_as_json_without_empty_fields():
 async def test_a_bad_mode_or_limit_is_refused_naming_the_property(kwargs, field):
     arguments = {"mode": "each", "limit": 10, **kwargs}
 
-    with pytest.raises(PinterestInputError) as raised:
+    with pytest.raises(InputError) as raised:
         await send_items(RecordingNode().context(), Source([1]).iterate(), input=None, **arguments)
 
     assert raised.value.field == field
@@ -164,7 +164,7 @@ async def test_first_over_http_fetches_one_page_only():
                 {"items": [{"id": "3"}], "bookmark": None},
             ),
         )
-        client = PinterestClient(session, SwappingCredentials("pina_t"), api_base=stub.base)
+        client = PinterestClient.connect(session, SwappingCredentials("pina_t"), api_base=stub.base)
         node = RecordingNode()
 
         count = await send_items(

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.pinterest.client import PinterestClient
-from components.pinterest.errors import PaginationError, PinterestInputError
+from components.pinterest.errors import PaginationError
 from components.pinterest.models import Board
 from components.pinterest.pagination import matching, paginate
+from runtime.connector.errors import InputError
 from tests.pinterest.stub_api import SwappingCredentials, pages
 
 TOKEN = "pina_pagination-token"
@@ -129,7 +130,7 @@ async def test_a_page_of_the_wrong_shape_is_refused(body, problem):
     ids=["page-size-0", "page-size-251", "page-size-bool", "limit-0"],
 )
 async def test_out_of_range_sizes_are_refused_naming_the_field(kwargs, field):
-    with pytest.raises(PinterestInputError) as raised:
+    with pytest.raises(InputError) as raised:
         await collect(paginate(Pages([1]), **kwargs))
     assert raised.value.field == field
 
@@ -146,7 +147,7 @@ async def test_the_client_follows_bookmarks_and_keeps_the_other_parameters(stub,
             {"items": [{"id": "3"}], "bookmark": None},
         ),
     )
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(TOKEN), api_base=stub.base)
 
     boards = await collect(client.list_boards(privacy="SECRET"))
 
@@ -159,7 +160,7 @@ async def test_the_client_follows_bookmarks_and_keeps_the_other_parameters(stub,
 
 async def test_a_server_repeating_its_bookmark_is_stopped_after_two_pages(stub, session):
     stub.on("GET", "/boards", pages({"items": [{"id": "1"}], "bookmark": "again"}))
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(TOKEN), api_base=stub.base)
 
     with pytest.raises(PaginationError, match="after 2 item"):
         await collect(client.paginate("/boards"))
@@ -169,7 +170,7 @@ async def test_a_server_repeating_its_bookmark_is_stopped_after_two_pages(stub, 
 
 async def test_search_pins_sends_no_page_size(stub, session):
     stub.on("GET", "/search/pins", pages({"items": [{"id": "9"}], "bookmark": None}))
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(TOKEN), api_base=stub.base)
 
     pins = await collect(client.search_pins("cake", limit=5))
 
@@ -184,7 +185,7 @@ async def test_section_pins_filtered_by_creative_type_stop_at_the_limit(stub, se
         "/boards/1/sections/2/pins",
         pages({"items": items[:5], "bookmark": "p2"}, {"items": items[5:], "bookmark": None}),
     )
-    client = PinterestClient(session, SwappingCredentials(TOKEN), api_base=stub.base)
+    client = PinterestClient.connect(session, SwappingCredentials(TOKEN), api_base=stub.base)
 
     pins = client.list_board_pins("1", section_id="2", creative_types=["VIDEO"], limit=3)
 

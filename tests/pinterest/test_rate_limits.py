@@ -15,18 +15,18 @@ import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
-from components.pinterest.calls import UNHINTED_429_WAIT
 from components.pinterest.categories import CATEGORIES, category_of
 from components.pinterest.client import PinterestClient
 from components.pinterest.emulator import RateLimits
-from components.pinterest.errors import RateLimitedError
 from runtime.auth.app_config import env_var
+from runtime.connector.errors import RateLimitedError
 from runtime.credentials import StaticCredentials
 from runtime.engine import Engine, Output
 from runtime.flow import validate_flow
 from runtime.manifest import QuotaRule
 from runtime.quota import Quotas, QuotaWaitError
 from runtime.quota_rules import packaged_rules
+from runtime.retry import UNHINTED_429_WAIT
 from runtime.stores.memory import MemoryStore
 from tests.pinterest.component_kit import registry
 from tests.pinterest.emulator_harness import EmulatorHarness, MakeEmulator
@@ -83,7 +83,7 @@ def client(
     telemetry: RecordingTelemetry | None = None,
 ) -> PinterestClient:
     credentials = StaticCredentials(SERVICE, harness.token(user=user), account=user or "cook")
-    return PinterestClient(
+    return PinterestClient.connect(
         harness.session,
         credentials,
         api_base=harness.api,
@@ -216,7 +216,7 @@ async def test_a_remaining_quota_of_zero_makes_the_next_call_wait_for_the_reset(
     assert telemetry.statuses == [200, 200, 200]
     assert peak == 2
     assert len(telemetry.waits) == 1
-    [waited] = [e for e in logs if e["event"] == "pinterest quota wait"]
+    [waited] = [e for e in logs if e["event"] == "quota wait"]
     assert waited["log_level"] == "debug"
     assert waited["category"] == "org_read"
 
@@ -237,7 +237,7 @@ async def test_a_429_is_waited_for_every_caller_then_tried_again_and_counted_and
     assert telemetry.statuses == [429, 201]
     assert len(telemetry.waits) == 1
     assert 0 < telemetry.waits[0] <= 2.5
-    [limited] = [e for e in logs if e["event"].startswith("pinterest rate limited")]
+    [limited] = [e for e in logs if e["event"].startswith("rate limited")]
     assert limited["log_level"] == "info"
     assert limited["path"] == "/boards"
     assert 0 < limited["wait"] <= 2
@@ -248,7 +248,7 @@ async def test_a_429_without_any_wait_hint_still_holds_every_caller_back(
 ) -> None:
     stub.on("POST", "/boards", answer(429, {"code": 8, "message": "Slow down."}))
     quotas = Quotas({SERVICE: [QuotaRule(resource="org_write", limit=100, window=60, max_wait=1)]})
-    api = PinterestClient(
+    api = PinterestClient.connect(
         session,
         StaticCredentials(SERVICE, "pina_token", account="cook"),
         api_base=stub.base,

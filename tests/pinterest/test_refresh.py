@@ -80,7 +80,7 @@ async def test_a_rejected_token_is_refreshed_once_and_a_component_call_then_succ
         credentials = kit.provider.credentials(SERVICE, ACCOUNT)
         revoked = await credentials.access_token()
         assert await kit.client.revoke(revoked)
-        client = PinterestClient(harness.session, credentials, api_base=harness.api)
+        client = PinterestClient.connect(harness.session, credentials, api_base=harness.api)
         account = await client.get_user_account()
         assert account.username == ACCOUNT
         assert harness.emu.stats.token_requests["refresh_token"] == 1

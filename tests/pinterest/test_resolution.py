@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import structlog
 
-from components.pinterest.errors import NotFoundError, ServerError, TransportError
 from components.pinterest.models import Pin
-from components.pinterest.resolution import Lookup, LookupIncompleteError, Resolution, resolve
+from runtime.connector.errors import NotFoundError, ServerError, TransportError
+from runtime.connector.resolution import Lookup, LookupIncompleteError, Resolution, resolve
 from runtime.effects import Effect, EffectLedger
 from runtime.errors import DeferError, ReauthorizeError, RetryError, UncertainEffectError
 from runtime.stores import MemoryStore

@@ -9,10 +9,10 @@ up to ``max_delay``, for at most ``budget`` seconds, and ends in one of three wa
   that is not another effect's; None is returned;
 - **cannot tell**: :class:`~runtime.errors.UncertainEffectError` is raised, the message goes to
   the dead letters with a reason that says what to check, and the effect stays uncertain.
-  Pinterest cannot tell when a lookup keeps failing (5xx, no answer, an unreadable page) for
+  The service cannot tell when a lookup keeps failing (5xx, no answer, an unreadable page) for
   the whole budget, when a lookup is refused (a 4xx such as 404 for a deleted board: retrying
   would not help), when the listing is too long to read (see
-  :data:`~.idempotency.MAX_LOOKUP_ITEMS`), or when it stays ambiguous: a matching object was
+  :data:`~.idempotent.MAX_LOOKUP_ITEMS`), or when it stays ambiguous: a matching object was
   found while another event's create of the same input was in flight in this process, so
   the object may be that one's (the pauses give that create time to land and be recorded).
 
@@ -38,11 +38,12 @@ from runtime.errors import (
 )
 
 if TYPE_CHECKING:
-    from components.pinterest.models import PinterestModel
+    from pydantic import BaseModel
+
     from runtime.component import Context
     from runtime.effects import Effect
 
-T = TypeVar("T", bound="PinterestModel")
+T = TypeVar("T", bound="BaseModel")
 
 _ADOPTED: Final = "reusing what an earlier attempt made"
 
@@ -51,11 +52,11 @@ _ADOPTED: Final = "reusing what an earlier attempt made"
 class Resolution:
     """How long and how often an uncertain effect is looked up before it is parked.
 
-    ``first_delay``: seconds after a failed attempt before the first lookup (Pinterest has
+    ``first_delay``: seconds after a failed attempt before the first lookup (the service has
     answered or dropped the call; the object, if made, is listed). ``late_delay``: the same after
-    an attempt that got no answer in time, which Pinterest may still be working on.
+    an attempt that got no answer in time, which the service may still be working on.
     ``max_delay``: the longest pause between lookups. ``budget``: seconds from the first lookup
-    after which Pinterest is taken not to be able to tell.
+    after which the service is taken not to be able to tell.
     """
 
     first_delay: float = 0.25
@@ -74,12 +75,14 @@ class Lookup(Generic[T]):
     """How to find what an uncertain attempt made.
 
     ``find`` lists every object the attempt could have made that matches what it sent, in no
-    particular order (it raises :class:`~.idempotency.LookupIncompleteError` when it cannot read
-    them all); ``where`` tells an operator where to look (e.g. ``board 123``).
+    particular order (it raises :class:`LookupIncompleteError` when it cannot read them all);
+    ``where`` tells an operator where to look (e.g. ``board 123``); ``label`` names the
+    service that could not tell (e.g. ``Widgets``, a connector's ``label``).
     """
 
     find: Callable[[], Awaitable[list[T]]]
     where: str
+    label: str = "the service"
 
 
 class LookupIncompleteError(Exception):
@@ -164,7 +167,7 @@ def _parked(effect: Effect, lookup: Lookup[Any], why: str) -> UncertainEffectErr
     )
     return UncertainEffectError(
         f"uncertain effect: an earlier attempt (first sent {since}) may have made this object"
-        f" and Pinterest cannot tell: {why}. Look for it on {lookup.where}: if it is there,"
+        f" and {lookup.label} cannot tell: {why}. Look for it on {lookup.where}: if it is there,"
         " delete this dead letter (the steps after this one did not get it); if not, retry"
         " it (a retry looks for it again before creating)"
     )

@@ -1,19 +1,20 @@
-"""Creating a Pin, board or section once per effect, though Pinterest has no idempotency keys.
+"""Creating an object once per effect, though the service has no idempotency keys.
 
 A create component records each attempt in the effects ledger (:mod:`runtime.effects`) and
 goes through three cases (:func:`reuse`, then :func:`create_once`):
 
 - the effect is **done** (made before, e.g. a crash came between the create and the
-  acknowledgement): the recorded object is sent again and Pinterest is not called;
+  acknowledgement): the recorded object is sent again and the service is not called;
 - the effect is **uncertain** (an earlier attempt may have made the object, see
   :func:`may_have_taken_effect`): it is resolved (:mod:`.resolution`) before anything else;
 - otherwise it is created, and the answer recorded before it is sent.
 
 An attempt that fails in a way that may have made the object is resolved at once, in the same
 delivery, not after the messages queued behind it: the object is looked up, with short and
-growing pauses, among everything made since the first attempt (:mod:`.lookups`). Found, it is
-recorded and sent. Proved absent (a lookup read every candidate), the failure is raised as it
-was and the next attempt creates without looking again. Where Pinterest cannot tell, the
+growing pauses, among everything made since the first attempt (a connector's :class:`Lookup`,
+often reading a listing with :func:`made_since`). Found, it is recorded and sent. Proved
+absent (a lookup read every candidate), the failure is raised as it was and the next attempt
+creates without looking again. Where the service cannot tell, the
 message goes to the dead letters as :class:`~runtime.errors.UncertainEffectError` and the
 effect stays uncertain, so a retry of that dead letter looks again before creating.
 
@@ -22,65 +23,64 @@ A lookup never adopts an object another effect recorded as its own.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-import aiohttp
+from pydantic import BaseModel
 
-from components.pinterest.errors import PinterestError, PinterestInputError, TransportError
-from components.pinterest.polling import epoch_seconds
-from components.pinterest.resolution import Lookup, LookupIncompleteError, Resolution, resolve
 from runtime.auth.oauth2 import OAuth2Error
+from runtime.connector.errors import InputError, ServiceError, TransportError
+from runtime.connector.resolution import Lookup, LookupIncompleteError, Resolution, resolve
 from runtime.errors import DeferError, ReauthorizeError
 
 if TYPE_CHECKING:
-    from components.pinterest.models import PinterestModel
     from runtime.component import Context
     from runtime.effects import Effect
 
-M = TypeVar("M", bound="PinterestModel")
+M = TypeVar("M")
 
 CLOCK_SKEW: Final = 300.0
-"""Seconds by which Pinterest's clock may be behind ours: an object whose ``created_at`` is
+"""Seconds by which the service's clock may be behind ours: an object whose ``created_at`` is
 earlier than the first attempt minus this cannot be the one the attempt made."""
 
 PAGE: Final = 250
-"""Items per page of a lookup's listing (the API's largest ``page_size``, the client's)."""
+"""Items per page of a lookup's listing: where :func:`made_since` may stop reading."""
 
 MAX_LOOKUP_ITEMS: Final = 25_000
-"""A lookup that would read more items than this gives up: Pinterest cannot tell in time."""
-
-_NOT_SENT: Final = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+"""A lookup that would read more items than this gives up: the service cannot tell in time."""
 
 
 def may_have_taken_effect(exc: BaseException) -> bool:
     """Whether a create that raised ``exc`` may still have made its object.
 
-    The one rule. **No** when Pinterest answered with a 4xx (it refused the request: 400, 401,
+    The one rule. **No** when the service answered with a 4xx (it refused the request: 400, 401,
     403, 404, 409, 429), when our own checks refused the input before sending, when the call
     waited for its quota instead (:class:`~runtime.errors.DeferError`), when no token could be
     had (a refused or failed refresh), or when no connection could be opened (nothing was
     sent). **Yes** for
     everything else: the connection dropped after the request went out, no answer came in
-    time, Pinterest answered 5xx, or a success answer could not be read.
+    time, the service answered 5xx, or a success answer could not be read.
     """
-    if isinstance(exc, PinterestInputError):
+    if isinstance(exc, InputError):
         return False
-    if isinstance(exc, PinterestError) and exc.status is not None:
+    if isinstance(exc, ServiceError) and exc.status is not None:
         return not 400 <= exc.status < 500
     if isinstance(exc, TransportError):
-        return not isinstance(exc.__cause__, _NOT_SENT)
+        return exc.sent
     return not isinstance(exc, ReauthorizeError | DeferError | OAuth2Error)
 
 
 def unanswered_in_time(exc: BaseException) -> bool:
-    """Whether ``exc`` is a request that got no answer in time: Pinterest may still be at work."""
+    """Whether ``exc`` is a request that got no answer in time: the service may still be at work."""
     return isinstance(exc, TransportError) and isinstance(exc.__cause__, TimeoutError)
 
 
-def as_payload(model: PinterestModel) -> dict[str, Any]:
-    """What a create component sends (and records): the object as Pinterest answered it."""
-    return model.model_dump(mode="json", exclude_none=True)
+def as_payload(made: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
+    """What a create component sends (and records): the object as the service answered it."""
+    if isinstance(made, BaseModel):
+        return made.model_dump(mode="json", exclude_none=True)
+    return dict(made)
 
 
 def policy_of(context: Context) -> Resolution:
@@ -93,7 +93,7 @@ async def reuse(context: Context, effect: Effect, lookup: Lookup[Any]) -> dict[s
     """The object to send without creating one: the recorded one of a done effect, or the one
     an uncertain effect's lookup finds (recorded now); None when one must be created.
 
-    Raises :class:`~runtime.errors.UncertainEffectError` where Pinterest cannot tell.
+    Raises :class:`~runtime.errors.UncertainEffectError` where the service cannot tell.
     """
     if effect.done:
         result: dict[str, Any] = effect.result
@@ -111,7 +111,7 @@ async def reuse(context: Context, effect: Effect, lookup: Lookup[Any]) -> dict[s
 async def create_once(
     context: Context,
     effect: Effect,
-    create: Callable[[], Awaitable[PinterestModel]],
+    create: Callable[[], Awaitable[BaseModel | Mapping[str, Any]]],
     lookup: Lookup[Any],
 ) -> dict[str, Any]:
     """Call ``create`` with the attempt recorded around it; the created object as a payload.
@@ -138,12 +138,31 @@ async def create_once(
             raise
         return as_payload(found)
     payload = as_payload(created)
-    await effect.complete(payload, ref=getattr(created, "id", None))
+    await effect.complete(payload, ref=_ref(payload))
     return payload
 
 
+def _ref(payload: Mapping[str, Any]) -> str | None:
+    ref = payload.get("id")
+    return None if ref is None else str(ref)
+
+
+def epoch_seconds(value: datetime | str | None) -> float | None:
+    """A creation time (a datetime or an ISO-8601 string; naive means UTC) as Unix seconds."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
 def created_since(created_at: str | None, since: float | None) -> bool:
-    """Whether an object made at ``created_at`` (Pinterest's ISO time, UTC) may have been made
+    """Whether an object made at ``created_at`` (an ISO time, UTC when naive) may have been made
     by an attempt first sent at ``since`` (epoch seconds); True when either is unknown."""
     when = epoch_seconds(created_at)
     if when is None or since is None:
@@ -162,7 +181,7 @@ async def made_since(
     """The items of ``listing`` that ``matches``, read until none made since ``since`` (epoch
     seconds, less :data:`CLOCK_SKEW`) can follow; the listing is closed at the end.
 
-    The order of Pinterest's listings is not promised: the reading stops early only once
+    The order of a service's listings is not promised: the reading stops early only once
     everything read so far came newest first and a whole page of ``page`` items was made
     before the cutoff. Any other listing (or an item without ``created_at``, or no ``since``)
     is read to its end. More than ``max_items`` raises :class:`LookupIncompleteError`.

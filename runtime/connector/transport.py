@@ -1,29 +1,25 @@
-"""One HTTP exchange with Pinterest: the request sent, the answer read, parsed and classified.
+"""One HTTP exchange: the request sent, the answer read, parsed and classified.
 
-This is the boundary where aiohttp's exceptions become
-:class:`~components.pinterest.errors.TransportError` and error answers become the errors of
-:func:`~components.pinterest.errors.classify`. Messages and logs name the method and the path
-only: never a query string, a header or a body.
+This is the boundary where aiohttp's exceptions become :class:`~.errors.TransportError` and
+error answers become the errors of the connector's table (:func:`~.answers.classify`).
+Messages and logs name the method and the path only: never a query string, a header or a
+body, and a secret the server echoes in its error answer is replaced by ``***``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from json import loads
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from components.pinterest.errors import (
-    PinterestInputError,
-    ServerError,
-    TransportError,
-    classify,
-)
-from components.pinterest.models import RateLimit
+from runtime.connector.answers import DEFAULT_ERRORS, ErrorTable, classify
+from runtime.connector.errors import InputError, ServerError, TransportError
+from runtime.connector.rate_limit import RateLimit
+from runtime.connector.response import ApiResponse
 from runtime.telemetry import NO_TELEMETRY
 
 if TYPE_CHECKING:
@@ -31,17 +27,8 @@ if TYPE_CHECKING:
 
     from runtime.telemetry import Telemetry
 
-SERVICE = "acme:pinterest"
-
-
-@dataclass(frozen=True, slots=True)
-class ApiResponse:
-    """A successful answer: ``body`` is the parsed JSON, or None when there was no body."""
-
-    status: int
-    headers: dict[str, str]
-    body: Any
-    rate_limit: RateLimit = field(default_factory=RateLimit)
+_NOT_SENT: Final = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+"""No connection was opened: nothing reached the service."""
 
 
 def query_pairs(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
@@ -57,22 +44,14 @@ def query_pairs(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     return pairs
 
 
-def _parse_json(raw: bytes) -> tuple[bool, Any]:
+def _parse_json(text: str) -> tuple[bool, Any]:
     """(parsed, body): an empty body is parsed as None; unreadable JSON gives (False, None)."""
-    if not raw.strip():
+    if not text.strip():
         return True, None
     try:
-        return True, loads(raw)
+        return True, loads(text)
     except ValueError:
         return False, None
-
-
-def _without_secret(body: Any, secret: str | None) -> Any:
-    """An error body whose message cannot repeat the token (a server may echo what it got)."""
-    message = body.get("message") if isinstance(body, Mapping) else None
-    if secret and isinstance(message, str) and secret in message:
-        return {**body, "message": message.replace(secret, "***")}
-    return body
 
 
 def _reason(exc: BaseException, elapsed: float) -> str:
@@ -89,9 +68,11 @@ def _reason(exc: BaseException, elapsed: float) -> str:
 
 
 class Transport:
-    """Sends requests over a shared session; ``timeout`` (seconds) replaces the session's.
+    """Sends requests of one service over a shared session; ``timeout`` (seconds) replaces the
+    session's. ``label`` names the service in messages (e.g. ``Widgets``), ``table``
+    classifies its error answers.
 
-    Every exchange is counted in ``telemetry`` by status (``error`` when no answer came).
+    Every exchange is counted in ``telemetry`` by service and status (``error``: no answer).
     """
 
     def __init__(
@@ -99,29 +80,41 @@ class Transport:
         session: aiohttp.ClientSession,
         logger: FilteringBoundLogger,
         *,
+        service: str,
+        label: str,
+        table: ErrorTable = DEFAULT_ERRORS,
         timeout: float | None = None,
         telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self._session = session
         self._log = logger
+        self._service = service
+        self._label = label
+        self._table = table
         self._telemetry = telemetry
         self._options: dict[str, Any] = (
             {} if timeout is None else {"timeout": aiohttp.ClientTimeout(total=timeout)}
         )
+
+    @property
+    def service(self) -> str:
+        return self._service
 
     async def send(
         self,
         method: str,
         url: str,
         *,
-        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        secret: str | None = None,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         data: Any = None,
         expect_json: bool = True,
         on_rate_limit: Callable[[RateLimit], None] | None = None,
     ) -> ApiResponse:
-        """Send one request (with ``Authorization: Bearer <token>`` when a token is given).
+        """Send one request with ``headers`` (``secret`` is the credential they carry: it is
+        scrubbed from an error answer that repeats it).
 
         Raises the classified error for a status of 400 or more, :class:`TransportError` when
         there was no answer, and :class:`ServerError` when ``expect_json`` and the success
@@ -129,10 +122,8 @@ class Transport:
         error answers included, before anything is raised.
         """
         parts = urlsplit(url)
-        label = f"{method} {parts.path}"
-        headers = {"Accept": "application/json"}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
+        request = f"{method} {parts.path}"
+        sent_headers = {"Accept": "application/json", **(headers or {})}
         started = time.perf_counter()
         try:
             async with self._session.request(
@@ -141,7 +132,7 @@ class Transport:
                 params=query_pairs(params),
                 json=json,
                 data=data,
-                headers=headers,
+                headers=sent_headers,
                 **self._options,
             ) as response:
                 raw = await response.read()
@@ -149,25 +140,56 @@ class Transport:
                 response_headers = dict(response.headers)
         except aiohttp.InvalidURL as exc:
             where = f"{parts.scheme}://{parts.netloc}{parts.path}"
-            raise PinterestInputError("apiBase", f"{where} is not a valid URL") from exc
+            raise InputError("apiBase", f"{where} is not a valid URL") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
-            self._telemetry.api_call(SERVICE, "error")
+            self._telemetry.api_call(self._service, "error")
             reason = _reason(exc, time.perf_counter() - started)
-            self._log.debug("pinterest call failed", method=method, path=parts.path, reason=reason)
-            raise TransportError(f"{label} failed: {reason}") from exc
-        self._telemetry.api_call(SERVICE, status)
-        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            self._log.debug(
+                "api call failed",
+                service=self._service,
+                method=method,
+                path=parts.path,
+                reason=reason,
+            )
+            raise TransportError(
+                f"{request} failed: {reason}",
+                sent=not isinstance(exc, _NOT_SENT),
+                service=self._service,
+            ) from exc
+        self._telemetry.api_call(self._service, status)
         self._log.debug(
-            "pinterest call", method=method, path=parts.path, status=status, duration_ms=duration_ms
+            "api call",
+            service=self._service,
+            method=method,
+            path=parts.path,
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
         rate_limit = RateLimit.from_headers(response_headers)
         if on_rate_limit is not None:
             on_rate_limit(rate_limit)
-        parsed, body = _parse_json(raw)
+        text = raw.decode(errors="replace")
+        if status >= 400 and secret and secret in text:
+            # A server may echo what it got: the secret must not reach a message or a port.
+            text = text.replace(secret, "***")
+        parsed, body = _parse_json(text)
+        answer = ApiResponse(status, response_headers, body, text, rate_limit)
         if status >= 400:
-            raise classify(status, _without_secret(body, token), response_headers, request=label)
+            raise classify(
+                status,
+                body,
+                response_headers,
+                table=self._table,
+                label=self._label,
+                service=self._service,
+                request=request,
+                response=answer,
+            )
         if expect_json and not parsed:
             raise ServerError(
-                f"{label} failed: HTTP {status} with a body that is not JSON", status=status
+                f"{request} failed: HTTP {status} with a body that is not JSON",
+                status=status,
+                service=self._service,
+                response=answer,
             )
-        return ApiResponse(status, response_headers, body, rate_limit)
+        return answer

@@ -1,0 +1,196 @@
+"""A connector's declaration and the client its components call a service with.
+
+A connector declares itself once (:class:`Connector`: its service, the label its messages use,
+its error table, its quota categories, its default API base); a component asks
+:func:`client_for` for a :class:`ServiceClient` of its flow's account and calls
+:meth:`ServiceClient.request`. The client applies the quota, the circuit and the token for it
+(:mod:`.pipeline`) and raises the errors of the table (:mod:`.errors`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import structlog
+
+from runtime.connector.answers import DEFAULT_ERRORS, ErrorTable
+from runtime.connector.errors import InputError
+from runtime.connector.pipeline import HeaderAuth, Pipeline
+from runtime.connector.response import ApiResponse
+from runtime.connector.transport import Transport
+from runtime.credentials import token_prefix
+from runtime.errors import CancelError
+from runtime.retry import DEFAULT_RATE_LIMIT_WAITS, RateLimitWaits
+from runtime.telemetry import NO_TELEMETRY
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
+
+    from runtime.circuit import Circuits
+    from runtime.component import Context
+    from runtime.credentials import Credentials
+    from runtime.quota import Quotas
+    from runtime.telemetry import Telemetry
+
+__all__ = ["ApiResponse", "Connector", "ServiceClient", "api_base_for", "client_for"]
+
+
+@dataclass(frozen=True)
+class Connector:
+    """What a connector declares: ``service`` (e.g. ``acme:widgets``), ``label`` (how
+    messages name it: "Widgets answered HTTP 404, Widgets code 8: ..."), its error table,
+    ``category`` (``(method, path) -> quota resource``; None: only "*" quota rules apply) and
+    the API base used when neither the account nor the environment gives one."""
+
+    service: str
+    label: str
+    errors: ErrorTable = DEFAULT_ERRORS
+    category: Callable[[str, str], str] | None = None
+    default_api_base: str | None = None
+
+    @property
+    def api_base_variable(self) -> str:
+        """The environment variable of the API base: ``WIDGETS_API_BASE``."""
+        return f"{token_prefix(self.service)}_API_BASE"
+
+
+def api_base_for(
+    connector: Connector,
+    settings: Mapping[str, str] | None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """The API base: the account's ``apiBase`` setting, else ``$<PREFIX>_API_BASE``, else the
+    connector's default; without a trailing slash. Raises :class:`InputError` when none."""
+    env = os.environ if environ is None else environ
+    base = (
+        (settings or {}).get("apiBase")
+        or env.get(connector.api_base_variable)
+        or connector.default_api_base
+    )
+    if not base:
+        raise InputError(
+            "apiBase",
+            f"{connector.label} has no API base: set apiBase in the app configuration of"
+            f" {connector.service} or {connector.api_base_variable}",
+        )
+    return str(base).rstrip("/")
+
+
+class ServiceClient:
+    """Calls one service for one account (``credentials``; None: calls carry no secret) over
+    a shared session, held to the process's quotas and circuits when given."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        connector: Connector,
+        credentials: Credentials | None = None,
+        *,
+        api_base: str,
+        auth: HeaderAuth | None = None,
+        timeout: float | None = None,
+        logger: FilteringBoundLogger | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
+        quotas: Quotas | None = None,
+        circuits: Circuits | None = None,
+        waits: RateLimitWaits = DEFAULT_RATE_LIMIT_WAITS,
+    ) -> None:
+        self._connector = connector
+        self._api_base = api_base.rstrip("/")
+        log = logger or structlog.get_logger(__name__)
+        self._transport = Transport(
+            session,
+            log,
+            service=connector.service,
+            label=connector.label,
+            table=connector.errors,
+            timeout=timeout,
+            telemetry=telemetry,
+        )
+        self._pipeline = Pipeline(
+            self._transport,
+            credentials,
+            log,
+            category=connector.category,
+            auth=auth,
+            quotas=quotas,
+            circuits=circuits,
+            telemetry=telemetry,
+            waits=waits,
+        )
+
+    @property
+    def connector(self) -> Connector:
+        return self._connector
+
+    @property
+    def api_base(self) -> str:
+        return self._api_base
+
+    @property
+    def transport(self) -> Transport:
+        """The bare exchange: no quota, no circuit, no token (e.g. an upload to a signed URL)."""
+        return self._transport
+
+    def __repr__(self) -> str:
+        return f"ServiceClient({self._connector.service!r}, api_base={self._api_base!r})"
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        expect_json: bool = True,
+    ) -> ApiResponse:
+        """Call ``method path`` (``path`` below the API base, e.g. ``/boards``, or an absolute
+        ``http(s)://`` URL, whose path then picks the quota category).
+
+        Raises a :class:`~.errors.ServiceError` for an answer of 400 or more or for no answer,
+        and :class:`~runtime.quota.QuotaWaitError` when the quota would make it wait too long.
+        ``data`` may be sent again (after a 401 or a 429), so give bytes, text or a dict, not a
+        stream.
+        """
+        if path.startswith(("http://", "https://")):
+            url = path
+            path = urlsplit(path).path
+        else:
+            url = self._api_base + path
+        return await self._pipeline.call(
+            method,
+            url,
+            path,
+            params=params,
+            json=json,
+            data=data,
+            headers=headers,
+            expect_json=expect_json,
+        )
+
+
+def client_for(context: Context, connector: Connector) -> ServiceClient:
+    """A client for the account the component's flow uses (``context.auth``), held to the
+    engine's quotas and circuits (``context.quotas``, ``context.circuits``)."""
+    auth = context.auth
+    if auth is None:
+        raise CancelError(
+            f"this {connector.label} component has no account: the flow must be started with"
+            f" credentials for the service {connector.service}"
+        )
+    return ServiceClient(
+        context.http,
+        connector,
+        auth,
+        api_base=api_base_for(connector, getattr(auth, "settings", None)),
+        telemetry=context.telemetry,
+        quotas=context.quotas,
+        circuits=context.circuits,
+    )
