@@ -18,19 +18,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
-from runtime.errors import CancelError
+from runtime.connector.errors import InputError
 
 PLACEHOLDER: Final = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*) *\}\}")
 _MISSING: Final = object()
-
-
-class FieldError(CancelError):
-    """The message cannot fill a template: ``field`` is where (``url``, ``query.tag``...)."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
 
 
 def _read(message: Any, path: tuple[str, ...]) -> Any:
@@ -101,7 +92,7 @@ def _segment(text: str) -> str:
 
 def fill_url(template: Template, message: Any) -> str:
     """The URL with each field percent-encoded as a path segment; a missing, null or empty
-    field is refused with :class:`FieldError`."""
+    field is refused with :class:`~runtime.connector.errors.InputError` (field ``url``)."""
     for part in template.parts:
         if isinstance(part, tuple):
             value = _read(message, part)
@@ -114,7 +105,7 @@ def fill_url(template: Template, message: Any) -> str:
                     if value is None
                     else "has an empty"
                 )
-                raise FieldError("url", f"the message {said} field {name!r} for {{{{{name}}}}}")
+                raise InputError("url", f"the message {said} field {name!r} for {{{{{name}}}}}")
     return template.render(message, _segment)
 
 

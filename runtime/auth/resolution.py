@@ -94,6 +94,10 @@ class _Apps:
                     bases[service] = base
         return bases
 
+    def default_api_bases(self) -> dict[str, str]:
+        """Each service's ``apiBase`` as its manifest gives it."""
+        return {s: m.api_base for s, m in self._registry.services().items() if m.api_base}
+
     async def secrets(self) -> dict[str, dict[str, str]]:
         """The values of each service's ``secretKeys`` that are set (for header secrets)."""
         found: dict[str, dict[str, str]] = {}
@@ -174,7 +178,9 @@ class AccountCredentials:
         if manifest.auth is None:
             return None
         if manifest.auth.secret is not None:  # an API key: no account, no token
-            return header_secret(manifest.auth, self._secrets, self._api_bases)
+            defaults = {} if self._apps is None else self._apps.default_api_bases()
+            bases = {**defaults, **self._api_bases}
+            return header_secret(manifest.auth, self._secrets, bases)
         found = self.provider.resolver()(manifest, account)
         if found is None and account is None:
             found = self._environment(manifest)

@@ -9,12 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.core.http_template import (
-    FieldError,
     Template,
     compile_value,
     fill_url,
     fill_value,
 )
+from runtime.connector.errors import InputError
 
 
 @given(st.text(min_size=1, max_size=40))
@@ -43,7 +43,7 @@ def test_nested_fields_and_numbers_fill_the_url():
     ids=["missing", "null", "empty"],
 )
 def test_a_url_with_a_hole_is_refused_naming_the_field(message, said):
-    with pytest.raises(FieldError) as caught:
+    with pytest.raises(InputError) as caught:
         fill_url(Template.parse("/items/{{id}}"), message)
     assert caught.value.field == "url"
     assert said in caught.value.problem
