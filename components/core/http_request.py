@@ -60,12 +60,35 @@ class HttpRequest(Component):
         self._timeout = float(p.get("timeout", 30))
         self._max_bytes = int(p.get("maxResponseBytes", 10 * 1024 * 1024))
         resource = p.get("quota")
-        self._category = None if resource is None else (lambda method, path: resource)
+        category = None if resource is None else (lambda method, path: resource)
+        auth = context.auth
+        absolute = p["url"].startswith(("http://", "https://"))
+        self._base = ""  # an absolute URL needs none
+        if auth is None:  # validation allows only an absolute URL, whose host is fixed
+            host = urlsplit(p["url"]).netloc
+            self._connector = Connector(f"http:{host}", host, category=category)
+        else:
+            self._connector = Connector(auth.service, auth.service, category=category)
+            if not absolute:
+                self._base = api_base_for(self._connector, getattr(auth, "settings", None))
+        # the header the credential travels in, lowercased ("" without credentials)
+        header = "" if auth is None else getattr(auth, "header_name", None) or "Authorization"
+        self._credential_header = header.lower()
 
     async def receive(self, context: Context) -> None:
         message = context.message
         url = fill_url(self._url, message)
-        client, credential_header = self._client(context, url)
+        client = ServiceClient(
+            context.http,
+            self._connector,
+            context.auth,
+            api_base=self._base,
+            timeout=self._timeout,
+            logger=context.log,
+            telemetry=context.telemetry,
+            quotas=context.quotas,
+            circuits=context.circuits,
+        )
         try:
             answer = await client.request(
                 self._method,
@@ -73,10 +96,10 @@ class HttpRequest(Component):
                 params=self._params(message),
                 json=None if self._body is _NO_BODY else fill_value(self._body, message),
                 data=None if self._form is None else self._form_data(message),
-                headers=self._headers_for(message, credential_header),
+                headers=self._headers_for(message),
                 expect_json=False,
                 # aiohttp drops only Authorization on a redirect to another host
-                allow_redirects=credential_header in ("", "authorization"),
+                allow_redirects=self._credential_header in ("", "authorization"),
                 max_bytes=self._max_bytes,
             )
         except ServiceError as exc:
@@ -98,34 +121,6 @@ class HttpRequest(Component):
             {"status": answer.status, "headers": answer.headers, "body": self._parsed(answer)}
         )
 
-    def _client(self, context: Context, url: str) -> tuple[ServiceClient, str]:
-        """The client of the flow's service (or of the URL's host, without auth), and the
-        header its credential travels in, lowercased ("" without credentials)."""
-        auth = context.auth
-        absolute = url.startswith(("http://", "https://"))
-        if auth is None:
-            if not absolute:
-                raise InputError("url", "a path needs a service (auth) whose API base it is below")
-            host = urlsplit(url).netloc
-            connector = Connector(f"http:{host}", host, category=self._category)
-            base = ""
-        else:
-            connector = Connector(auth.service, auth.service, category=self._category)
-            base = "" if absolute else api_base_for(connector, getattr(auth, "settings", None))
-        header = "" if auth is None else getattr(auth, "header_name", None) or "Authorization"
-        client = ServiceClient(
-            context.http,
-            connector,
-            auth,
-            api_base=base,
-            timeout=self._timeout,
-            logger=context.log,
-            telemetry=context.telemetry,
-            quotas=context.quotas,
-            circuits=context.circuits,
-        )
-        return client, header.lower()
-
     def _params(self, message: Any) -> dict[str, Any]:
         filled = fill_value(self._query, message)
         return {key: value for key, value in filled.items() if value is not None}
@@ -134,10 +129,10 @@ class HttpRequest(Component):
         filled = fill_value(self._form, message)
         return {k: _form_text(v) for k, v in filled.items() if v is not None}
 
-    def _headers_for(self, message: Any, credential_header: str) -> dict[str, str]:
+    def _headers_for(self, message: Any) -> dict[str, str]:
         headers: dict[str, str] = {}
         for name, template in self._headers.items():
-            if name.lower() == credential_header:  # the credential's header is the call's
+            if name.lower() == self._credential_header:  # the credential's header is the call's
                 continue
             value = template.value(message)
             if value is None:
