@@ -135,14 +135,18 @@ class FlowChecker:
 
     def check_accounts(self, accounts: dict[str, str]) -> None:
         """Each named account is of a service that some component of the flow calls."""
-        used = {
-            n.manifest.auth.service
-            for n in self.nodes.values()
-            if n.manifest is not None and n.manifest.auth is not None
-        }
+        auths = [n.manifest.auth for n in self.nodes.values() if n.manifest is not None]
+        used = {auth.service for auth in auths if auth is not None and auth.secret is None}
+        keyed = {auth.service for auth in auths if auth is not None and auth.secret is not None}
         for service, account in accounts.items():
             path = json_path("$.accounts", service)
-            if service not in used:
+            if service in keyed and service not in used:
+                self.report(
+                    path,
+                    f'this flow calls "{service}" with a header secret of its app configuration,'
+                    " which has no accounts: remove this entry",
+                )
+            elif service not in used:
                 services = _quoted(sorted(used)) if used else "none"
                 self.report(
                     path,

@@ -146,3 +146,9 @@ def test_a_static_header_secret_must_be_a_secret_key_of_its_service(tmp_path):
     with pytest.raises(ManifestError) as caught:
         Registry.load(tmp_path)
     assert 'Geocode.json $.auth.secret: "region" is not a secret key' in str(caught.value)
+
+
+def test_an_account_named_for_a_service_called_with_a_header_secret_is_refused():
+    auth = {"service": "acme:weather", "header": "X-Api-Key", "secret": "apiKey"}
+    found = problems({"url": "/forecast", "auth": auth}, accounts={"acme:weather": "shop"})
+    assert "header secret" in found['$.accounts["acme:weather"]']
