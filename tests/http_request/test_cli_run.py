@@ -71,9 +71,7 @@ def write(tmp_path: Path, name: str, data: object) -> str:
     return str(path)
 
 
-def test_a_flow_calls_an_api_with_the_configured_key_and_never_prints_it(
-    tmp_path, api, capsys
-):
+def test_a_flow_calls_an_api_with_the_configured_key_and_never_prints_it(tmp_path, api, capsys):
     auth = {"service": "acme:weather", "header": "X-Api-Key", "secret": "apiKey"}
     flow = write(tmp_path, "flow.json", kit.flow({"url": "/forecast/{{city}}", "auth": auth}))
     missing = write(tmp_path, "missing.json", kit.flow({"url": "/nowhere", "auth": auth}))
