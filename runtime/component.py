@@ -65,6 +65,8 @@ class NodeServices(Protocol):
 
     def http(self) -> aiohttp.ClientSession: ...
 
+    def wired(self, port: str) -> bool: ...
+
     def emit(self, context: Context, payload: Any, port: str) -> Awaitable[None]: ...
 
 
@@ -164,6 +166,12 @@ class Context:
         if self._log is None:
             self._log = self._node.logger.bind(correlation_id=self.correlation_id)
         return self._log
+
+    def wired(self, port: str) -> bool:
+        """Whether some component of the flow takes messages from out-port ``port``: a
+        component may send an outcome there only when a wire handles it (an HTTP error answer
+        goes to ``error`` when wired, else to the dead letters)."""
+        return self._node.wired(port)
 
     def begin_event(self) -> str:
         """Start a new event: the engine calls this on each ``send`` outside ``receive``."""

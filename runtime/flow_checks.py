@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
+from runtime.chosen_auth import chosen_manifest
 from runtime.errors import Problem
 from runtime.flow_spec import ComponentSpec, FlowSpec
 from runtime.flow_wiring import Upstream, Wires, cycles
@@ -134,14 +135,18 @@ class FlowChecker:
 
     def check_accounts(self, accounts: dict[str, str]) -> None:
         """Each named account is of a service that some component of the flow calls."""
-        used = {
-            n.manifest.auth.service
-            for n in self.nodes.values()
-            if n.manifest is not None and n.manifest.auth is not None
-        }
+        auths = [n.manifest.auth for n in self.nodes.values() if n.manifest is not None]
+        used = {auth.service for auth in auths if auth is not None and auth.secret is None}
+        keyed = {auth.service for auth in auths if auth is not None and auth.secret is not None}
         for service, account in accounts.items():
             path = json_path("$.accounts", service)
-            if service not in used:
+            if service in keyed and service not in used:
+                self.report(
+                    path,
+                    f'this flow calls "{service}" with a header secret of its app configuration,'
+                    " which has no accounts: remove this entry",
+                )
+            elif service not in used:
                 services = _quoted(sorted(used)) if used else "none"
                 self.report(
                     path,
@@ -234,6 +239,11 @@ class FlowChecker:
         interval = properties.get("interval")
         if manifest.tick is not None and "interval" in properties and not _positive(interval):
             self.report(f"{at}.interval", "must be a number of seconds greater than 0")
+        if manifest.auth_property is not None:  # the flow names the service: plan with it
+            services = self.registry.services()
+            node.manifest, chosen = chosen_manifest(manifest, properties, services, at)
+            for problem in chosen:
+                self.report(problem.path, problem.message)
         node.properties = fresh(properties)  # the plan must not share data with the caller
 
     def check_schema_value(self, schema: Any, at: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from runtime.auth.header_secret import not_configured
 from runtime.credentials import token_variable
 from runtime.errors import ConfigurationError, EngineError
 
@@ -33,7 +34,8 @@ def resolve_credentials(
             continue
         service = node.manifest.auth.service
         account = plan.accounts.get(service)
-        why = no_account(service)
+        secret = node.manifest.auth.secret
+        why = no_account(service) if secret is None else not_configured(service, secret)
         try:
             if resolver is None:
                 credentials = None

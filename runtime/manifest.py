@@ -19,6 +19,7 @@ HANDLER_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 MODULE_PATTERN = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 PORT_PATTERN = re.compile(r"^[a-z][A-Za-z0-9_]*$")
 SEMVER_PATTERN = re.compile(r"^\d+\.\d+\.\d+$")
+HEADER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
 DEFAULT_TIMEOUT = 300.0
 """Seconds a ``receive`` or ``tick`` call may run when neither the manifest nor the flow says."""
@@ -51,12 +52,28 @@ class AuthRequirement(_Model):
 
     ``request_by_default`` false (``"requestByDefault": false``) keeps the scopes out of a
     login that names no flow: for a component that can reach any endpoint (a raw API call),
-    whose scopes are asked for only when a flow uses it.
+    whose scopes are asked for only when a flow uses it. With ``header`` and ``secret`` the
+    calls carry a secret of the service's app configuration (an API key) instead of a token.
     """
 
     service: str
     scopes: tuple[str, ...] = ()
     request_by_default: bool = True
+    header: str | None = Field(default=None, pattern=HEADER_NAME_PATTERN.pattern)
+    """With ``secret``: the request header that carries the secret (e.g. ``X-Api-Key``)."""
+    secret: str | None = None
+    """A key of the service's app configuration (one of its ``secretKeys``) whose value is
+    sent in ``header`` instead of an account's OAuth2 token."""
+    scheme: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*$")
+    """A word put before the secret in the header (``Bearer``: ``Bearer <secret>``)."""
+
+    @model_validator(mode="after")
+    def _header_secret(self) -> AuthRequirement:
+        if (self.header is None) != (self.secret is None):
+            raise ValueError("header and secret go together: the header that carries the secret")
+        if self.scheme is not None and self.secret is None:
+            raise ValueError("scheme is the word before a header secret: it needs secret")
+        return self
 
 
 class Quota(_Model):
@@ -96,6 +113,13 @@ class ComponentManifest(_Model):
     timeout: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
     """Seconds one ``receive`` or ``tick`` call may run before it is cancelled (the message is
     retried); a flow may set its own per component. ``None``: :data:`DEFAULT_TIMEOUT`."""
+    auth_property: str | None = None
+    """For a component whose service each flow chooses (a generic REST call): the property
+    whose value is the flow's auth requirement (``{"service", "scopes", "header", "secret",
+    "scheme"}``); the flow's plan gives the component that ``auth`` (see
+    :mod:`runtime.chosen_auth`). Not together with ``auth``."""
+    quota_property: str | None = None
+    """With ``auth_property``: the property naming the quota resource the calls consume."""
 
     @field_validator("name")
     @classmethod
@@ -129,7 +153,27 @@ class ComponentManifest(_Model):
             raise ValueError("a trigger (tick or webhook) must not have inPorts")
         if self.tick is not None and self.webhook:
             raise ValueError("a trigger is either polling (tick) or pushed (webhook), not both")
+        self._check_chosen_auth()
         return self
+
+    def _check_chosen_auth(self) -> None:
+        if self.auth_property is None:
+            if self.quota_property is not None:
+                raise ValueError("quotaProperty needs authProperty (the quota is the service's)")
+            return
+        if self.auth is not None:
+            raise ValueError(
+                "auth and authProperty exclude each other: the service is fixed or chosen"
+            )
+        declared = self.properties.schema_.get("properties")
+        for key, name in (
+            ("authProperty", self.auth_property),
+            ("quotaProperty", self.quota_property),
+        ):
+            if name is not None and not (isinstance(declared, dict) and name in declared):
+                raise ValueError(
+                    f'{key} names the property "{name}", which properties.schema does not declare'
+                )
 
     @property
     def is_trigger(self) -> bool:

@@ -19,6 +19,7 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 from pydantic import ValidationError
 
+from runtime.chosen_auth import auth_problems
 from runtime.component import Component
 from runtime.errors import Problem
 from runtime.manifest import HANDLER_PATTERN, ComponentManifest, ServiceManifest
@@ -188,6 +189,9 @@ def _service_problems(
             f"{did_you_mean(name, services)}; known services: {known}",
         )
         return
+    if manifest.auth.secret is not None:  # a header secret must be one stored encrypted
+        for problem in auth_problems(manifest.auth, services, "$.auth"):
+            yield problem.path, problem.message
     # a service that lists no scopes (or no quota rules) leaves them unchecked
     offered = service.scopes
     for i, scope in enumerate(manifest.auth.scopes if offered else ()):

@@ -181,6 +181,9 @@ class Node:
     def http(self) -> aiohttp.ClientSession:
         return self._http.session()
 
+    def wired(self, port: str) -> bool:
+        return bool(self.plan.routes.get(port))
+
     # -- workers -------------------------------------------------------------------------
 
     def start_workers(self) -> None:

@@ -15,6 +15,7 @@ import aiohttp
 
 from runtime.auth.app_config import AppConfigStore
 from runtime.auth.credentials import AuthProvider
+from runtime.auth.header_secret import header_secret
 from runtime.auth.oauth2 import OAuth2Client
 from runtime.auth.secretbox import SecretBox
 from runtime.auth.vault import TokenVault
@@ -75,6 +76,19 @@ class _Apps:
                     bases[service] = base
         return bases
 
+    def default_api_bases(self) -> dict[str, str]:
+        """Each service's ``apiBase`` as its manifest gives it."""
+        return {s: m.api_base for s, m in self._registry.services().items() if m.api_base}
+
+    async def secrets(self) -> dict[str, dict[str, str]]:
+        """The values of each service's ``secretKeys`` that are set (for header secrets)."""
+        found: dict[str, dict[str, str]] = {}
+        for service, manifest in self._registry.services().items():
+            if manifest.secret_keys:
+                values = await self._app_config.get(service)
+                found[service] = {k: values[k] for k in manifest.secret_keys if values.get(k)}
+        return found
+
 
 class AccountCredentials:
     """A credentials resolver over the vault's accounts and ``<SERVICE>_ACCESS_TOKEN``."""
@@ -87,8 +101,12 @@ class AccountCredentials:
         unconfigured: Mapping[str, str] | None = None,
         apps: _Apps | None = None,
         api_bases: Mapping[str, str] | None = None,
+        secrets: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.provider = provider
+        self._api_bases = dict(api_bases or {})
+        # service -> the values of its secret keys
+        self._secrets: Mapping[str, Mapping[str, str]] = dict(secrets or {})
         self._environ = environ
         self._environment = environment_credentials(environ, api_bases)
         # service -> why its app is not configured (which keys to set, and where)
@@ -112,8 +130,15 @@ class AccountCredentials:
         clients, unconfigured = await apps.clients()
         provider = AuthProvider(vault, clients, telemetry=telemetry)
         await provider.load()
-        bases = await apps.api_bases()
-        return cls(provider, environ, unconfigured=unconfigured, apps=apps, api_bases=bases)
+        bases, secrets = await apps.api_bases(), await apps.secrets()
+        return cls(
+            provider,
+            environ,
+            unconfigured=unconfigured,
+            apps=apps,
+            api_bases=bases,
+            secrets=secrets,
+        )
 
     async def reload(self) -> None:
         """Read the app configuration and the vault's accounts again (after a login or a
@@ -121,8 +146,9 @@ class AccountCredentials:
         if self._apps is not None:
             clients, self._unconfigured = await self._apps.clients()
             self.provider.set_clients(clients)
-            bases = await self._apps.api_bases()
+            self._api_bases = bases = await self._apps.api_bases()
             self._environment = environment_credentials(self._environ, bases)
+            self._secrets = await self._apps.secrets()
         await self.provider.load()
 
     def __call__(
@@ -132,6 +158,10 @@ class AccountCredentials:
         :class:`ConfigurationError` saying what to connect or configure when there are none."""
         if manifest.auth is None:
             return None
+        if manifest.auth.secret is not None:  # an API key: no account, no token
+            defaults = {} if self._apps is None else self._apps.default_api_bases()
+            bases = {**defaults, **self._api_bases}
+            return header_secret(manifest.auth, self._secrets, bases)
         found = self.provider.resolver()(manifest, account)
         if found is None and account is None:
             found = self._environment(manifest)

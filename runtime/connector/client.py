@@ -152,6 +152,8 @@ class ServiceClient:
         data: Any = None,
         headers: Mapping[str, str] | None = None,
         expect_json: bool = True,
+        allow_redirects: bool = True,
+        max_bytes: int | None = None,
     ) -> ApiResponse:
         """Call ``method path`` (``path`` below the API base, e.g. ``/boards``, or an absolute
         ``http(s)://`` URL, whose path then picks the quota category).
@@ -159,7 +161,10 @@ class ServiceClient:
         Raises a :class:`~.errors.ServiceError` for an answer of 400 or more or for no answer,
         and :class:`~runtime.quota.QuotaWaitError` when the quota would make it wait too long.
         ``data`` may be sent again (after a 401 or a 429), so give bytes, text or a dict, not a
-        stream.
+        stream. ``allow_redirects`` false returns a 3xx as the answer (aiohttp drops only
+        ``Authorization`` on a redirect to another host: a secret in another header must not
+        follow one); a body longer than ``max_bytes`` raises
+        :class:`~.errors.ResponseTooLargeError`.
         """
         if path.startswith(("http://", "https://")):
             url = path
@@ -175,6 +180,8 @@ class ServiceClient:
             data=data,
             headers=headers,
             expect_json=expect_json,
+            allow_redirects=allow_redirects,
+            max_bytes=max_bytes,
         )
 
     def paginate(

@@ -125,6 +125,11 @@ class ServerError(ServiceError, RetryError):
     """The service failed (5xx), or answered what cannot be read."""
 
 
+class ResponseTooLargeError(ServiceError, CancelError):
+    """The answer's body is longer than the call accepts (``max_bytes``); asking again gets
+    the same answer, so the message is not retried. The answer is not kept."""
+
+
 class TransportError(ServiceError, RetryError):
     """No answer: the connection failed, dropped or timed out.
 

@@ -116,9 +116,13 @@ class Pipeline:
         data: Any = None,
         headers: Mapping[str, str] | None = None,
         expect_json: bool = True,
+        allow_redirects: bool = True,
+        max_bytes: int | None = None,
     ) -> ApiResponse:
         """Send ``method url`` (``path`` is its part below the API base: it picks the quota)."""
-        send = _Send(method, url, path, params, json, data, headers, expect_json)
+        send = _Send(
+            method, url, path, params, json, data, headers, expect_json, allow_redirects, max_bytes
+        )
         circuit = self._circuit
         if circuit is None:
             return await self._limited(send)
@@ -212,6 +216,8 @@ class Pipeline:
             json=send.json,
             data=send.data,
             expect_json=send.expect_json,
+            allow_redirects=send.allow_redirects,
+            max_bytes=send.max_bytes,
             on_rate_limit=observe,
         )
 
@@ -228,6 +234,8 @@ class _Send:
     data: Any
     headers: Mapping[str, str] | None
     expect_json: bool
+    allow_redirects: bool = True
+    max_bytes: int | None = None
 
 
 def _observer(gate: QuotaGate) -> Callable[[RateLimit], None]:

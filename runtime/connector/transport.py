@@ -17,7 +17,12 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from runtime.connector.answers import DEFAULT_ERRORS, ErrorTable, classify
-from runtime.connector.errors import InputError, ServerError, TransportError
+from runtime.connector.errors import (
+    InputError,
+    ResponseTooLargeError,
+    ServerError,
+    TransportError,
+)
 from runtime.connector.rate_limit import RateLimit
 from runtime.connector.response import ApiResponse
 from runtime.telemetry import NO_TELEMETRY
@@ -67,6 +72,24 @@ def _reason(exc: BaseException, elapsed: float) -> str:
     return f"the connection failed ({type(exc).__name__})"
 
 
+async def _read(response: aiohttp.ClientResponse, max_bytes: int | None) -> bytes:
+    """The whole body, or :class:`ResponseTooLargeError` as soon as it passes ``max_bytes``
+    (nothing more is read: a huge answer costs no more memory than the cap)."""
+    if max_bytes is None:
+        return await response.read()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ResponseTooLargeError(
+                f"HTTP {response.status}: the answer is longer than {max_bytes} bytes",
+                status=response.status,
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class Transport:
     """Sends requests of one service over a shared session; ``timeout`` (seconds) replaces the
     session's. ``label`` names the service in messages (e.g. ``Widgets``), ``table``
@@ -111,6 +134,8 @@ class Transport:
         json: Any = None,
         data: Any = None,
         expect_json: bool = True,
+        allow_redirects: bool = True,
+        max_bytes: int | None = None,
         on_rate_limit: Callable[[RateLimit], None] | None = None,
     ) -> ApiResponse:
         """Send one request with ``headers`` (``secret`` is the credential they carry: it is
@@ -119,7 +144,8 @@ class Transport:
         Raises the classified error for a status of 400 or more, :class:`TransportError` when
         there was no answer, and :class:`ServerError` when ``expect_json`` and the success
         body is not JSON. ``on_rate_limit`` is given the rate-limit headers of every answer,
-        error answers included, before anything is raised.
+        error answers included, before anything is raised. A body longer than ``max_bytes``
+        raises :class:`ResponseTooLargeError` once that many bytes were read.
         """
         parts = urlsplit(url)
         request = f"{method} {parts.path}"
@@ -133,11 +159,17 @@ class Transport:
                 json=json,
                 data=data,
                 headers=sent_headers,
+                allow_redirects=allow_redirects,
                 **self._options,
             ) as response:
-                raw = await response.read()
+                raw = await _read(response, max_bytes)
                 status = response.status
                 response_headers = dict(response.headers)
+        except ResponseTooLargeError as exc:
+            self._telemetry.api_call(self._service, "error")
+            exc.service = self._service
+            exc.args = (f"{request} failed: {exc}",)
+            raise
         except aiohttp.InvalidURL as exc:
             where = f"{parts.scheme}://{parts.netloc}{parts.path}"
             raise InputError("apiBase", f"{where} is not a valid URL") from exc
