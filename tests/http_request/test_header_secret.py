@@ -35,7 +35,7 @@ async def resolver(store: SQLiteStore, values: dict[str, str] | None = None):
         await config.set("acme:weather", values)
     session = aiohttp.ClientSession()
     credentials = await AccountCredentials.create(
-        REGISTRY, config, TokenVault(store, box), session, {}, environ={}
+        REGISTRY, config, TokenVault(store, box), session, environ={}
     )
     return credentials, config, session
 
