@@ -233,9 +233,7 @@ async def stack(tmp_path: Any, *, weather_key: str | None = API_KEY) -> AsyncIte
         vault = TokenVault(store, box)
         stale = TokenSet("stale-token", "refresh-1", time.time() + 3600, None, ("contacts:read",))
         await vault.save("acme:crm", "sales", stale)
-        credentials = await AccountCredentials.create(
-            registry, config, vault, session, environ={}
-        )
+        credentials = await AccountCredentials.create(registry, config, vault, session, environ={})
         quotas = Quotas(await configured_rules(registry.services(), config))
         outputs: list[Output] = []
         async with Engine(
