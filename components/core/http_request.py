@@ -31,6 +31,7 @@ from runtime.connector import (
     api_base_for,
 )
 from runtime.errors import CancelError
+from runtime.retry import next_step
 
 if TYPE_CHECKING:
     from runtime.component import Context
@@ -158,7 +159,7 @@ class HttpRequest(Component):
     async def _failed(self, context: Context, exc: ServiceError, message: Any) -> None:
         """Send an error answer to ``error`` when it is wired and the error is final."""
         answer = exc.response
-        if answer is None or not isinstance(exc, CancelError) or not context.wired("error"):
+        if answer is None or next_step(exc) != "dead-letter" or not context.wired("error"):
             raise exc
         body = answer.body if self._json and answer.body is not None else answer.text or None
         await context.send(

@@ -6,7 +6,6 @@ The trigger is the flow's only component, so what it sends leaves the flow as it
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -24,32 +23,10 @@ from runtime.stores.base import Store
 from runtime.stores.memory import MemoryStore
 from runtime.stores.sqlite import SQLiteStore
 from tests.connector.feed import Feed, NewEntry, NewTitle, Node, registry
+from tests.polling_run import Run
 
 FLOW = "f"
 INTERVAL = 0.05
-
-
-class Run:
-    """A running flow: what the trigger sent, and a way to wait for its ticks."""
-
-    def __init__(self, engine: Engine, outputs: list[Output]) -> None:
-        self.engine = engine
-        self.outputs = outputs
-
-    @property
-    def ticks(self) -> int:
-        return self.engine.stats(FLOW)["watch"].ticks
-
-    async def next_tick(self, count: int = 1) -> None:
-        """Wait until ``count`` whole ticks ran after this call (one may be running now)."""
-        target = self.ticks + count + 1
-        async with asyncio.timeout(20):
-            while self.ticks < target:  # noqa: ASYNC110 - the tick loop sets no event
-                await asyncio.sleep(INTERVAL / 2)
-        await self.engine.wait_idle(FLOW)
-
-    def ids(self) -> list[str]:
-        return [o.payload["id"] for o in self.outputs]
 
 
 @contextlib.asynccontextmanager
@@ -65,7 +42,7 @@ async def watching(
     outputs: list[Output] = []
     async with Engine(store or MemoryStore(), on_output=outputs.append) as engine:
         await engine.start_flow(validate_flow(flow, registry()))
-        run = Run(engine, outputs)
+        run = Run(engine, outputs, flow=FLOW, interval=INTERVAL)
         await run.next_tick(0)
         yield run
 

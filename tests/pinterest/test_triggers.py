@@ -34,6 +34,7 @@ from runtime.stores.sqlite import SQLiteStore
 from runtime.telemetry import NO_TELEMETRY
 from tests.pinterest.component_kit import SERVICE, manifest, registry
 from tests.pinterest.emulator_harness import EmulatorHarness, run_emulator
+from tests.polling_run import Run
 
 FLOW = "f"
 RECIPES = "600000000000000001"  # seed board with two Pins, one of them in section DESSERTS
@@ -53,29 +54,6 @@ def past_the_seed(emulator: EmulatorHarness) -> EmulatorHarness:
 @pytest.fixture
 def emu(emulator: EmulatorHarness) -> EmulatorHarness:
     return past_the_seed(emulator)
-
-
-class Run:
-    """A running flow: the outputs of ``sink`` and a way to wait for the trigger's ticks."""
-
-    def __init__(self, engine: Engine, outputs: list[Output]) -> None:
-        self.engine = engine
-        self.outputs = outputs
-
-    @property
-    def ticks(self) -> int:
-        return self.engine.stats(FLOW)["watch"].ticks
-
-    async def next_tick(self, count: int = 1) -> None:
-        """Wait until ``count`` whole ticks ran after this call (one may be running now)."""
-        target = self.ticks + count + 1
-        async with asyncio.timeout(10):
-            while self.ticks < target:  # noqa: ASYNC110 - the tick loop sets no event
-                await asyncio.sleep(INTERVAL / 2)
-        await self.engine.wait_idle(FLOW)
-
-    def ids(self) -> list[str]:
-        return [o.payload["id"] for o in self.outputs]
 
 
 @contextlib.asynccontextmanager
@@ -115,7 +93,7 @@ async def watching(
         store or MemoryStore(), on_output=outputs.append, credentials=resolve
     ) as engine:
         await engine.start_flow(plan)
-        run = Run(engine, outputs)
+        run = Run(engine, outputs, flow=FLOW, interval=INTERVAL, timeout=10)
         await run.next_tick(0)
         yield run
 
