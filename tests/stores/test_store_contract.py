@@ -1,12 +1,14 @@
-"""The store contract, run against every store, then what only the SQLite store promises."""
+"""The store contract, run against every store: memory, SQLite and PostgreSQL.
+
+What only one backend promises is in ``test_sqlite_store.py`` and ``test_postgres_store.py``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import math
-import sqlite3
-import stat
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runtime.envelope import Envelope, new_id
-from runtime.errors import ConfigurationError
+from runtime.errors import DuplicateEventError
 from runtime.stores import DeadLetter, MemoryStore, SQLiteStore, Store
-from runtime.stores.sqlite_schema import SCHEMA_VERSION
+from runtime.stores.base import EffectRecord, IdempotencyKey
+from runtime.stores.letters import EVERY_LETTER, DeadLetterCount, DeadLetterQuery
+from runtime.stores.postgres import PostgresStore
+from tests.postgres_server import create_database
 
 json_values = st.recursive(
     st.none()
@@ -32,13 +37,22 @@ json_values = st.recursive(
 )
 
 
-@pytest.fixture(params=["memory", "sqlite"], ids=["memory", "sqlite"])
+BACKENDS = ["memory", "sqlite", "postgres"]
+
+
+async def open_backend(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """A new empty store of ``kind`` (PostgreSQL: a new database on the session's cluster)."""
+    if kind == "memory":
+        return MemoryStore()
+    if kind == "sqlite":
+        return await SQLiteStore.open(tmp_path / "home" / "flowmixer.db")
+    url = await create_database(request.getfixturevalue("postgres_cluster"))
+    return await PostgresStore.open(url, max_size=4)
+
+
+@pytest.fixture(params=BACKENDS, ids=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened: Store
-    if request.param == "memory":
-        opened = MemoryStore()
-    else:
-        opened = await SQLiteStore.open(tmp_path / "home" / "flowmixer.db")
+    opened = await open_backend(request.param, request, tmp_path)
     yield opened
     await opened.close()
 
@@ -390,140 +404,360 @@ async def test_a_closed_store_refuses_to_be_used(store: Store):
         await store.add_dead_letter(make_letter())
 
 
-# -- SQLite only ----------------------------------------------------------------------------
+# -- finding, counting, retrying and dropping dead letters ------------------------------
 
 
-def _files(directory: Path) -> list[str]:
-    """The names in ``directory``, without SQLite's -wal/-shm companions."""
-    return sorted(p.name for p in directory.iterdir() if not p.name.endswith(("-wal", "-shm")))
+def letter(
+    letter_id: str,
+    *,
+    flow_id: str = "repin",
+    component_id: str = "copy",
+    error_type: str = "NotFoundError",
+    error: str = "GET /boards/1 failed: HTTP 404, Pinterest code 40: Board not found.",
+    failed_at: float = 1_000.0,
+) -> DeadLetter:
+    envelope = Envelope(flow_id, component_id, "in", {"n": letter_id}, f"event-{letter_id}")
+    return DeadLetter(letter_id, envelope, error, error_type, 1, failed_at)
 
 
-async def test_state_and_dead_letters_survive_closing_and_reopening_the_file(tmp_path: Path):
-    path = tmp_path / "flowmixer.db"
-    letter = make_letter()
-    store = await SQLiteStore.open(path)
-    await store.set_state("repin", "watch", "cursor", {"bookmark": "b-9"})
-    await store.add_dead_letter(letter)
-    await store.request_retry(letter.id)
-    await store.close()
-
-    async with await SQLiteStore.open(path) as reopened:
-        assert await reopened.get_state("repin", "watch", "cursor") == {"bookmark": "b-9"}
-        found = await reopened.get_dead_letter(letter.id)
-
-    assert found is not None
-    assert found.to_dict() == {**letter.to_dict(), "retry_requested": True}
+SAMPLE = [
+    letter("a", failed_at=100.0),
+    letter("b", component_id="watch", error_type="ServerError", error="HTTP 503", failed_at=200),
+    letter("c", flow_id="other", failed_at=300.0, error="Échec: the BOARD is gone"),
+    letter("d", error_type="CancelError", error="rejected 'spam'", failed_at=400.0),
+    letter("e", component_id="watch", failed_at=400.0, error="board missing"),
+]
 
 
-async def test_the_file_uses_write_ahead_logging_and_waits_for_other_writers(tmp_path: Path):
-    path = tmp_path / "flowmixer.db"
-    async with await SQLiteStore.open(path, busy_timeout=2.5) as store:
-        pragmas = await store._run(
-            lambda: [
-                store._conn.execute(f"PRAGMA {name}").fetchone()[0]
-                for name in ("journal_mode", "synchronous", "busy_timeout")
-            ]
-        )
-
-    assert pragmas == ["wal", 1, 2500]  # synchronous 1 is NORMAL
+async def add_all(store: Store, letters: list[DeadLetter] = SAMPLE) -> None:
+    for each in letters:
+        await store.add_dead_letter(each)
 
 
-async def test_missing_directories_are_created_private_and_so_is_the_file(tmp_path: Path):
-    path = tmp_path / "deep" / "home" / "flowmixer.db"
+QUERIES = {
+    "everything": (DeadLetterQuery(), ["e", "d", "c", "b", "a"]),
+    "one flow": (DeadLetterQuery(flow_id="repin"), ["e", "d", "b", "a"]),
+    "one component": (DeadLetterQuery(component_id="watch"), ["e", "b"]),
+    "one error type": (DeadLetterQuery(error_type="NotFoundError"), ["e", "c", "a"]),
+    "since is included": (DeadLetterQuery(since=300.0), ["e", "d", "c"]),
+    "until is not": (DeadLetterQuery(until=300.0), ["b", "a"]),
+    "a window": (DeadLetterQuery(since=200.0, until=400.0), ["c", "b"]),
+    "text in any case": (DeadLetterQuery(text="board"), ["e", "c", "a"]),
+    "text beyond ascii": (DeadLetterQuery(text="échec"), ["c"]),
+    "all at once": (
+        DeadLetterQuery(
+            flow_id="repin",
+            component_id="watch",
+            error_type="NotFoundError",
+            since=400.0,
+            until=401.0,
+            text="MISSING",
+        ),
+        ["e"],
+    ),
+    "nothing": (DeadLetterQuery(flow_id="nowhere"), []),
+}
 
-    async with await SQLiteStore.open(path) as store:
-        await store.set_state("repin", "watch", "cursor", 1)
 
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-
-
-async def test_the_default_file_is_the_one_in_the_configured_home(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("query", "expected"), QUERIES.values(), ids=QUERIES.keys())
+async def test_a_query_finds_exactly_the_letters_matching_every_filter_newest_first(
+    store: Store, query: DeadLetterQuery, expected: list[str]
 ):
-    monkeypatch.setenv("FLOWMIXER_HOME", str(tmp_path / "fm"))
+    await add_all(store)
 
-    async with await SQLiteStore.open() as store:
-        await store.set_state("repin", "watch", "cursor", 1)
+    page = await store.find_dead_letters(query)
 
-    assert store.path == str((tmp_path / "fm" / "flowmixer.db").resolve())
-    assert _files(tmp_path / "fm") == ["flowmixer.db"]
-
-
-async def test_many_tasks_setting_state_at_once_all_land(tmp_path: Path):
-    path = tmp_path / "flowmixer.db"
-    async with await SQLiteStore.open(path) as store:
-
-        async def write(n: int) -> None:
-            await store.set_state("repin", "watch", f"key-{n}", {"n": n})
-            await store.set_state("repin", "watch", "shared", n)
-
-        await asyncio.gather(*(write(n) for n in range(200)))
-
-    async with await SQLiteStore.open(path) as reader:
-        values = [await reader.get_state("repin", "watch", f"key-{n}") for n in range(200)]
-        shared = await reader.get_state("repin", "watch", "shared")
-
-    assert values == [{"n": n} for n in range(200)]
-    assert shared in range(200)
+    assert [found.id for found in page.letters] == expected
+    assert page.next is None
+    assert all(query.matches(found) for found in page.letters)
 
 
-async def test_two_stores_on_one_file_see_each_others_writes(tmp_path: Path):
-    path = tmp_path / "flowmixer.db"
-    async with await SQLiteStore.open(path) as first, await SQLiteStore.open(path) as second:
-        await first.set_state("repin", "watch", "cursor", "from-first")
-        letter = make_letter()
-        await second.add_dead_letter(letter)
-        await first.request_retry(letter.id)
+async def test_letters_failing_at_the_same_time_list_the_last_stored_first(store: Store):
+    await add_all(store)
 
-        assert await second.get_state("repin", "watch", "cursor") == "from-first"
-        assert [found.id for found in await second.take_retries("repin")] == [letter.id]
-        assert await first.get_dead_letter(letter.id) is None
+    listed = await store.find_dead_letters(DeadLetterQuery(since=400.0))
+
+    assert [found.id for found in listed.letters] == ["e", "d"]
 
 
-async def test_the_schema_version_is_recorded_in_the_file(tmp_path: Path):
-    path = tmp_path / "flowmixer.db"
-    async with await SQLiteStore.open(path):
-        pass
+async def test_pages_cover_every_letter_once_even_when_letters_come_and_go_meanwhile(
+    store: Store,
+):
+    await add_all(store)
+    seen: list[str] = []
 
-    with sqlite3.connect(path) as conn:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-    conn.close()
+    first = await store.find_dead_letters(limit=2)
+    seen += [found.id for found in first.letters]
+    await store.add_dead_letter(letter("new", failed_at=999.0))  # newer: not in later pages
+    await store.delete_dead_letter("e")  # already seen: the cursor still holds
+    assert first.next is not None
+    second = await store.find_dead_letters(limit=2, cursor=first.next)
+    seen += [found.id for found in second.letters]
+    assert second.next is not None
+    third = await store.find_dead_letters(limit=2, cursor=second.next)
+    seen += [found.id for found in third.letters]
 
-    assert version == SCHEMA_VERSION
-    assert {"state", "dead_letters", "dead_letters_by_flow"} <= tables
-
-
-async def test_a_file_written_by_a_newer_flowmixer_is_refused(tmp_path: Path):
-    path = tmp_path / "flowmixer.db"
-    async with await SQLiteStore.open(path):
-        pass
-    conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    conn.close()
-
-    with pytest.raises(ConfigurationError, match="newer"):
-        await SQLiteStore.open(path)
+    assert seen == ["e", "d", "c", "b", "a"]
+    assert third.next is None
 
 
-@pytest.mark.parametrize("kind", ["directory", "garbage"], ids=["a-directory", "not-sqlite"])
-async def test_a_path_that_cannot_hold_the_database_is_refused_naming_it(tmp_path: Path, kind: str):
-    path = tmp_path / "flowmixer.db"
-    if kind == "directory":
-        path.mkdir()
-    else:
-        path.write_bytes(b"this is not a database, it is a shopping list" * 100)
-
-    with pytest.raises(ConfigurationError, match=r"flowmixer\.db"):
-        await SQLiteStore.open(path)
+@pytest.mark.parametrize("cursor", ["", "nonsense", "12.5", "x~1", "1.0~y"], ids=repr)
+async def test_a_cursor_the_store_did_not_give_is_refused(store: Store, cursor: str):
+    with pytest.raises(ValueError, match="is not one this store gave"):
+        await store.find_dead_letters(cursor=cursor)
 
 
-async def test_an_in_memory_database_needs_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.chdir(tmp_path)
+async def test_a_page_needs_room_for_one_letter(store: Store):
+    with pytest.raises(ValueError, match="limit must be at least 1"):
+        await store.find_dead_letters(limit=0)
 
-    async with await SQLiteStore.open(":memory:") as store:
-        await store.set_state("repin", "watch", "cursor", [1])
-        assert await store.get_state("repin", "watch", "cursor") == [1]
 
-    assert _files(tmp_path) == []
+async def test_letters_are_counted_per_flow_component_and_error_type(store: Store):
+    await add_all(store)
+
+    assert await store.count_dead_letters() == [
+        DeadLetterCount("other", "copy", "NotFoundError", 1),
+        DeadLetterCount("repin", "copy", "CancelError", 1),
+        DeadLetterCount("repin", "copy", "NotFoundError", 1),
+        DeadLetterCount("repin", "watch", "NotFoundError", 1),
+        DeadLetterCount("repin", "watch", "ServerError", 1),
+    ]
+    assert await store.count_dead_letters(DeadLetterQuery(text="board")) == [
+        DeadLetterCount("other", "copy", "NotFoundError", 1),
+        DeadLetterCount("repin", "copy", "NotFoundError", 1),
+        DeadLetterCount("repin", "watch", "NotFoundError", 1),
+    ]
+
+
+async def test_only_the_matching_letters_are_marked_for_retry_and_taken_at_the_next_start(
+    store: Store,
+):
+    await add_all(store)
+
+    marked = await store.request_retries(
+        DeadLetterQuery(flow_id="repin", error_type="NotFoundError")
+    )
+    taken = await store.take_retries("repin")
+
+    assert marked == 2
+    assert [found.id for found in taken] == ["a", "e"]  # oldest first
+    remaining = await store.find_dead_letters()
+    assert [found.id for found in remaining.letters] == ["d", "c", "b"]
+    assert not any(found.retry_requested for found in remaining.letters)
+
+
+async def test_only_the_matching_letters_are_dropped(store: Store):
+    await add_all(store)
+
+    dropped = await store.delete_dead_letters(DeadLetterQuery(flow_id="repin", until=400.0))
+
+    assert dropped == 2
+    assert [found.id for found in (await store.find_dead_letters()).letters] == ["e", "d", "c"]
+    assert await store.delete_dead_letters(DeadLetterQuery(flow_id="repin", until=400.0)) == 0
+
+
+async def test_the_old_listing_is_a_page_of_the_new_one(store: Store):
+    await add_all(store)
+
+    listed = await store.list_dead_letters(flow_id="repin", component_id="watch", limit=1)
+
+    assert [found.id for found in listed] == ["e"]
+
+
+letters_strategy = st.lists(
+    st.builds(
+        letter,
+        st.uuids().map(lambda u: u.hex),
+        flow_id=st.sampled_from(["f", "g"]),
+        component_id=st.sampled_from(["a", "b"]),
+        error_type=st.sampled_from(["CancelError", "ServerError"]),
+        error=st.sampled_from(["Board gone", "HTTP 503", "Ünïcode BOARD", "x"]),
+        failed_at=st.sampled_from([1.0, 2.0, 2.5, 3.0]),
+    ),
+    max_size=12,
+    unique_by=lambda each: each.id,
+)
+queries_strategy = st.builds(
+    DeadLetterQuery,
+    flow_id=st.none() | st.sampled_from(["f", "g"]),
+    component_id=st.none() | st.sampled_from(["a", "b"]),
+    error_type=st.none() | st.sampled_from(["CancelError", "ServerError"]),
+    since=st.none() | st.sampled_from([1.0, 2.5]),
+    until=st.none() | st.sampled_from([2.0, 3.0]),
+    text=st.none() | st.sampled_from(["board", "ünï", "503", "zzz"]),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(letters=letters_strategy, query=queries_strategy, limit=st.integers(1, 5))
+async def test_pages_and_counts_of_any_query_hold_exactly_its_letters_newest_first(
+    store: Store, letters: list[DeadLetter], query: DeadLetterQuery, limit: int
+):
+    await store.delete_dead_letters(EVERY_LETTER)  # the store is shared by the examples
+    expected = [
+        each.id
+        for _, each in sorted(
+            ((each.failed_at, n), each) for n, each in enumerate(letters) if query.matches(each)
+        )[::-1]
+    ]
+    await add_all(store, letters)
+    found: list[str] = []
+    cursor = None
+    while True:
+        page = await store.find_dead_letters(query, limit=limit, cursor=cursor)
+        found += [each.id for each in page.letters]
+        if page.next is None:
+            break
+        cursor = page.next
+    counted = sum(c.count for c in await store.count_dead_letters(query))
+
+    assert found == expected
+    assert counted == len(expected)
+
+
+# -- the effects ledger's records --------------------------------------------------------------
+
+
+def effect(attempts: int = 0, **changes: Any) -> EffectRecord:
+    fields: dict[str, Any] = {"updated_at": 1_000.0, "attempts": attempts, **changes}
+    return EffectRecord("repin", "pin", "event-7", "d1", **fields)
+
+
+async def test_an_effect_never_kept_reads_as_none(store: Store):
+    assert await store.get_effect("repin", "pin", "event-7", "d1") is None
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(result=json_values, notes=st.dictionaries(st.text(max_size=8), json_values, max_size=3))
+async def test_an_effect_kept_reads_back_equal_whatever_its_json(
+    store: Store, result: Any, notes: dict[str, Any]
+):
+    record = effect(
+        2, first_sent_at=990.5, uncertain=True, completed_at=1_001.25, result=result, notes=notes
+    )
+
+    await store.put_effect(record)
+
+    assert await store.get_effect("repin", "pin", "event-7", "d1") == record
+
+
+async def test_putting_an_effect_again_replaces_it(store: Store):
+    await store.put_effect(effect(1, uncertain=True))
+    await store.put_effect(effect(1, completed_at=1_002.0, result={"id": "p9"}, ref="p9"))
+
+    kept = await store.get_effect("repin", "pin", "event-7", "d1")
+
+    assert kept is not None
+    assert (kept.done, kept.uncertain, kept.result) == (True, False, {"id": "p9"})
+
+
+async def test_an_effect_whose_result_is_not_json_data_is_refused_naming_it(store: Store):
+    with pytest.raises(TypeError, match="'result'"):
+        await store.put_effect(effect(1, result={1, 2}))
+
+    assert await store.get_effect("repin", "pin", "event-7", "d1") is None
+
+
+async def test_a_claim_wins_only_for_the_attempt_that_follows_the_kept_one(store: Store):
+    assert await store.claim_effect(effect(1, uncertain=True))  # nothing kept: wins
+    assert not await store.claim_effect(effect(1, uncertain=True))  # the same attempt again
+    assert not await store.claim_effect(effect(3, uncertain=True))  # skipping one
+    assert await store.claim_effect(effect(2, uncertain=True))  # the next one
+
+    kept = await store.get_effect("repin", "pin", "event-7", "d1")
+    assert kept is not None
+    assert kept.attempts == 2
+
+
+async def test_a_done_effect_cannot_be_claimed(store: Store):
+    await store.put_effect(effect(1, completed_at=1_001.0, result="made"))
+
+    assert not await store.claim_effect(effect(2, uncertain=True))
+
+    kept = await store.get_effect("repin", "pin", "event-7", "d1")
+    assert kept is not None
+    assert kept.result == "made"
+
+
+async def test_of_many_claims_of_one_attempt_at_once_exactly_one_wins(store: Store):
+    won = await asyncio.gather(*(store.claim_effect(effect(1, uncertain=True)) for _ in range(8)))
+
+    assert won.count(True) == 1
+
+
+async def test_claimed_refs_are_those_completed_effects_made(store: Store):
+    await store.put_effect(effect(1, completed_at=1.0, ref="p1"))
+    await store.put_effect(replace(effect(1, completed_at=1.0, ref="p2"), digest="d2"))
+    await store.put_effect(replace(effect(1, uncertain=True), digest="d3"))
+
+    assert await store.claimed_refs(["p1", "p2", "p3", "p1"]) == {"p1", "p2"}
+    assert await store.claimed_refs([]) == set()
+
+
+async def test_pruning_forgets_old_effects_but_keeps_uncertain_ones_longer(store: Store):
+    await store.put_effect(effect(1, updated_at=10.0))
+    await store.put_effect(replace(effect(1, updated_at=10.0, uncertain=True), digest="d2"))
+    await store.put_effect(replace(effect(1, updated_at=50.0), digest="d3"))
+
+    assert await store.prune_effects(20.0, uncertain_before=5.0) == 1
+    assert await store.get_effect("repin", "pin", "event-7", "d2") is not None
+    assert await store.prune_effects(20.0) == 1
+    assert await store.get_effect("repin", "pin", "event-7", "d3") is not None
+
+
+# -- idempotency keys of webhook events --------------------------------------------------------
+
+
+async def test_an_idempotency_key_is_found_within_its_window_only(store: Store):
+    await store.add_hook_key("repin", "hook", IdempotencyKey("k1", since=0.0), "event-1")
+
+    assert await store.find_hook_key("repin", "hook", IdempotencyKey("k1", 0.0)) == "event-1"
+    assert await store.find_hook_key("repin", "hook", IdempotencyKey("k1", 4e9)) is None
+    assert await store.find_hook_key("repin", "other", IdempotencyKey("k1", 0.0)) is None
+
+
+async def test_a_key_used_again_within_its_window_is_refused_naming_the_first_event(
+    store: Store,
+):
+    await store.add_hook_key("repin", "hook", IdempotencyKey("k1", 0.0), "event-1")
+
+    with pytest.raises(DuplicateEventError) as caught:
+        await store.add_hook_key("repin", "hook", IdempotencyKey("k1", 0.0), "event-2")
+
+    assert caught.value.event_id == "event-1"
+
+
+async def test_a_key_older_than_its_window_is_recorded_anew(store: Store):
+    await store.add_hook_key("repin", "hook", IdempotencyKey("k1", 0.0), "event-1")
+
+    await store.add_hook_key("repin", "hook", IdempotencyKey("k1", 4e9), "event-2")
+
+    assert await store.find_hook_key("repin", "hook", IdempotencyKey("k1", 0.0)) == "event-2"
+
+
+async def test_of_many_events_with_one_key_at_once_exactly_one_is_recorded(store: Store):
+    async def add(n: int) -> bool:
+        try:
+            await store.add_hook_key("repin", "hook", IdempotencyKey("k", 0.0), f"event-{n}")
+        except DuplicateEventError:
+            return False
+        return True
+
+    recorded = await asyncio.gather(*(add(n) for n in range(8)))
+
+    assert recorded.count(True) == 1
+
+
+async def test_keys_are_pruned_by_age_and_forgotten_with_their_flow(store: Store):
+    await store.add_hook_key("repin", "hook", IdempotencyKey("k1", 0.0), "event-1")
+    await store.add_hook_key("backup", "hook", IdempotencyKey("k2", 0.0), "event-2")
+
+    assert await store.prune_hook_keys(0.0) == 0
+    assert await store.delete_hook_keys("repin") == 1
+    assert await store.find_hook_key("repin", "hook", IdempotencyKey("k1", 0.0)) is None
+    assert await store.prune_hook_keys(4e9) == 1
+    assert await store.find_hook_key("backup", "hook", IdempotencyKey("k2", 0.0)) is None
