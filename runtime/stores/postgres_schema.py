@@ -116,10 +116,10 @@ async def current_version(conn: Conn) -> int:
 
 def refuse_newer(version: int, where: str) -> None:
     """Refuse a database at ``version`` when this code knows fewer steps."""
-    if version > SCHEMA_VERSION:
+    if version > len(MIGRATIONS):
         raise ConfigurationError(
             f"the database {where} has schema version {version}, newer than the"
-            f" {SCHEMA_VERSION} this flowmixer knows; upgrade flowmixer to use it"
+            f" {len(MIGRATIONS)} this flowmixer knows; upgrade flowmixer to use it"
         )
 
 
@@ -140,4 +140,4 @@ async def migrate(conn: Conn, where: str) -> tuple[int, int]:
                 step.version,
                 step.name,
             )
-    return before, SCHEMA_VERSION
+    return before, len(MIGRATIONS)

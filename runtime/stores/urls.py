@@ -139,6 +139,6 @@ def refuse_postgres(url: DatabaseUrl, command: str | None = None) -> None:
         who = f"flowmixer {command}" if command else "this command"
         raise ConfigurationError(
             f"{who} cannot use {url.redacted()} yet: {NOT_YET_ON_POSTGRES} are kept in SQLite"
-            " only; use a sqlite:/// database URL (only 'flowmixer db' works on PostgreSQL"
-            " so far)"
+            " only; use a sqlite:/// database URL (only 'flowmixer db' and 'flowmixer"
+            " dead-letters' work on PostgreSQL so far)"
         )
