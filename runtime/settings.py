@@ -11,9 +11,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from runtime.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from runtime.stores.urls import DatabaseUrl
 
 LOG_FORMATS: Final = ("auto", "console", "json")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
@@ -81,6 +84,8 @@ class Settings:
     log_dir: Path | None = None
     max_components: int = DEFAULT_MAX_COMPONENTS
     """Components a flow may have (``validate``, deploys and starts refuse bigger flows)."""
+    database_url: str | None = None
+    """Where the data lives (``sqlite:///PATH`` or ``postgresql://...``); None: ``db_path``."""
 
     def __post_init__(self) -> None:
         # The same checks as from_env, for settings built in code (tests, embedding).
@@ -88,9 +93,26 @@ class Settings:
         object.__setattr__(self, "log_level", _choice("log_level", self.log_level, LOG_LEVELS))
 
     @property
+    def database(self) -> DatabaseUrl:
+        """The database ``database_url`` names, else ``flowmixer.db`` in ``home``."""
+        # Imported here: runtime.stores imports this module.
+        from runtime.stores.urls import default_url, parse_url
+
+        if self.database_url is None:
+            return default_url(self.home)
+        return parse_url(self.database_url, name="the database URL (--database)")
+
+    @property
     def db_path(self) -> Path:
-        """The SQLite database holding state and dead letters."""
-        return self.home / "flowmixer.db"
+        """The SQLite file of :attr:`database` (default ``home/flowmixer.db``);
+        :class:`ConfigurationError` when the database is not SQLite, for the commands that
+        keep records in SQLite only so far."""
+        from runtime.stores.urls import refuse_postgres
+
+        url = self.database
+        refuse_postgres(url)
+        assert url.path is not None
+        return url.path
 
     @property
     def logs_path(self) -> Path:
@@ -110,6 +132,8 @@ class Settings:
         ``FLOWMIXER_LOG_DIR``: the folder ``Log`` components may write in (default
         ``$FLOWMIXER_HOME/logs``).
         ``FLOWMIXER_MAX_COMPONENTS``: how many components a flow may have (default 20,000).
+        ``FLOWMIXER_DATABASE_URL``: ``sqlite:///PATH`` or ``postgresql://...`` (default the
+        SQLite file ``$FLOWMIXER_HOME/flowmixer.db``).
         """
         env = os.environ if environ is None else environ
 
@@ -123,6 +147,11 @@ class Settings:
 
         home = env.get("FLOWMIXER_HOME", "").strip()
         log_dir = env.get("FLOWMIXER_LOG_DIR", "").strip()
+        database_url = env.get("FLOWMIXER_DATABASE_URL", "").strip() or None
+        if database_url is not None:
+            from runtime.stores.urls import parse_url
+
+            parse_url(database_url, name="FLOWMIXER_DATABASE_URL")
         return cls(
             home=Path(home).expanduser().resolve() if home else _default_home(),
             log_format=choose("FLOWMIXER_LOG_FORMAT", LOG_FORMATS, "auto"),
@@ -131,6 +160,7 @@ class Settings:
             body_timeout=seconds("FLOWMIXER_BODY_TIMEOUT", BODY_TIMEOUT),
             log_dir=Path(log_dir).expanduser().resolve() if log_dir else None,
             max_components=_positive(env, "FLOWMIXER_MAX_COMPONENTS", DEFAULT_MAX_COMPONENTS),
+            database_url=database_url,
         )
 
     def ensure_home(self) -> Path:

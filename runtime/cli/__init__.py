@@ -22,6 +22,7 @@ import argparse
 import importlib
 import os
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from runtime import __version__
@@ -30,6 +31,7 @@ from runtime.cli.usage import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from runtime.errors import FlowmixerError
 from runtime.logging import configure_logging
 from runtime.settings import Settings
+from runtime.stores.urls import parse_url
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -46,6 +48,7 @@ COMMAND_MODULES = (
     "runtime.cli.auth",
     "runtime.cli.deploy",
     "runtime.cli.new",
+    "runtime.cli.db",
 )
 
 EXIT_OK = 0
@@ -62,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"flowmixer {__version__}")
     _add_log_options(parser, default=None)
+    _add_database_option(parser, default=None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(commands)
@@ -70,7 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
         # Given after the command's name too; SUPPRESS keeps an absent one from hiding the
         # value given before it.
         _add_log_options(sub, default=argparse.SUPPRESS)
+        _add_database_option(sub, default=argparse.SUPPRESS)
     return parser
+
+
+def _add_database_option(parser: argparse.ArgumentParser, *, default: str | None) -> None:
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        default=default,
+        help="sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME (before or after the"
+        " command; default the SQLite file in $FLOWMIXER_HOME; env FLOWMIXER_DATABASE_URL)",
+    )
 
 
 def _add_log_options(parser: argparse.ArgumentParser, *, default: str | None) -> None:
@@ -113,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
+        if args.database:
+            parse_url(args.database, name="--database")  # refused here, naming the option
+            settings = replace(settings, database_url=args.database)
         configure_logging(
             fmt=args.log_format or settings.log_format,
             level=args.log_level or settings.log_level,

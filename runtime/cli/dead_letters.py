@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.errors import ConfigurationError
 from runtime.stores.letters import DeadLetterQuery, parse_time
-from runtime.stores.sqlite import SQLiteStore
+from runtime.stores.urls import open_store
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from runtime.settings import Settings
-    from runtime.stores.base import DeadLetter
+    from runtime.stores.base import DeadLetter, Store
     from runtime.stores.letters import DeadLetterCount, DeadLetterPage
 
 TIME_HELP = (
@@ -99,11 +99,16 @@ def query_of(args: argparse.Namespace) -> DeadLetterQuery:
     )
 
 
-def _run(settings: Settings, work: Callable[[SQLiteStore], Awaitable[Any]]) -> Any:
+def _run(settings: Settings, work: Callable[[Store], Awaitable[Any]]) -> Any:
     async def opened() -> Any:
-        settings.ensure_home()
-        async with await SQLiteStore.open(settings.db_path) as store:
+        url = settings.database
+        if url.kind == "sqlite":
+            settings.ensure_home()
+        store = await open_store(url)
+        try:
             return await work(store)
+        finally:
+            await store.close()
 
     try:
         return asyncio.run(opened())
@@ -164,7 +169,12 @@ def cmd_count(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
-    done, missing = _apply(args, settings, SQLiteStore.request_retry, SQLiteStore.request_retries)
+    done, missing = _apply(
+        args,
+        settings,
+        lambda store, i: store.request_retry(i),
+        lambda store, query: store.request_retries(query),
+    )
     if args.json:
         _print_json({"count": done, "missing": missing})
     else:
@@ -176,7 +186,10 @@ def cmd_drop(args: argparse.Namespace, settings: Settings) -> int:
     if args.all and not args.yes:
         _confirm_drop(args, settings)
     done, missing = _apply(
-        args, settings, SQLiteStore.delete_dead_letter, SQLiteStore.delete_dead_letters
+        args,
+        settings,
+        lambda store, i: store.delete_dead_letter(i),
+        lambda store, query: store.delete_dead_letters(query),
     )
     if args.json:
         _print_json({"count": done, "missing": missing})
@@ -214,8 +227,8 @@ def _check_targets(args: argparse.Namespace) -> None:
 def _apply(
     args: argparse.Namespace,
     settings: Settings,
-    one: Callable[[SQLiteStore, str], Awaitable[bool]],
-    every: Callable[[SQLiteStore, DeadLetterQuery], Awaitable[int]],
+    one: Callable[[Store, str], Awaitable[bool]],
+    every: Callable[[Store, DeadLetterQuery], Awaitable[int]],
 ) -> tuple[int, list[str]]:
     """Apply ``one`` to each named letter, or ``every`` to the query of ``--all``: how many it
     applied to, and which named ones were unknown."""
@@ -225,7 +238,7 @@ def _apply(
         done: int = _run(settings, lambda store: every(store, query))
         return done, []
 
-    async def each(store: SQLiteStore) -> list[str]:
+    async def each(store: Store) -> list[str]:
         return [i for i in args.ids if not await one(store, i)]
 
     missing: list[str] = _run(settings, each)

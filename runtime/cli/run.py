@@ -20,6 +20,7 @@ from runtime.errors import ConfigurationError
 from runtime.flow import load_flow
 from runtime.registry import Registry
 from runtime.stores.sqlite import SQLiteStore
+from runtime.stores.urls import refuse_postgres
 
 if TYPE_CHECKING:
     import argparse
@@ -109,6 +110,7 @@ def parse_pushes(specs: list[str], plan: FlowPlan) -> list[Push]:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    refuse_postgres(settings.database, "run")  # not half a system on two databases
     plan = load_flow(args.flow, load_registry())
     pushes = parse_pushes(args.push, plan)
     return asyncio.run(_run(plan, pushes, args, settings))

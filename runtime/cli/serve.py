@@ -25,6 +25,7 @@ from runtime.server.bridge import Bridge
 from runtime.server.engine_loop import EngineLoop
 from runtime.server.intake import HOOK_WAIT, KEY_WINDOW, HookIntake
 from runtime.stores.sqlite import SQLiteStore
+from runtime.stores.urls import refuse_postgres
 
 if TYPE_CHECKING:
     import argparse
@@ -147,6 +148,7 @@ def public_url(given: str | None, host: str, port: int) -> str:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    refuse_postgres(settings.database, "serve")  # not half a system on two databases
     if not 0 <= args.port <= 65535:
         raise ConfigurationError(f"--port {args.port}: expected a port from 0 to 65535")
     url = public_url(args.public_url, args.host, args.port)

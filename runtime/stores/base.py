@@ -148,6 +148,12 @@ class EffectStore(Protocol):
         """Keep ``record``, replacing the one with the same name."""
         ...
 
+    async def claim_effect(self, record: EffectRecord) -> bool:
+        """Keep ``record`` (an attempt about to send) only if no record of its name is kept,
+        or the kept one is not done and has ``record.attempts - 1`` attempts; whether it was
+        kept. Of two claims of the same attempt, even from two processes, exactly one wins."""
+        ...
+
     async def claimed_refs(self, refs: Collection[str]) -> set[str]:
         """Those of ``refs`` that some completed effect made (its ``ref``)."""
         ...

@@ -192,6 +192,15 @@ class MemoryStore:
         notes_json = codec.encode_state("notes", record.notes)
         self._effects[name] = (replace(record, result=None, notes={}), result_json, notes_json)
 
+    async def claim_effect(self, record: EffectRecord) -> bool:
+        self._check_open()
+        name = (record.flow_id, record.component_id, record.correlation_id, record.digest)
+        kept = self._effects.get(name)
+        if kept is not None and (kept[0].done or kept[0].attempts != record.attempts - 1):
+            return False
+        await self.put_effect(record)
+        return True
+
     async def claimed_refs(self, refs: Collection[str]) -> set[str]:
         self._check_open()
         wanted = set(refs)

@@ -325,6 +325,9 @@ class SQLiteStore:
     async def put_effect(self, record: EffectRecord) -> None:
         await self._run(sqlite_effects.put, self._conn, sqlite_effects.encode(record))
 
+    async def claim_effect(self, record: EffectRecord) -> bool:
+        return await self._run(sqlite_effects.claim, self._conn, sqlite_effects.encode(record))
+
     async def claimed_refs(self, refs: Collection[str]) -> set[str]:
         return await self._run(sqlite_effects.claimed, self._conn, refs)
 

@@ -71,6 +71,21 @@ def put(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
     conn.execute(f"INSERT OR REPLACE INTO effects ({_COLUMNS}) VALUES ({', '.join('?' * 12)})", row)
 
 
+def claim(conn: sqlite3.Connection, row: tuple[Any, ...]) -> bool:
+    """Insert ``row``, or replace the kept one if it is not done and has one attempt fewer."""
+    cursor = conn.execute(
+        f"INSERT INTO effects ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"
+        " ON CONFLICT (flow_id, component_id, correlation_id, digest) DO UPDATE SET"
+        " updated_at = excluded.updated_at, attempts = excluded.attempts,"
+        " first_sent_at = excluded.first_sent_at, uncertain = excluded.uncertain,"
+        " completed_at = excluded.completed_at, result_json = excluded.result_json,"
+        " ref = excluded.ref, notes_json = excluded.notes_json"
+        " WHERE effects.completed_at IS NULL AND effects.attempts = excluded.attempts - 1",
+        row,
+    )
+    return cursor.rowcount > 0
+
+
 def claimed(conn: sqlite3.Connection, refs: Collection[str]) -> set[str]:
     wanted = list(dict.fromkeys(refs))
     found: set[str] = set()
