@@ -21,16 +21,20 @@ from runtime.stores.letters import (
     decode_cursor,
     encode_cursor,
 )
+from runtime.stores.memory_auth import MemoryAuthRows
+from runtime.stores.memory_deployments import MemoryDeploymentRows
 
 
-class MemoryStore:
-    """A :class:`~runtime.stores.base.Store` in dictionaries.
+class MemoryStore(MemoryAuthRows, MemoryDeploymentRows):
+    """A :class:`~runtime.stores.base.Store` (and the auth and server records of
+    :mod:`runtime.stores.contracts`) in dictionaries.
 
     Values are kept as JSON text, so callers can never change stored state by mutating what
     they passed in or got back, and the JSON rules are the same as in the SQLite store.
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self._state: dict[tuple[str, str, str], str] = {}
         # id -> (letter, its envelope as JSON, storing sequence); the letter's own envelope is
         # never handed out. The sequence orders letters failing at the same time, like rowid.

@@ -30,6 +30,8 @@ from runtime.stores.letters import (
     check_limit,
     decode_cursor,
 )
+from runtime.stores.sqlite_auth import SQLiteAuthRows
+from runtime.stores.sqlite_deployments import SQLiteDeploymentRows
 from runtime.stores.sqlite_schema import migrate
 
 T = TypeVar("T")
@@ -112,8 +114,9 @@ def write_dead_letter(conn: sqlite3.Connection, letter: DeadLetter, envelope_jso
     )
 
 
-class SQLiteStore:
-    """A :class:`~runtime.stores.base.Store` in one SQLite file; make one with :meth:`open`."""
+class SQLiteStore(SQLiteAuthRows, SQLiteDeploymentRows):
+    """A :class:`~runtime.stores.base.Store` (and the auth and server records of
+    :mod:`runtime.stores.contracts`) in one SQLite file; make one with :meth:`open`."""
 
     def __init__(
         self, path: str, executor: ThreadPoolExecutor, connection: sqlite3.Connection
