@@ -164,9 +164,10 @@ class SQLiteStore(SQLiteAuthRows, SQLiteDeploymentRows):
     async def with_connection(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work(connection)`` on the store's thread and return its result.
 
-        For modules that keep their own tables in this file (auth, the server): calls run one
-        at a time, each statement commits alone, and several writes are made atomic by
-        wrapping them in ``BEGIN IMMEDIATE`` ... ``COMMIT`` inside ``work``.
+        For the durable broker, whose rows share this file and commit with state writes and
+        dead letters: calls run one at a time, each statement commits alone, and several writes
+        are made atomic by wrapping them in ``BEGIN IMMEDIATE`` ... ``COMMIT`` inside ``work``.
+        Every other record has a method of its contract (:mod:`runtime.stores.contracts`).
         """
         return await self._run(work, self._conn)
 
