@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from runtime.effects import EffectLedger
     from runtime.envelope import Envelope
     from runtime.quota import Quotas
-    from runtime.stores.base import StateStore
+    from runtime.stores.base import StateStore, VersionedState
     from runtime.telemetry import Telemetry
 
 
@@ -40,9 +40,17 @@ class State:
         value = await self._store.get_state(self._flow_id, self._component_id, key)
         return default if value is None else value
 
-    async def set(self, key: str, value: Any) -> None:
-        """Store ``value`` (JSON data) under ``key``."""
-        await self._store.set_state(self._flow_id, self._component_id, key, value)
+    async def get_versioned(self, key: str) -> VersionedState:
+        """The stored value of ``key`` with its version, for a write fenced by it."""
+        return await self._store.get_versioned_state(self._flow_id, self._component_id, key)
+
+    async def set(self, key: str, value: Any, *, expected_version: int | None = None) -> None:
+        """Store ``value`` (JSON data) under ``key``; with ``expected_version`` (from
+        :meth:`get_versioned`), only while the stored version is still that one, else
+        :class:`~runtime.errors.StaleStateError` (another writer saved first)."""
+        await self._store.set_state(
+            self._flow_id, self._component_id, key, value, expected_version=expected_version
+        )
 
     async def delete(self, key: str) -> None:
         """Forget ``key``; nothing happens when it is absent."""

@@ -17,7 +17,8 @@
     │   └── ReauthorizeError            the account's grant is gone; a person must reconnect it
     └── EngineError                     the engine was asked for something it cannot do
         ├── IntakeFullError             a flow's bound stayed reached for the whole wait
-        └── DuplicateEventError         an idempotency key already names an accepted event
+        ├── DuplicateEventError         an idempotency key already names an accepted event
+        └── StaleStateError             a fenced state write lost to a newer one: nothing written
 
 Any other exception a handler raises is handled by the flow's retry policy: retried with
 backoff up to the attempt limit, then dead-lettered with its message.
@@ -158,3 +159,18 @@ class DuplicateEventError(EngineError):
     def __init__(self, event_id: str) -> None:
         super().__init__(f"the idempotency key was already used for event {event_id!r}")
         self.event_id = event_id
+
+
+class StaleStateError(EngineError):
+    """A state write made with ``expected_version`` found a newer version stored (another
+    writer, e.g. another process ticking the same trigger, saved first); nothing was written."""
+
+    def __init__(self, flow_id: str, component_id: str, key: str, expected: int) -> None:
+        super().__init__(
+            f"the state {key!r} of {flow_id}/{component_id} changed since it was read"
+            f" (version {expected}); the write was refused"
+        )
+        self.flow_id = flow_id
+        self.component_id = component_id
+        self.key = key
+        self.expected = expected

@@ -4,7 +4,9 @@ A trigger that polls typically sends what it found and then records it in its st
 broker that is :meth:`~runtime.brokers.base.Broker.atomic_with` the engine's store, the engine
 runs each tick with a :class:`TickUnit` in place of the node: ``context.state`` writes and
 ``context.send`` calls are held (reads see the held writes) and :meth:`TickUnit.commit` writes
-them all in one transaction when the tick returns. A tick that raises, or whose process dies,
+them all in one transaction when the tick returns, each state write fenced by the version the
+tick read (:class:`~runtime.errors.StaleStateError` when another ticker saved first: then
+nothing of the tick commits). A tick that raises, or whose process dies,
 before that commit commits nothing, so the next tick finds the same items again: none is lost
 and none is sent twice. A tick cancelled while its commit is already under way (a stop that
 timed out) may still commit all of it; never part. Components need no change.
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.component import State
 from runtime.stores import codec
+from runtime.stores.base import VersionedState
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -30,23 +33,47 @@ _DELETED = None
 
 
 class _HeldState:
-    """The state store as one tick sees it: the committed values under the tick's own writes."""
+    """The state store as one tick sees it: the committed values under the tick's own writes.
+
+    Each write is fenced by the version the tick read of its key (or the one it gave), so the
+    commit fails, and nothing of the tick is sent, when another writer (another process ticking
+    the same trigger) saved that key since.
+    """
 
     def __init__(self, store: StateStore) -> None:
         self._store = store
-        self.writes: dict[str, str | None] = {}  # key -> JSON text, or None once deleted
+        # key -> (JSON text or None once deleted, the version the commit expects or None)
+        self.writes: dict[str, tuple[str | None, int | None]] = {}
+        self._read: dict[str, int] = {}  # key -> the version first read from the store
+
+    async def get_versioned_state(
+        self, flow_id: str, component_id: str, key: str
+    ) -> VersionedState:
+        if key in self.writes:
+            text, expected = self.writes[key]
+            value = None if text is _DELETED else codec.decode(text)
+            return VersionedState(value, self._read.get(key, 0) if expected is None else expected)
+        found = await self._store.get_versioned_state(flow_id, component_id, key)
+        self._read.setdefault(key, found.version)
+        return found
 
     async def get_state(self, flow_id: str, component_id: str, key: str) -> Any:
-        if key in self.writes:
-            text = self.writes[key]
-            return None if text is _DELETED else codec.decode(text)
-        return await self._store.get_state(flow_id, component_id, key)
+        return (await self.get_versioned_state(flow_id, component_id, key)).value
 
-    async def set_state(self, flow_id: str, component_id: str, key: str, value: Any) -> None:
-        self.writes[key] = codec.encode_state(key, value)
+    async def set_state(
+        self,
+        flow_id: str,
+        component_id: str,
+        key: str,
+        value: Any,
+        *,
+        expected_version: int | None = None,
+    ) -> None:
+        fence = self._read.get(key) if expected_version is None else expected_version
+        self.writes[key] = (codec.encode_state(key, value), fence)
 
     async def delete_state(self, flow_id: str, component_id: str, key: str) -> None:
-        self.writes[key] = _DELETED
+        self.writes[key] = (_DELETED, self._read.get(key))
 
     async def delete_flow_state(self, flow_id: str) -> int:
         raise NotImplementedError("a tick cannot delete its flow's state")
@@ -77,7 +104,8 @@ class TickUnit:
         """Write the held state and publish the held messages in one transaction."""
         sends, self._sends = self._sends, []
         writes: list[StateWrite] = [
-            (self.flow_id, self.component_id, key, text) for key, text in self._held.writes.items()
+            (self.flow_id, self.component_id, key, text, fence)
+            for key, (text, fence) in self._held.writes.items()
         ]
         self._held.writes = {}
         if not sends and not writes:

@@ -5,8 +5,9 @@ commits with the store (``atomic_with``) it runs as a :class:`~runtime.tick_unit
 state writes and messages commit together when it returns and are abandoned otherwise. A
 :class:`~runtime.errors.ReauthorizeError` pauses the flow; a :class:`~runtime.errors.RetryError`
 asks for the next tick after its ``delay`` (a quota deferral or an outage is a wait, logged at
-debug, counted as ``deferred``); anything else, a timeout included, is logged and the next tick
-comes at its interval.
+debug, counted as ``deferred``); a :class:`~runtime.errors.StaleStateError` (another ticker of
+the same trigger saved its state first) is logged at info; anything else, a timeout included,
+is logged and the next tick comes at its interval.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from runtime.component import Context
-from runtime.errors import ReauthorizeError, RetryError
+from runtime.errors import ReauthorizeError, RetryError, StaleStateError
 from runtime.retry import next_step
 from runtime.tick_unit import TickUnit
 
@@ -50,6 +51,10 @@ async def run_tick(
     except ReauthorizeError as exc:
         node.stats.failed += 1
         pause(node, str(exc))
+    except StaleStateError as exc:
+        # Another ticker of this trigger (another process) saved first; the next tick reads
+        # what it saved. Not a fault of the tick.
+        node.logger.info("tick lost to a newer state write; nothing of it was kept", key=exc.key)
     except RetryError as exc:
         waits = next_step(exc) == "wait"
         if waits:

@@ -1,35 +1,33 @@
 """App configuration per service, as an administrator sets it up (client id, client secret...).
 
-Values live in the ``app_config`` table of the store; those the service manifest lists in
-``secretKeys`` are sealed by a :class:`~runtime.auth.secretbox.SecretBox`. An environment
-variable ``FLOWMIXER_<SERVICE>_<KEY>`` overrides the stored value: for ``acme:pinterest``,
-``clientSecret`` is ``FLOWMIXER_PINTEREST_CLIENT_SECRET`` (see :func:`env_var`). A ``quota``
-value (a service's quota rules overridden, :mod:`runtime.quota_rules`) is checked when it is set.
+Values live in an :class:`~runtime.stores.contracts.AppConfigRows` store; those the service
+manifest lists in ``secretKeys`` are sealed by a :class:`~runtime.auth.secretbox.SecretBox`.
+An environment variable ``FLOWMIXER_<SERVICE>_<KEY>`` overrides the stored value: for
+``acme:pinterest``, ``clientSecret`` is ``FLOWMIXER_PINTEREST_CLIENT_SECRET`` (see
+:func:`env_var`). A ``quota`` value (a service's quota rules overridden,
+:mod:`runtime.quota_rules`) is checked when it is set.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import sqlite3
-import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
 from runtime.errors import ConfigurationError
+from runtime.stores.contracts import ConfigRow
 
 if TYPE_CHECKING:
     from runtime.auth.secretbox import SecretBox
     from runtime.manifest import ServiceManifest
-    from runtime.stores.sqlite import SQLiteStore
+    from runtime.stores.contracts import AppConfigRows
 
 MASK: Final = "****"
 _WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # Secrets shorter than this are shown as the mask alone: two characters of a short secret
 # would give away too much of it.
 _MIN_LENGTH_TO_HINT: Final = 12
-
-_Row = tuple[str, str, str, int]  # service, key, stored value, secret
 
 
 def env_var(service: str, key: str) -> str:
@@ -39,47 +37,12 @@ def env_var(service: str, key: str) -> str:
     return f"FLOWMIXER_{name}_{words}".upper().replace("-", "_")
 
 
-def _select(conn: sqlite3.Connection, service: str | None) -> list[_Row]:
-    query = "SELECT service, key, value, secret FROM app_config"
-    params: tuple[str, ...] = ()
-    if service is not None:
-        query += " WHERE service = ?"
-        params = (service,)
-    rows = conn.execute(query + " ORDER BY service, key", params).fetchall()
-    return [(str(s), str(k), str(v), int(secret)) for s, k, v, secret in rows]
-
-
-def _upsert(conn: sqlite3.Connection, rows: list[_Row]) -> None:
-    now = time.time()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.executemany(
-            "INSERT INTO app_config (service, key, value, secret, updated_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (service, key) DO UPDATE SET"
-            " value = excluded.value, secret = excluded.secret, updated_at = excluded.updated_at",
-            [(*row, now) for row in rows],
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _delete(conn: sqlite3.Connection, service: str, keys: Sequence[str]) -> None:
-    if not keys:
-        conn.execute("DELETE FROM app_config WHERE service = ?", (service,))
-        return
-    conn.executemany(
-        "DELETE FROM app_config WHERE service = ? AND key = ?", [(service, k) for k in keys]
-    )
-
-
 class AppConfigStore:
     """Read and change the app configuration of the services in ``services``."""
 
     def __init__(
         self,
-        store: SQLiteStore,
+        store: AppConfigRows,
         box: SecretBox,
         services: Mapping[str, ServiceManifest],
         environ: Mapping[str, str] | None = None,
@@ -122,18 +85,19 @@ class AppConfigStore:
 
             resources = [rule.resource for rule in manifest.quota]
             parse_override(values["quota"], service=service, resources=resources)
-        rows: list[_Row] = []
+        rows: list[ConfigRow] = []
         for key, value in values.items():
             secret = key in manifest.secret_keys
             stored = self._box.seal(value.encode()).decode("ascii") if secret else value
-            rows.append((service, key, stored, int(secret)))
-        await self._store.with_connection(lambda conn: _upsert(conn, rows))
+            rows.append(ConfigRow(service, key, stored, secret))
+        await self._store.put_app_config(rows)
 
-    def _opened(self, rows: list[_Row]) -> dict[str, dict[str, str]]:
+    def _opened(self, rows: list[ConfigRow]) -> dict[str, dict[str, str]]:
         result: dict[str, dict[str, str]] = {}
-        for service, key, value, secret in rows:
-            plain = self._box.open(value.encode("ascii")).decode() if secret else value
-            result.setdefault(service, {})[key] = plain
+        for row in rows:
+            value = row.value
+            plain = self._box.open(value.encode("ascii")).decode() if row.secret else value
+            result.setdefault(row.service, {})[row.key] = plain
         return result
 
     def _overrides(self, service: str) -> dict[str, str]:
@@ -144,7 +108,7 @@ class AppConfigStore:
     async def get(self, service: str) -> dict[str, str]:
         """The configuration of ``service``: stored values, overridden by the environment."""
         self._manifest(service)
-        rows = await self._store.with_connection(lambda conn: _select(conn, service))
+        rows = await self._store.app_config_rows(service)
         return {**self._opened(rows).get(service, {}), **self._overrides(service)}
 
     def overridden(self, service: str) -> list[str]:
@@ -155,13 +119,13 @@ class AppConfigStore:
     async def unset(self, service: str, keys: Sequence[str] = ()) -> None:
         """Remove ``keys`` of ``service`` (all its keys when none are named)."""
         self.check(service, keys)
-        await self._store.with_connection(lambda conn: _delete(conn, service, list(keys)))
+        await self._store.delete_app_config(service, list(keys))
 
     async def list(self) -> dict[str, dict[str, str]]:
         """Every configured service (stored or from the environment) with its values; values
         kept for a service no manifest defines any more are left out."""
-        rows = await self._store.with_connection(lambda conn: _select(conn, None))
-        result = self._opened([row for row in rows if row[0] in self._services])
+        rows = await self._store.app_config_rows()
+        result = self._opened([row for row in rows if row.service in self._services])
         for service in self._services:
             overrides = self._overrides(service)
             if overrides:
@@ -192,25 +156,10 @@ class AppConfigStore:
 
     async def reseal(self) -> int:
         """Seal every stored secret again with the box's first key; how many were sealed."""
-        return await self._store.with_connection(lambda conn: _reseal(conn, self._box))
+        return await self._store.reseal_app_config(self._reseal)
 
-
-def _reseal(conn: sqlite3.Connection, box: SecretBox) -> int:
-    # One write transaction, so a value set meanwhile is not overwritten by its old one.
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        rows = conn.execute(
-            "SELECT service, key, value FROM app_config WHERE secret = 1"
-        ).fetchall()
-        conn.executemany(
-            "UPDATE app_config SET value = ? WHERE service = ? AND key = ?",
-            [(box.reseal(str(v).encode("ascii")).decode("ascii"), s, k) for s, k, v in rows],
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return len(rows)
+    def _reseal(self, value: str) -> str:
+        return self._box.reseal(value.encode("ascii")).decode("ascii")
 
 
 def _mask(value: str) -> str:

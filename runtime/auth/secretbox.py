@@ -10,7 +10,6 @@ everything is sealed again (see ``docs/security.md``).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import sqlite3
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Final
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from runtime.errors import ConfigurationError
+from runtime.stores.sqlite_sealed import sealed_count
 
 if TYPE_CHECKING:
     from runtime.settings import Settings
@@ -67,21 +67,6 @@ def _read_key_file(path: Path) -> str:
             f" make it private with: chmod 600 {path}"
         )
     return path.read_text(encoding="ascii")
-
-
-def sealed_count(database: Path) -> int:
-    """How many sealed values ``database`` holds (app configuration secrets and accounts);
-    0 when it does not exist. Read-only: the file is neither created nor changed."""
-    if not database.exists():
-        return 0
-    with contextlib.closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as conn:
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        count = 0
-        if "app_config" in tables:
-            count += conn.execute("SELECT count(*) FROM app_config WHERE secret = 1").fetchone()[0]
-        if "accounts" in tables:
-            count += conn.execute("SELECT count(*) FROM accounts").fetchone()[0]
-    return int(count)
 
 
 def _missing_key_file(path: Path, database: Path) -> str | None:

@@ -4,7 +4,9 @@ A login gets a fresh random ``state`` (256 bits) when it starts; the callback mu
 back within :data:`STATE_LIFETIME` seconds, for the same service and redirect URI, from the
 same login (a ``binding``: e.g. a browser cookie's value, or the CLI's own secret). The state
 is deleted when it is presented, so it cannot be replayed whatever the outcome. Only SHA-256
-digests of the state and binding are stored (table ``oauth_states``).
+digests of the state and binding are stored, in a
+:class:`~runtime.stores.contracts.LoginStateStore`: it hands a state out at most once, even to
+two processes presenting it together.
 """
 
 from __future__ import annotations
@@ -13,16 +15,16 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from runtime.errors import FlowmixerError
+from runtime.stores.contracts import LoginStateRow
 
 if TYPE_CHECKING:
-    from runtime.stores.sqlite import SQLiteStore
+    from runtime.stores.contracts import LoginStateStore
 
 STATE_LIFETIME: Final = 600.0
 
@@ -47,38 +49,12 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def _insert(conn: sqlite3.Connection, row: tuple[Any, ...], now: float) -> None:
-    conn.execute("DELETE FROM oauth_states WHERE expires_at <= ?", (now,))
-    conn.execute(
-        "INSERT INTO oauth_states (state_hash, service, account, redirect_uri, binding_hash,"
-        " scopes, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        row,
-    )
-
-
-def _take(conn: sqlite3.Connection, state_hash: str) -> tuple[Any, ...] | None:
-    # Read and delete in one transaction: two callbacks with one state cannot both get it.
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        row = conn.execute(
-            "SELECT service, account, redirect_uri, binding_hash, scopes, expires_at"
-            " FROM oauth_states WHERE state_hash = ?",
-            (state_hash,),
-        ).fetchone()
-        conn.execute("DELETE FROM oauth_states WHERE state_hash = ?", (state_hash,))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return None if row is None else tuple(row)
-
-
 class LoginStates:
     """Issue and check the states of logins, kept in ``store``."""
 
     def __init__(
         self,
-        store: SQLiteStore,
+        store: LoginStateStore,
         *,
         lifetime: float = STATE_LIFETIME,
         clock: Callable[[], float] = time.time,
@@ -103,17 +79,16 @@ class LoginStates:
             raise ValueError("a login state needs a binding to the login that started it")
         state = secrets.token_urlsafe(32)
         now = self._clock()
-        row = (
-            _digest(state),
-            service,
-            account,
-            redirect_uri,
-            _digest(binding),
-            # The login's options: the column once held the scopes alone (a JSON list).
-            json.dumps({"scopes": list(scopes), "replace": replace}),
-            now + self._lifetime,
+        row = LoginStateRow(
+            state_hash=_digest(state),
+            service=service,
+            account=account,
+            redirect_uri=redirect_uri,
+            binding_hash=_digest(binding),
+            options=json.dumps({"scopes": list(scopes), "replace": replace}),
+            expires_at=now + self._lifetime,
         )
-        await self._store.with_connection(lambda conn: _insert(conn, row, now))
+        await self._store.add_login_state(row, now=now)
         return state
 
     async def consume(
@@ -123,30 +98,30 @@ class LoginStates:
         service, redirect URI and binding less than the lifetime ago (it is gone either way)."""
         if not state:
             raise LoginStateError("the callback has no state; start the login again")
-        row = await self._store.with_connection(lambda conn: _take(conn, _digest(state)))
+        row = await self._store.take_login_state(_digest(state))
         if row is None:
             raise LoginStateError(
                 "the callback's state is unknown or was already used; start the login again"
             )
-        found_service, account, found_uri, binding_hash, scopes, expires_at = row
-        if self._clock() >= float(expires_at):
+        if self._clock() >= row.expires_at:
             raise LoginStateError(
                 f"the login took more than {self._lifetime / 60:g} minutes; start it again"
             )
         if (
-            found_service != service
-            or found_uri != redirect_uri
-            or not hmac.compare_digest(str(binding_hash), _digest(binding))
+            row.service != service
+            or row.redirect_uri != redirect_uri
+            or not hmac.compare_digest(row.binding_hash, _digest(binding))
         ):
             raise LoginStateError(
                 "the callback's state belongs to another login; start the login again"
             )
-        options = json.loads(scopes)
+        # The options: older states held the scopes alone (a JSON list).
+        options = json.loads(row.options)
         if isinstance(options, list):
             options = {"scopes": options}
         return PendingLogin(
             service=service,
-            account=None if account is None else str(account),
+            account=row.account,
             redirect_uri=redirect_uri,
             scopes=tuple(options["scopes"]),
             replace=bool(options.get("replace", False)),

@@ -40,8 +40,10 @@ if TYPE_CHECKING:
     from runtime.envelope import Envelope
     from runtime.stores.base import DeadLetter, IdempotencyKey, Store
 
-StateWrite = tuple[str, str, str, "str | None"]
-"""``(flow_id, component_id, key, value as JSON text or None to delete)``: one state change."""
+StateWrite = tuple[str, str, str, "str | None", "int | None"]
+"""``(flow_id, component_id, key, value as JSON text or None to delete, expected version or
+None)``: one state change, refused with :class:`~runtime.errors.StaleStateError` (and its whole
+unit with it) when the stored version is not the expected one."""
 
 
 class Channel(ABC):

@@ -106,6 +106,6 @@ def commit_unit(
     now: float,
     conn: sqlite3.Connection,
 ) -> list[int]:
-    for flow_id, component_id, key, value_json in writes:
-        write_state(conn, flow_id, component_id, key, value_json)
+    for flow_id, component_id, key, value_json, expected in writes:
+        write_state(conn, flow_id, component_id, key, value_json, expected)
     return [insert(flow, component, now, text, None, conn) for flow, component, text in rows]

@@ -91,7 +91,11 @@ class PollingTrigger(Component):
     async def _poll(self, context: Context) -> None:
         properties = context.properties
         key = self.listing_key(properties)
-        saved = await context.state.get(STATE_KEY)
+        # The version read fences the save: of two tickers of one trigger (two processes) only
+        # one saves; the other's tick fails (StaleStateError), on the durable broker before
+        # anything of it is sent.
+        versioned = await context.state.get_versioned(STATE_KEY)
+        saved, version = versioned.value, versioned.version
         if isinstance(saved, dict) and saved.get("listing") != key:
             context.log.info("the watched listing changed; recording a new baseline")
             saved = None
@@ -116,11 +120,11 @@ class PollingTrigger(Component):
         except BaseException:
             # What was handed over is recorded; the rest comes again on the next tick.
             if sent:
-                await _save(context, scan.state_after(sent), key)
+                await _save(context, scan.state_after(sent), key, version)
             raise
         after = scan.state_after(sent)
         if after != state or saved is None:
-            await _save(context, after, key)
+            await _save(context, after, key, version)
         if not state.baseline_done:
             context.log.info("baseline recorded", known=len(after.ledger), sent=sent)
 
@@ -135,5 +139,6 @@ class PollingTrigger(Component):
                 await aclose()
 
 
-async def _save(context: Context, state: LedgerState, key: str) -> None:
-    await context.state.set(STATE_KEY, {**state.to_json(), "listing": key})
+async def _save(context: Context, state: LedgerState, key: str, version: int) -> None:
+    value = {**state.to_json(), "listing": key}
+    await context.state.set(STATE_KEY, value, expected_version=version)

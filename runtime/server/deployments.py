@@ -1,7 +1,7 @@
-"""Deployed flows and their webhook secrets, kept in the SQLite store (tables ``flows``, ``hooks``).
+"""Deployed flows and their webhook secrets, kept in a
+:class:`~runtime.stores.contracts.ServerStore`.
 
-Every query runs on the store's thread through ``SQLiteStore.with_connection``. A hook secret
-is shown once, when its flow is deployed; only its SHA-256 is kept (the secret is
+A hook secret is shown once, when its flow is deployed; only its SHA-256 is kept (the secret is
 32 random bytes, so a plain hash is enough to make the stored value useless to a reader).
 """
 
@@ -11,16 +11,17 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
-import time
+from collections import Counter
 from dataclasses import dataclass
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from runtime.stores.base import DeadLetterStore
+from runtime.stores.contracts import ServerStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from runtime.stores.sqlite import SQLiteStore
+    from runtime.stores.contracts import FlowRow
 
 RUNNING = "running"
 STOPPED = "stopped"
@@ -40,53 +41,17 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-class Deployments:
-    """The server's deployed flows in ``store``; every call runs on the store's thread."""
+class DeploymentBackend(ServerStore, DeadLetterStore, Protocol):
+    """What :class:`Deployments` reads and writes: flows, hook secrets, dead letter counts."""
 
-    def __init__(self, store: SQLiteStore) -> None:
+
+class Deployments:
+    """The server's deployed flows in ``store``."""
+
+    def __init__(self, store: DeploymentBackend) -> None:
         self._store = store
 
     # -- flows -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _save(
-        flow_id: str, definition_json: str, hooks: list[str], conn: sqlite3.Connection
-    ) -> dict[str, str]:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = conn.execute("SELECT status FROM flows WHERE id = ?", (flow_id,)).fetchone()
-            status = STOPPED if row is None else str(row[0])
-            conn.execute(
-                "INSERT INTO flows (id, definition_json, status, updated_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET definition_json = excluded.definition_json,"
-                " updated_at = excluded.updated_at",
-                (flow_id, definition_json, status, time.time()),
-            )
-            kept = {
-                str(r[0])
-                for r in conn.execute(
-                    "SELECT component_id FROM hooks WHERE flow_id = ?", (flow_id,)
-                ).fetchall()
-            }
-            for gone in kept - set(hooks):
-                conn.execute(
-                    "DELETE FROM hooks WHERE flow_id = ? AND component_id = ?", (flow_id, gone)
-                )
-            created: dict[str, str] = {}
-            for component_id in hooks:
-                if component_id in kept:
-                    continue
-                secret = secrets.token_urlsafe(32)
-                conn.execute(
-                    "INSERT INTO hooks (flow_id, component_id, secret_hash) VALUES (?, ?, ?)",
-                    (flow_id, component_id, _hash(secret)),
-                )
-                created[component_id] = secret
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return created
 
     async def save(
         self, flow_id: str, definition: dict[str, Any], hooks: Iterable[str]
@@ -97,92 +62,47 @@ class Deployments:
         the only time they are seen. Triggers that stay keep their secret; removed ones lose it.
         """
         text = json.dumps(definition, separators=(",", ":"))
-        work = partial(self._save, flow_id, text, sorted(set(hooks)))
-        return await self._store.with_connection(work)
-
-    @staticmethod
-    def _get(flow_id: str, conn: sqlite3.Connection) -> Deployment | None:
-        row = conn.execute(
-            "SELECT id, definition_json, status, updated_at FROM flows WHERE id = ?", (flow_id,)
-        ).fetchone()
-        return None if row is None else _deployment(row)
+        # A secret for every trigger: the store keeps those of the triggers that had none.
+        offered = {component_id: secrets.token_urlsafe(32) for component_id in set(hooks)}
+        digests = {component_id: _hash(secret) for component_id, secret in offered.items()}
+        created = await self._store.save_flow(flow_id, text, digests, status=STOPPED)
+        return {component_id: offered[component_id] for component_id in sorted(created)}
 
     async def get(self, flow_id: str) -> Deployment | None:
-        return await self._store.with_connection(partial(self._get, flow_id))
-
-    @staticmethod
-    def _all(conn: sqlite3.Connection) -> list[Deployment]:
-        rows = conn.execute(
-            "SELECT id, definition_json, status, updated_at FROM flows ORDER BY id"
-        ).fetchall()
-        return [_deployment(row) for row in rows]
+        row = await self._store.get_flow(flow_id)
+        return None if row is None else _deployment(row)
 
     async def all(self) -> list[Deployment]:
         """Every deployed flow, by id."""
-        return await self._store.with_connection(self._all)
-
-    @staticmethod
-    def _set_status(flow_id: str, status: str, conn: sqlite3.Connection) -> bool:
-        cursor = conn.execute(
-            "UPDATE flows SET status = ?, updated_at = ? WHERE id = ?",
-            (status, time.time(), flow_id),
-        )
-        return cursor.rowcount > 0
+        return [_deployment(row) for row in await self._store.list_flows()]
 
     async def set_status(self, flow_id: str, status: str) -> bool:
         """Record whether the flow should run (at the server's next start too)."""
-        return await self._store.with_connection(partial(self._set_status, flow_id, status))
-
-    @staticmethod
-    def _delete(flow_id: str, conn: sqlite3.Connection) -> bool:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("DELETE FROM hooks WHERE flow_id = ?", (flow_id,))
-            deleted = conn.execute("DELETE FROM flows WHERE id = ?", (flow_id,)).rowcount > 0
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return deleted
+        return await self._store.set_flow_status(flow_id, status)
 
     async def delete(self, flow_id: str) -> bool:
         """Forget the flow and its hook secrets; False if it was not deployed."""
-        return await self._store.with_connection(partial(self._delete, flow_id))
+        return await self._store.delete_flow(flow_id)
 
     # -- hooks -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _hook_hash(flow_id: str, component_id: str, conn: sqlite3.Connection) -> str | None:
-        row = conn.execute(
-            "SELECT secret_hash FROM hooks WHERE flow_id = ? AND component_id = ?",
-            (flow_id, component_id),
-        ).fetchone()
-        return None if row is None else str(row[0])
-
     async def hook_exists(self, flow_id: str, component_id: str) -> bool:
-        work = partial(self._hook_hash, flow_id, component_id)
-        return await self._store.with_connection(work) is not None
+        return await self._store.hook_secret_hash(flow_id, component_id) is not None
 
     async def check_hook_secret(self, flow_id: str, component_id: str, secret: str) -> bool:
         """Whether ``secret`` is the hook's secret (compared in constant time)."""
-        stored = await self._store.with_connection(partial(self._hook_hash, flow_id, component_id))
+        stored = await self._store.hook_secret_hash(flow_id, component_id)
         return stored is not None and hmac.compare_digest(stored, _hash(secret))
 
     # -- dead letters ----------------------------------------------------------------------
 
-    @staticmethod
-    def _dead_letter_counts(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
-        rows = conn.execute(
-            "SELECT flow_id, component_id, COUNT(*) FROM dead_letters"
-            " GROUP BY flow_id, component_id"
-        ).fetchall()
-        return [(str(f), str(c), int(n)) for f, c, n in rows]
-
     async def dead_letter_counts(self) -> list[tuple[str, str, int]]:
         """How many dead letters each (flow, component) has, for the metrics."""
-        return await self._store.with_connection(self._dead_letter_counts)
+        counts: Counter[tuple[str, str]] = Counter()
+        for count in await self._store.count_dead_letters():
+            counts[(count.flow_id, count.component_id)] += count.count
+        return [(flow_id, component_id, n) for (flow_id, component_id), n in sorted(counts.items())]
 
 
-def _deployment(row: tuple[Any, ...]) -> Deployment:
-    flow_id, definition_json, status, updated_at = row
-    return Deployment(str(flow_id), json.loads(definition_json), str(status), float(updated_at))
+def _deployment(row: FlowRow) -> Deployment:
+    return Deployment(row.id, json.loads(row.definition_json), row.status, row.updated_at)

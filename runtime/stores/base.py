@@ -46,12 +46,36 @@ class DeadLetter:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class VersionedState:
+    """A state value with its version: the count of its writes since it was last absent (0:
+    absent, ``value`` None). A write expecting that version fails once another was made."""
+
+    value: Any
+    version: int
+
+
 class StateStore(Protocol):
     """Persistent per-component key/value state (values are JSON data)."""
 
     async def get_state(self, flow_id: str, component_id: str, key: str) -> Any: ...
 
-    async def set_state(self, flow_id: str, component_id: str, key: str, value: Any) -> None: ...
+    async def get_versioned_state(
+        self, flow_id: str, component_id: str, key: str
+    ) -> VersionedState: ...
+
+    async def set_state(
+        self,
+        flow_id: str,
+        component_id: str,
+        key: str,
+        value: Any,
+        *,
+        expected_version: int | None = None,
+    ) -> None:
+        """Store ``value``; with ``expected_version``, only while the stored version is that one
+        (checked and written atomically), :class:`~runtime.errors.StaleStateError` otherwise."""
+        ...
 
     async def delete_state(self, flow_id: str, component_id: str, key: str) -> None: ...
 

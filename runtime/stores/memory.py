@@ -9,9 +9,9 @@ from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
-from runtime.errors import DuplicateEventError
+from runtime.errors import DuplicateEventError, StaleStateError
 from runtime.stores import codec
-from runtime.stores.base import DeadLetter, EffectRecord, IdempotencyKey
+from runtime.stores.base import DeadLetter, EffectRecord, IdempotencyKey, VersionedState
 from runtime.stores.letters import (
     EVERY_LETTER,
     DeadLetterCount,
@@ -21,17 +21,21 @@ from runtime.stores.letters import (
     decode_cursor,
     encode_cursor,
 )
+from runtime.stores.memory_auth import MemoryAuthRows
+from runtime.stores.memory_deployments import MemoryDeploymentRows
 
 
-class MemoryStore:
-    """A :class:`~runtime.stores.base.Store` in dictionaries.
+class MemoryStore(MemoryAuthRows, MemoryDeploymentRows):
+    """A :class:`~runtime.stores.base.Store` (and the auth and server records of
+    :mod:`runtime.stores.contracts`) in dictionaries.
 
     Values are kept as JSON text, so callers can never change stored state by mutating what
     they passed in or got back, and the JSON rules are the same as in the SQLite store.
     """
 
     def __init__(self) -> None:
-        self._state: dict[tuple[str, str, str], str] = {}
+        super().__init__()
+        self._state: dict[tuple[str, str, str], tuple[str, int]] = {}  # -> (JSON, version)
         # id -> (letter, its envelope as JSON, storing sequence); the letter's own envelope is
         # never handed out. The sequence orders letters failing at the same time, like rowid.
         self._letters: dict[str, tuple[DeadLetter, str, int]] = {}
@@ -49,12 +53,35 @@ class MemoryStore:
 
     async def get_state(self, flow_id: str, component_id: str, key: str) -> Any:
         self._check_open()
-        text = self._state.get((flow_id, component_id, key))
-        return None if text is None else codec.decode(text)
+        found = self._state.get((flow_id, component_id, key))
+        return None if found is None else codec.decode(found[0])
 
-    async def set_state(self, flow_id: str, component_id: str, key: str, value: Any) -> None:
+    async def get_versioned_state(
+        self, flow_id: str, component_id: str, key: str
+    ) -> VersionedState:
         self._check_open()
-        self._state[(flow_id, component_id, key)] = codec.encode_state(key, value)
+        found = self._state.get((flow_id, component_id, key))
+        if found is None:
+            return VersionedState(None, 0)
+        return VersionedState(codec.decode(found[0]), found[1])
+
+    async def set_state(
+        self,
+        flow_id: str,
+        component_id: str,
+        key: str,
+        value: Any,
+        *,
+        expected_version: int | None = None,
+    ) -> None:
+        self._check_open()
+        text = codec.encode_state(key, value)
+        address = (flow_id, component_id, key)
+        found = self._state.get(address)
+        version = 0 if found is None else found[1]
+        if expected_version is not None and expected_version != version:
+            raise StaleStateError(flow_id, component_id, key, expected_version)
+        self._state[address] = (text, version + 1)
 
     async def delete_state(self, flow_id: str, component_id: str, key: str) -> None:
         self._check_open()

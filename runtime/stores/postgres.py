@@ -4,7 +4,8 @@ Calls go through an asyncpg connection pool. Every read-modify-write is one stat
 transaction holding the rows it changes, so processes never undo each other: an effect is
 claimed by one conditional upsert, ``take_retries`` deletes and returns in one statement (a
 letter goes to one taker), an idempotency key is recorded or found taken by one upsert. The
-SQL is split by concern: ``postgres_letters`` (dead letters), ``postgres_effects`` (effects
+SQL is split by concern: ``postgres_state`` (component state, fenced writes),
+``postgres_letters`` (dead letters), ``postgres_effects`` (effects
 and idempotency keys), ``postgres_schema`` (migrations). Needs the ``postgres`` extra.
 """
 
@@ -19,6 +20,7 @@ from runtime.errors import ConfigurationError
 from runtime.stores import codec
 from runtime.stores import postgres_effects as effects
 from runtime.stores import postgres_letters as letters
+from runtime.stores import postgres_state as state
 from runtime.stores.letters import (
     EVERY_LETTER,
     DeadLetterCount,
@@ -33,7 +35,7 @@ from runtime.stores.urls import DatabaseUrl
 if TYPE_CHECKING:
     import asyncpg
 
-    from runtime.stores.base import DeadLetter, EffectRecord, IdempotencyKey
+    from runtime.stores.base import DeadLetter, EffectRecord, IdempotencyKey, VersionedState
 
 
 def import_driver() -> Any:
@@ -121,18 +123,21 @@ class PostgresStore:
         )
         return None if text is None else codec.decode(text)
 
-    async def set_state(self, flow_id: str, component_id: str, key: str, value: Any) -> None:
-        value_json = codec.encode_state(key, value)
-        await self.pool.execute(
-            "INSERT INTO state (flow_id, component_id, key, value_json, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (flow_id, component_id, key)"
-            " DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at",
-            flow_id,
-            component_id,
-            key,
-            value_json,
-            time.time(),
-        )
+    async def get_versioned_state(
+        self, flow_id: str, component_id: str, key: str
+    ) -> VersionedState:
+        return await state.get_versioned(self.pool, flow_id, component_id, key)
+
+    async def set_state(
+        self,
+        flow_id: str,
+        component_id: str,
+        key: str,
+        value: Any,
+        *,
+        expected_version: int | None = None,
+    ) -> None:
+        await state.write(self.pool, flow_id, component_id, key, value, expected_version)
 
     async def delete_state(self, flow_id: str, component_id: str, key: str) -> None:
         await self.pool.execute(

@@ -91,6 +91,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX hook_keys_by_age ON hook_keys (created_at)",
         ),
     ),
+    Migration(
+        2,
+        "state versions: a state write may be fenced by the version it read",
+        ("ALTER TABLE state ADD COLUMN version bigint NOT NULL DEFAULT 1",),
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import time
 from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any, TypeVar
 from runtime.errors import ConfigurationError
 from runtime.settings import Settings
 from runtime.stores import codec, sqlite_effects, sqlite_keys, sqlite_letters
-from runtime.stores.base import DeadLetter, EffectRecord, IdempotencyKey
+from runtime.stores.base import DeadLetter, EffectRecord, IdempotencyKey, VersionedState
 from runtime.stores.letters import (
     EVERY_LETTER,
     DeadLetterCount,
@@ -30,9 +29,14 @@ from runtime.stores.letters import (
     check_limit,
     decode_cursor,
 )
+from runtime.stores.sqlite_auth import SQLiteAuthRows
+from runtime.stores.sqlite_deployments import SQLiteDeploymentRows
 from runtime.stores.sqlite_schema import migrate
+from runtime.stores.sqlite_state import write_state
 
 T = TypeVar("T")
+
+__all__ = ["SQLiteStore", "write_dead_letter", "write_state"]
 
 _LETTER_COLUMNS = sqlite_letters.LETTER_COLUMNS
 
@@ -65,28 +69,6 @@ def _discard(opening: Future[sqlite3.Connection]) -> None:
 _letter = sqlite_letters.letter_from_row
 
 
-def write_state(
-    conn: sqlite3.Connection, flow_id: str, component_id: str, key: str, value_json: str | None
-) -> None:
-    """Store one state value (JSON text from ``codec.encode_state``), or delete it for ``None``.
-
-    For code that runs on the store's thread (``with_connection``) and writes state in the same
-    transaction as its own tables: the durable broker's tick commits.
-    """
-    if value_json is None:
-        conn.execute(
-            "DELETE FROM state WHERE flow_id = ? AND component_id = ? AND key = ?",
-            (flow_id, component_id, key),
-        )
-        return
-    conn.execute(
-        "INSERT INTO state (flow_id, component_id, key, value_json, updated_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (flow_id, component_id, key)"
-        " DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at",
-        (flow_id, component_id, key, value_json, time.time()),
-    )
-
-
 def write_dead_letter(conn: sqlite3.Connection, letter: DeadLetter, envelope_json: str) -> None:
     """Keep ``letter`` (its envelope as ``codec.encode_envelope`` text), replacing one with its id.
 
@@ -112,8 +94,9 @@ def write_dead_letter(conn: sqlite3.Connection, letter: DeadLetter, envelope_jso
     )
 
 
-class SQLiteStore:
-    """A :class:`~runtime.stores.base.Store` in one SQLite file; make one with :meth:`open`."""
+class SQLiteStore(SQLiteAuthRows, SQLiteDeploymentRows):
+    """A :class:`~runtime.stores.base.Store` (and the auth and server records of
+    :mod:`runtime.stores.contracts`) in one SQLite file; make one with :meth:`open`."""
 
     def __init__(
         self, path: str, executor: ThreadPoolExecutor, connection: sqlite3.Connection
@@ -181,31 +164,48 @@ class SQLiteStore:
     async def with_connection(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work(connection)`` on the store's thread and return its result.
 
-        For modules that keep their own tables in this file (auth, the server): calls run one
-        at a time, each statement commits alone, and several writes are made atomic by
-        wrapping them in ``BEGIN IMMEDIATE`` ... ``COMMIT`` inside ``work``.
+        For the durable broker, whose rows share this file and commit with state writes and
+        dead letters: calls run one at a time, each statement commits alone, and several writes
+        are made atomic by wrapping them in ``BEGIN IMMEDIATE`` ... ``COMMIT`` inside ``work``.
+        Every other record has a method of its contract (:mod:`runtime.stores.contracts`).
         """
         return await self._run(work, self._conn)
 
     # -- state ------------------------------------------------------------------------------
 
-    def _get_state(self, flow_id: str, component_id: str, key: str) -> str | None:
+    def _get_state(self, flow_id: str, component_id: str, key: str) -> tuple[str, int] | None:
         row = self._conn.execute(
-            "SELECT value_json FROM state WHERE flow_id = ? AND component_id = ? AND key = ?",
+            "SELECT value_json, version FROM state"
+            " WHERE flow_id = ? AND component_id = ? AND key = ?",
             (flow_id, component_id, key),
         ).fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None else (str(row[0]), int(row[1]))
 
     async def get_state(self, flow_id: str, component_id: str, key: str) -> Any:
-        text = await self._run(self._get_state, flow_id, component_id, key)
-        return None if text is None else codec.decode(text)
+        found = await self._run(self._get_state, flow_id, component_id, key)
+        return None if found is None else codec.decode(found[0])
 
-    def _set_state(self, flow_id: str, component_id: str, key: str, value_json: str) -> None:
-        write_state(self._conn, flow_id, component_id, key, value_json)
+    async def get_versioned_state(
+        self, flow_id: str, component_id: str, key: str
+    ) -> VersionedState:
+        found = await self._run(self._get_state, flow_id, component_id, key)
+        if found is None:
+            return VersionedState(None, 0)
+        return VersionedState(codec.decode(found[0]), found[1])
 
-    async def set_state(self, flow_id: str, component_id: str, key: str, value: Any) -> None:
+    async def set_state(
+        self,
+        flow_id: str,
+        component_id: str,
+        key: str,
+        value: Any,
+        *,
+        expected_version: int | None = None,
+    ) -> None:
         value_json = codec.encode_state(key, value)
-        await self._run(self._set_state, flow_id, component_id, key, value_json)
+        await self._run(
+            write_state, self._conn, flow_id, component_id, key, value_json, expected_version
+        )
 
     def _delete_state(self, flow_id: str, component_id: str, key: str) -> None:
         write_state(self._conn, flow_id, component_id, key, None)

@@ -138,6 +138,12 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX hook_keys_by_age ON hook_keys (created_at)",
     ),
+    # Versions that fence writers (runtime.stores.contracts): a vault record and a state value
+    # count their writes, and a write made from an older read is refused.
+    (
+        "ALTER TABLE accounts ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE state ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runtime.envelope import Envelope, new_id
-from runtime.errors import DuplicateEventError
+from runtime.errors import DuplicateEventError, StaleStateError
 from runtime.stores import DeadLetter, MemoryStore, SQLiteStore, Store
-from runtime.stores.base import EffectRecord, IdempotencyKey
+from runtime.stores.base import EffectRecord, IdempotencyKey, VersionedState
 from runtime.stores.letters import EVERY_LETTER, DeadLetterCount, DeadLetterQuery
 from runtime.stores.postgres import PostgresStore
 from tests.postgres_server import create_database
@@ -202,6 +202,39 @@ async def test_a_refused_value_leaves_the_previous_value_in_place(store: Store):
         await store.set_state("repin", "watch", "cursor", {"b-2"})
 
     assert await store.get_state("repin", "watch", "cursor") == "b-1"
+
+
+async def test_a_state_value_counts_its_writes_as_its_version(store: Store):
+    assert await store.get_versioned_state("f", "c", "k") == VersionedState(None, 0)
+
+    await store.set_state("f", "c", "k", {"n": 1})
+    await store.set_state("f", "c", "k", {"n": 2})
+
+    assert await store.get_versioned_state("f", "c", "k") == VersionedState({"n": 2}, 2)
+
+
+async def test_a_fenced_write_lands_only_on_the_version_it_read(store: Store):
+    await store.set_state("f", "c", "k", "first", expected_version=0)
+    with pytest.raises(StaleStateError):
+        await store.set_state("f", "c", "k", "again from nothing", expected_version=0)
+
+    await store.set_state("f", "c", "k", "second", expected_version=1)
+    with pytest.raises(StaleStateError):
+        await store.set_state("f", "c", "k", "stale", expected_version=1)
+
+    assert await store.get_versioned_state("f", "c", "k") == VersionedState("second", 2)
+
+
+async def test_of_two_writers_holding_one_version_exactly_one_lands(store: Store):
+    await store.set_state("f", "c", "k", "start")
+    outcomes = await asyncio.gather(
+        *(store.set_state("f", "c", "k", f"w{i}", expected_version=1) for i in range(2)),
+        return_exceptions=True,
+    )
+
+    assert sorted(type(o).__name__ for o in outcomes) == ["NoneType", "StaleStateError"]
+    found = await store.get_versioned_state("f", "c", "k")
+    assert (found.value in ("w0", "w1"), found.version) == (True, 2)
 
 
 async def test_deleting_a_flows_state_forgets_every_key_of_that_flow_only(store: Store):

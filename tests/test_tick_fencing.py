@@ -1,0 +1,116 @@
+"""Two tickers of one polling trigger (two engines, each with its own connection to one SQLite
+file, as two processes would have): both list the same new items, only one tick commits, and
+the items are sent once. The loser's unit of work rolls back with its fenced state write."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from structlog.testing import capture_logs
+
+from runtime.brokers.sqlite import SQLiteBroker
+from runtime.component import Context
+from runtime.connector.polling_trigger import STATE_KEY, PollingTrigger
+from runtime.engine import Engine, Output
+from runtime.manifest import ComponentManifest
+from runtime.plan import FlowPlan, NodePlan, Route
+from runtime.stores.sqlite import SQLiteStore
+from tests import kit
+
+ITEMS = [{"id": str(n), "created_at": 1_700_000_000 + n} for n in range(3)]
+
+
+class RacingFeed(PollingTrigger):
+    """Lists ``ITEMS``; the first tick of each ticker waits at ``gate`` until both tickers
+    have read the trigger's state, so both list the same items from the same version."""
+
+    gate: asyncio.Barrier
+
+    async def listing(self, context: Context, properties: Mapping[str, Any]) -> AsyncIterator[Any]:
+        if self._ticks == 1:
+            await RacingFeed.gate.wait()
+        for item in ITEMS:
+            yield item
+
+
+def _manifest(name: str, handler: str, *, tick: bool) -> ComponentManifest:
+    return ComponentManifest.model_validate(
+        {
+            "name": f"test.fencing.{name}",
+            "label": name,
+            "description": "test component",
+            "handler": handler,
+            "inPorts": [] if tick else [{"name": "in"}],
+            "outPorts": [{"name": "out"}],
+            "tick": {"interval": 60} if tick else None,
+        }
+    )
+
+
+def _plan() -> FlowPlan:
+    watch = _manifest("RacingFeed", "tests.test_tick_fencing:RacingFeed", tick=True)
+    echo = _manifest("Echo", "tests.kit:Echo", tick=False)
+    return FlowPlan(
+        id="race",
+        name="race",
+        nodes={
+            "watch": NodePlan(
+                id="watch",
+                type=watch.name,
+                manifest=watch,
+                handler=RacingFeed,
+                properties={"emitExisting": True},
+                routes={"out": (Route("sink", "in"),)},
+                tick_interval=3600,  # one tick each: the one that races
+            ),
+            "sink": NodePlan(
+                id="sink",
+                type=echo.name,
+                manifest=echo,
+                handler=kit.Echo,
+                properties={},
+                routes={"out": ()},
+            ),
+        },
+    )
+
+
+async def test_two_tickers_of_one_trigger_send_its_items_once_and_the_loser_saves_nothing(
+    tmp_path: Path,
+) -> None:
+    RacingFeed.gate = asyncio.Barrier(2)
+    database = tmp_path / "flowmixer.db"
+    stores = [await SQLiteStore.open(database) for _ in range(2)]
+    brokers = [SQLiteBroker(store) for store in stores]
+    outputs: list[Output] = []
+    engines = [
+        Engine(store, broker=broker, on_output=outputs.append)
+        for store, broker in zip(stores, brokers, strict=True)
+    ]
+    try:
+        with capture_logs() as logs:
+            for engine in engines:
+                await engine.__aenter__()
+            await asyncio.gather(*(engine.start_flow(_plan()) for engine in engines))
+            await kit.eventually(
+                lambda: all(engine.stats("race")["watch"].ticks >= 1 for engine in engines)
+            )
+            await kit.eventually(lambda: len(outputs) >= len(ITEMS))
+            for engine in engines:
+                await engine.wait_idle("race")
+    finally:
+        for engine in engines:
+            await engine.__aexit__(None, None, None)
+        for broker, store in zip(brokers, stores, strict=True):
+            await broker.close()
+            await store.close()
+
+    assert sorted(o.payload["id"] for o in outputs) == ["0", "1", "2"]
+    lost = [e for e in logs if e["event"].startswith("tick lost")]
+    assert len(lost) == 1
+    async with await SQLiteStore.open(database) as store:
+        saved = await store.get_versioned_state("race", "watch", STATE_KEY)
+    assert saved.version == 1  # one save: the winner's
