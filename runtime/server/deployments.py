@@ -122,6 +122,18 @@ class Deployments:
         return await self._store.with_connection(self._all)
 
     @staticmethod
+    def _statuses(after: str | None, limit: int, conn: sqlite3.Connection) -> list[tuple[str, str]]:
+        rows = conn.execute(
+            "SELECT id, status FROM flows WHERE id > ? ORDER BY id LIMIT ?", (after or "", limit)
+        ).fetchall()
+        return [(str(flow_id), str(status)) for flow_id, status in rows]
+
+    async def statuses(self, after: str | None, limit: int) -> list[tuple[str, str]]:
+        """``(id, status)`` of at most ``limit`` flows by id, those after ``after``; their
+        definitions are not read (a page of the listing stays cheap with many flows)."""
+        return await self._store.with_connection(partial(self._statuses, after, limit))
+
+    @staticmethod
     def _set_status(flow_id: str, status: str, conn: sqlite3.Connection) -> bool:
         cursor = conn.execute(
             "UPDATE flows SET status = ?, updated_at = ? WHERE id = ?",
