@@ -40,6 +40,10 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+secret_digest = _hash
+"""What is stored of a hook secret (its SHA-256, in hex)."""
+
+
 class Deployments:
     """The server's deployed flows in ``store``; every call runs on the store's thread."""
 
@@ -170,6 +174,10 @@ class Deployments:
             (flow_id, component_id),
         ).fetchone()
         return None if row is None else str(row[0])
+
+    async def hook_hash(self, flow_id: str, component_id: str) -> str | None:
+        """The stored hash of the hook's secret; ``None`` when the flow has no such hook."""
+        return await self._store.with_connection(partial(self._hook_hash, flow_id, component_id))
 
     async def hook_exists(self, flow_id: str, component_id: str) -> bool:
         work = partial(self._hook_hash, flow_id, component_id)
