@@ -27,8 +27,15 @@ ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
 class ServeChild:
     """One ``flowmixer serve`` over ``home`` with ``args``; ``env`` adds to the environment."""
 
-    def __init__(self, home: Path, *args: str, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        module: str = "runtime.cli",
+    ) -> None:
         self.home = home
+        self.module = module
         self.args = args
         self.env = {
             **os.environ,
@@ -40,6 +47,9 @@ class ServeChild:
         }
         self.url = ""
         self.tail: collections.deque[str] = collections.deque(maxlen=20)
+        self.events: dict[str, dict[str, Any]] = {}
+        """The last JSON line of each ``event`` the server printed (see ``watch``)."""
+        self.watch: tuple[str, ...] = ()
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
 
@@ -52,7 +62,7 @@ class ServeChild:
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "runtime.cli",
+            self.module,
             "serve",
             "--port",
             "0",
@@ -80,6 +90,10 @@ class ServeChild:
         async for raw in self._process.stdout:
             line = raw.decode("utf-8", "replace")
             self.tail.append(line)
+            if self.watch and line.startswith("{") and any(w in line for w in self.watch):
+                with contextlib.suppress(ValueError):
+                    record = json.loads(line)
+                    self.events[str(record.get("event"))] = record
             if not listening.done() and "server listening" in line:
                 listening.set_result(int(json.loads(line)["port"]))
         if not listening.done():
