@@ -127,7 +127,7 @@ async def test_while_one_flow_blocks_its_loop_other_hooks_and_healthz_answer_wit
     assert max(seconds for seconds, _, _ in hooks) < PROMISE, hooks
     assert [status for _, status, _ in health] == [200] * PROBES
     assert max(seconds for seconds, _, _ in health) < PROMISE, health
-    assert all(body["flowsRunning"] == ["orders", "stall"] for _, _, body in health)
+    assert all(body["flows"]["running"] == 2 for _, _, body in health)
     assert set(effects(ledger)) >= set(accepted)  # handled once the blocking handler returned
     assert all(deliveries == 1 for deliveries in effects(ledger).values())
 
@@ -159,7 +159,7 @@ async def test_admin_calls_cross_to_the_engine_loop_of_a_served_process(tmp_path
     assert started[0] == 200
     assert started[1]["state"] == "running"
     assert deleted == (200, {"deleted": "orders"})
-    assert listed == (200, {"flows": []})
+    assert listed == (200, {"flows": [], "next": None})
     assert len(effects(ledger)) == 1
 
 
@@ -181,4 +181,7 @@ async def test_single_loop_serves_hooks_and_the_admin_api_on_one_loop(tmp_path: 
         await server.kill()
 
     assert pushed == 202
-    assert health[1:] == (200, {"status": "ok", "flowsRunning": ["orders"]})
+    assert health[1:] == (
+        200,
+        {"status": "ok", "flows": {"starting": 0, "running": 1, "paused": 0, "stopping": 0}},
+    )

@@ -77,7 +77,7 @@ async def test_a_broken_flow_is_refused_with_422_listing_every_problem_by_path(
     assert "$.components.big.type" in paths
     assert len(paths) >= 2
     assert all(p["message"] for p in body["problems"])
-    assert listed == (200, {"flows": []})
+    assert listed == (200, {"flows": [], "next": None})
 
 
 async def test_a_body_that_is_not_a_json_flow_is_refused_with_400(
@@ -123,7 +123,10 @@ async def test_a_flow_is_deployed_started_fed_stopped_and_deleted_through_the_ap
     assert running["stats"]["big"]["received"] == 1
     assert running["stats"]["big"]["sent"] == 1
     assert running["depths"] == {"hook": 0, "big": 0}
-    assert listed == {"flows": [{"id": "orders", "status": "running", "state": "running"}]}
+    assert listed == {
+        "flows": [{"id": "orders", "status": "running", "state": "running"}],
+        "next": None,
+    }
     assert stopped[0] == 200
     assert (after["status"], after["state"], "stats" in after) == ("stopped", "stopped", False)
     assert deleted == (200, {"deleted": "orders"})
@@ -163,7 +166,10 @@ async def test_flows_left_running_start_again_when_the_server_starts_again(
 
     assert running == ["orders"]
     assert pushed == 202
-    assert health == {"status": "ok", "flowsRunning": ["orders"]}
+    assert health == {
+        "status": "ok",
+        "flows": {"starting": 0, "running": 1, "paused": 0, "stopping": 0},
+    }
 
 
 async def test_unknown_flows_answer_404_on_every_flow_route(

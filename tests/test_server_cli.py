@@ -124,7 +124,10 @@ async def test_the_server_runs_until_sigterm_and_starts_its_running_flows_again(
     assert (code, second_code) == (0, 130)  # SIGTERM is how services stop; Ctrl-C interrupts
     assert '"flow stopped"' in output
     assert listening["flows_running"] == ["orders"]
-    assert health == {"status": "ok", "flowsRunning": ["orders"]}
+    assert health == {
+        "status": "ok",
+        "flows": {"starting": 0, "running": 1, "paused": 0, "stopping": 0},
+    }
     for text in (output, second_output):
         assert ADMIN_TOKEN not in text
         assert secret not in text

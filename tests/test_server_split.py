@@ -42,7 +42,7 @@ async def test_hooks_health_and_metrics_answer_while_the_engine_loop_is_held(
             ]
             async with served.session.get(served.url + "/healthz") as response:
                 health = (response.status, await response.json())
-            async with served.session.get(served.url + "/metrics") as response:
+            async with served.session.get(served.url + "/metrics?flows=1") as response:
                 metrics = (response.status, await response.text())
             held = not blocked.returned.is_set()
         finally:
@@ -51,7 +51,10 @@ async def test_hooks_health_and_metrics_answer_while_the_engine_loop_is_held(
 
     assert held
     assert [status for status, _ in pushed] == [202, 202, 202]
-    assert health == (200, {"status": "ok", "flowsRunning": ["orders"]})
+    assert health == (
+        200,
+        {"status": "ok", "flows": {"starting": 0, "running": 1, "paused": 0, "stopping": 0}},
+    )
     assert metrics[0] == 200
     depths = {
         sample.labels["component"]: sample.value

@@ -1,7 +1,7 @@
 """The admin API under ``/api/`` (behind the bearer token, see :mod:`runtime.server.security`).
 
 =======  ================================  ===================================================
-GET      /api/flows                        deployed flows with their status
+GET      /api/flows?limit=&cursor=         deployed flows with their status, a page at a time
 POST     /api/flows                        deploy a flow (JSON body; 201 new, 200 replaced)
 GET      /api/flows/{id}                   status, counters and queue depths
 POST     /api/flows/{id}/start             start (and start again at the server's next start)
@@ -15,8 +15,6 @@ The dead-letter routes, ``/api/dead-letters...``, are in :mod:`runtime.server.ad
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from aiohttp import web
 
 from runtime.errors import EngineError
@@ -24,26 +22,10 @@ from runtime.server import admin_dead_letters, control
 from runtime.server.bodies import read_json
 from runtime.server.context import CONTEXT
 from runtime.server.errors import fail
-
-if TYPE_CHECKING:
-    from runtime.server.context import ServerContext
-
-
-def _flow_summary(ctx: ServerContext, flow_id: str, status: str) -> dict[str, Any]:
-    summary = {"id": flow_id, "status": status, "state": ctx.engine.status(flow_id)}
-    reason = ctx.engine.pause_reason(flow_id)
-    if reason is not None:
-        summary["reason"] = reason
-    return summary
-
+from runtime.server.flow_listing import list_flows
+from runtime.server.flow_summary import flow_summary
 
 # -- flows -------------------------------------------------------------------------------
-
-
-async def list_flows(request: web.Request) -> web.Response:
-    ctx = request.app[CONTEXT]
-    flows = [_flow_summary(ctx, d.id, d.status) for d in await ctx.deployments.all()]
-    return web.json_response({"flows": flows})
 
 
 async def deploy_flow(request: web.Request) -> web.Response:
@@ -56,7 +38,7 @@ async def deploy_flow(request: web.Request) -> web.Response:
     ]
     deployment = await control.deployed(ctx, plan.id)
     body = {
-        **_flow_summary(ctx, plan.id, deployment.status),
+        **flow_summary(ctx, plan.id, deployment.status),
         "hooks": hooks,
         "note": "hook secrets are shown once, for hooks new in this deployment (else null)",
     }
@@ -67,7 +49,7 @@ async def flow_status(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     flow_id = request.match_info["flow_id"]
     deployment = await control.deployed(ctx, flow_id)
-    body = _flow_summary(ctx, flow_id, deployment.status)
+    body = flow_summary(ctx, flow_id, deployment.status)
     if ctx.engine.is_running(flow_id):
         body["stats"] = {cid: s.as_dict() for cid, s in ctx.engine.stats(flow_id).items()}
         body["depths"] = ctx.engine.depths(flow_id)
@@ -78,14 +60,14 @@ async def start_flow(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     flow_id = request.match_info["flow_id"]
     await control.start(ctx, flow_id)
-    return web.json_response(_flow_summary(ctx, flow_id, "running"))
+    return web.json_response(flow_summary(ctx, flow_id, "running"))
 
 
 async def stop_flow(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     flow_id = request.match_info["flow_id"]
     await control.stop(ctx, flow_id)
-    return web.json_response(_flow_summary(ctx, flow_id, "stopped"))
+    return web.json_response(flow_summary(ctx, flow_id, "stopped"))
 
 
 async def resume_flow(request: web.Request) -> web.Response:
@@ -96,7 +78,7 @@ async def resume_flow(request: web.Request) -> web.Response:
         redelivered = await ctx.engine.resume_flow(flow_id)
     except EngineError as exc:
         raise fail(409, str(exc)) from None
-    body = {**_flow_summary(ctx, flow_id, deployment.status), "redelivered": redelivered}
+    body = {**flow_summary(ctx, flow_id, deployment.status), "redelivered": redelivered}
     return web.json_response(body)
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from runtime.server.hook_schema import HookSchemas
+from runtime.server.hook_secrets import HookSecrets
 from runtime.server.intake import HookIntake
 from runtime.settings import DEFAULT_MAX_COMPONENTS
 
@@ -56,6 +57,8 @@ class ServerContext:
     """Components a deployed flow may have (``FLOWMIXER_MAX_COMPONENTS``)."""
     hook_schemas: HookSchemas = field(default_factory=HookSchemas)
     """The webhook triggers' event schemas, checked before an event is committed."""
+    hook_secrets: HookSecrets = field(default_factory=HookSecrets)
+    """The webhook triggers' secret hashes, read once (forgotten at a deploy or delete)."""
 
     async def credentials_changed(self) -> None:
         if self.reload_credentials is not None:

@@ -90,6 +90,7 @@ async def deploy(ctx: ServerContext, definition: Any) -> tuple[FlowPlan, dict[st
     new = await ctx.deployments.get(plan.id) is None
     hooks = [cid for cid, node in plan.nodes.items() if node.webhook]
     secrets = await ctx.deployments.save(plan.id, definition, hooks)
+    ctx.hook_secrets.forget(plan.id)
     ctx.logger.info("flow deployed", flow_id=plan.id, new=new)
     return plan, secrets, new
 
@@ -122,6 +123,7 @@ async def delete(ctx: ServerContext, flow_id: str) -> None:
     if ctx.engine.is_running(flow_id):
         await ctx.engine.stop_flow(flow_id)
     await ctx.deployments.delete(flow_id)
+    ctx.hook_secrets.forget(flow_id)
     await ctx.store.delete_flow_state(flow_id)
     await ctx.store.delete_hook_keys(flow_id)
     await ctx.engine.broker.delete_flow(flow_id)

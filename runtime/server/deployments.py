@@ -45,6 +45,10 @@ class DeploymentBackend(ServerStore, DeadLetterStore, Protocol):
     """What :class:`Deployments` reads and writes: flows, hook secrets, dead letter counts."""
 
 
+secret_digest = _hash
+"""What is stored of a hook secret (its SHA-256, in hex)."""
+
+
 class Deployments:
     """The server's deployed flows in ``store``."""
 
@@ -76,6 +80,11 @@ class Deployments:
         """Every deployed flow, by id."""
         return [_deployment(row) for row in await self._store.list_flows()]
 
+    async def statuses(self, after: str | None, limit: int) -> list[tuple[str, str]]:
+        """``(id, status)`` of at most ``limit`` flows by id, those after ``after``; their
+        definitions are not read (a page of the listing stays cheap with many flows)."""
+        return await self._store.flow_statuses(after, limit)
+
     async def set_status(self, flow_id: str, status: str) -> bool:
         """Record whether the flow should run (at the server's next start too)."""
         return await self._store.set_flow_status(flow_id, status)
@@ -85,6 +94,10 @@ class Deployments:
         return await self._store.delete_flow(flow_id)
 
     # -- hooks -----------------------------------------------------------------------------
+
+    async def hook_hash(self, flow_id: str, component_id: str) -> str | None:
+        """The stored hash of the hook's secret; ``None`` when the flow has no such hook."""
+        return await self._store.hook_secret_hash(flow_id, component_id)
 
     async def hook_exists(self, flow_id: str, component_id: str) -> bool:
         return await self._store.hook_secret_hash(flow_id, component_id) is not None

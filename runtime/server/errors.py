@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from aiohttp.typedefs import Handler
 
 
+CLIENT_CLOSED = 499
+"""The status logged for a request whose client disconnected before the answer."""
+
+
 def fail(
     status: int, message: str, *, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> web.HTTPException:
@@ -47,8 +51,18 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         else:
             message = exc.reason
         raise fail(exc.status, message) from None
-    except ConnectionError:
-        raise  # the client went away: nobody to answer
+    except ConnectionError as exc:
+        # The client went away mid-request (say, while sending its body): nobody to answer
+        # and nothing wrong with the server. Raised on, aiohttp would log it as an error with
+        # a traceback; an HTTP error instead is written to the closed socket silently (the
+        # access log shows 499, nginx's "client closed request").
+        structlog.get_logger("flowmixer.server").debug(
+            "client disconnected",
+            method=request.method,
+            path=request.path,
+            error=type(exc).__name__,
+        )
+        raise fail(CLIENT_CLOSED, "the client closed the connection") from None
     except Exception as exc:
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         structlog.get_logger("flowmixer.server").error(

@@ -43,12 +43,13 @@ async def push(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     flow_id = request.match_info["flow_id"]
     component_id = request.match_info["component_id"]
-    if not await ctx.deployments.hook_exists(flow_id, component_id):
+    stored = await ctx.hook_secrets.stored_hash(ctx.deployments, flow_id, component_id)
+    if stored is None:
         raise fail(404, f"flow {flow_id!r} has no webhook trigger {component_id!r}")
     secret = hook_secret(request)
     if secret is None:
         raise fail(401, f"this hook needs its secret in the {HOOK_SECRET_HEADER} header")
-    if not await ctx.deployments.check_hook_secret(flow_id, component_id, secret):
+    if not ctx.hook_secrets.matches(stored, secret):
         raise fail(401, "the hook secret is wrong")
     key = idempotency_key(request)
     payload = await read_json(request)

@@ -3,14 +3,15 @@
 Metrics (all prefixed ``flowmixer_``):
 
 ==========================================  =====================================================
-``messages_received_total{flow,component}``  messages a component took in (running flows)
-``messages_sent_total{flow,component}``      messages a component sent
-``messages_failed_total{flow,component}``    failed handlings and ticks
-``messages_retried_total{flow,component}``   handlings scheduled for another attempt
-``messages_deferred_total{flow,component}``  handlings (and ticks) deferred by a rate limit
-``messages_dead_lettered_total{...}``        messages the component sent to the dead letters
-``queue_depth{flow,component}``              messages waiting for the component
+``messages_by_type_received_total{type}``    messages taken in, summed by component type (also
+                                             ``sent``, ``failed``, ``retried``, ``deferred``,
+                                             ``dead_lettered``)
+``queue_depth_by_type{type}``                messages waiting, summed by component type
+``flows{state}``                             flows in the engine by state (``running``, ...)
 ``flows_running``                            flows running in this server
+``messages_received_total{flow,component}``  per flow, only for the flows a scrape asks for
+                                             (``?flow=ID``, ``?flows=1``); also the other five
+``queue_depth{flow,component}``              per flow, as above
 ``dead_letters{flow,component}``             dead letters kept in the store (read at scrape)
 ``dead_letters_total{flow,component,...}``   letters stored since the server started, by
                                              ``error_type`` (every flow, running or stopping)
@@ -23,6 +24,9 @@ Metrics (all prefixed ``flowmixer_``):
 ``loop_stalls_total{flow,component}``        times the event loop stalled in that component
 ==========================================  =====================================================
 
+The dead-letter and stall series grow with trouble, not with the flows deployed, so they stay
+per flow; the message counters and depths are per type unless asked for
+(:mod:`runtime.server.metrics_engine`).
 Message counters come from the engine at scrape time, so they restart at 0 when a flow
 restarts (Prometheus' ``rate`` handles such resets). Circuits are read from the engine at
 scrape time too; they last as long as the engine (:mod:`runtime.circuit`). The API,
@@ -35,8 +39,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from runtime.server.metrics_engine import FlowSelection, engine_metrics
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -46,68 +52,7 @@ if TYPE_CHECKING:
     from runtime.engine import Engine
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-_COUNTED = ("received", "sent", "failed", "retried", "deferred", "dead_lettered")
-
-
-class _EngineCollector(Collector):
-    """Reads the engine's counters and queue depths when Prometheus scrapes."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def collect(self) -> Iterator[Metric]:
-        counters = {
-            name: CounterMetricFamily(
-                f"flowmixer_messages_{name}",
-                f"Messages {name.replace('_', ' ')} per component of a running flow",
-                labels=["flow", "component"],
-            )
-            for name in _COUNTED
-        }
-        depth = GaugeMetricFamily(
-            "flowmixer_queue_depth",
-            "Messages waiting for a component",
-            labels=["flow", "component"],
-        )
-        running = self._engine.flows()
-        for flow_id in running:
-            # Read from the server's front, the flow may stop meanwhile: its runner is kept.
-            runner = self._engine.runner_of(flow_id)
-            if runner is None:
-                continue
-            for component_id, node in runner.nodes.items():
-                stats = node.stats
-                labels = [flow_id, component_id]
-                values = stats.as_dict()
-                for name, family in counters.items():
-                    family.add_metric(labels, values[name])
-                depth.add_metric(labels, node.channel.depth())
-        yield from counters.values()
-        yield depth
-        yield from self._circuits()
-        yield GaugeMetricFamily(
-            "flowmixer_flows_running", "Flows running in this server", value=len(running)
-        )
-
-    def _circuits(self) -> Iterator[Metric]:
-        labels = ["service", "account"]
-        state = GaugeMetricFamily(
-            "flowmixer_circuit_state",
-            "A service's circuit (per account): 0 closed, 1 open, 2 half-open",
-            labels=labels,
-        )
-        opened = CounterMetricFamily(
-            "flowmixer_circuit_opened",
-            "Times a service's circuit opened (a failed probe opens it again)",
-            labels=labels,
-        )
-        for circuit in self._engine.circuits:
-            names = [circuit.service, circuit.account or ""]
-            state.add_metric(names, int(circuit.state))
-            opened.add_metric(names, circuit.opened)
-        yield state
-        yield opened
+_NO_FLOWS = FlowSelection()
 
 
 class _StoredLetters(Collector):
@@ -130,8 +75,7 @@ class Metrics:
 
     def __init__(self, engine: Engine | None = None) -> None:
         self.registry = CollectorRegistry()
-        if engine is not None:
-            self.observe(engine)
+        self._engine = engine
         self._api_calls = Counter(
             "flowmixer_api_calls",
             "Calls to services, by HTTP status (or 'error' when no answer came)",
@@ -174,8 +118,8 @@ class Metrics:
         )
 
     def observe(self, engine: Engine) -> None:
-        """Report ``engine``'s message counters and queue depths (once per engine)."""
-        self.registry.register(_EngineCollector(engine))
+        """Report ``engine``'s message counters, queue depths and circuits."""
+        self._engine = engine
 
     def api_call(self, service: str, status: int | str) -> None:
         """Count one call to ``service`` answered with HTTP ``status`` (or ``"error"``)."""
@@ -204,6 +148,23 @@ class Metrics:
         """Replace the dead-letter gauges with ``(flow, component, count)`` rows."""
         self._stored_letters.rows = list(counts)
 
-    def render(self) -> bytes:
-        """Every metric in the Prometheus text format (:data:`CONTENT_TYPE`)."""
-        return generate_latest(self.registry)
+    def render(self, flows: FlowSelection = _NO_FLOWS) -> bytes:
+        """Every metric in the Prometheus text format (:data:`CONTENT_TYPE`), with per-flow
+        series for the ``flows`` selected (see :mod:`runtime.server.metrics_engine`)."""
+        return generate_latest(_Scrape(self.registry, self._engine, flows))
+
+
+class _Scrape:
+    """The registry's metrics and the engine's, as one collection for one scrape (the
+    per-flow selection differs from scrape to scrape, so the engine is no registered
+    collector)."""
+
+    def __init__(self, registry: CollectorRegistry, engine: Engine | None, flows: FlowSelection):
+        self._registry = registry
+        self._engine = engine
+        self._flows = flows
+
+    def collect(self) -> Iterator[Metric]:
+        if self._engine is not None:
+            yield from engine_metrics(self._engine, self._flows)
+        yield from self._registry.collect()

@@ -170,6 +170,11 @@ class DeploymentStore(Protocol):
         """Every deployed flow, by id."""
         ...
 
+    async def flow_statuses(self, after: str | None, limit: int) -> list[tuple[str, str]]:
+        """``(id, status)`` of at most ``limit`` flows in id order, those after ``after``; no
+        definition is read, so a page stays cheap however many flows there are."""
+        ...
+
     async def set_flow_status(self, flow_id: str, status: str) -> bool:
         """Whether the flow exists (and now has ``status``)."""
         ...

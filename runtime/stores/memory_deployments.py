@@ -43,6 +43,11 @@ class MemoryDeploymentRows:
         self._check_open()
         return [self._flows[flow_id] for flow_id in sorted(self._flows)]
 
+    async def flow_statuses(self, after: str | None, limit: int) -> list[tuple[str, str]]:
+        self._check_open()
+        ids = [flow_id for flow_id in sorted(self._flows) if after is None or flow_id > after]
+        return [(flow_id, self._flows[flow_id].status) for flow_id in ids[:limit]]
+
     async def set_flow_status(self, flow_id: str, status: str) -> bool:
         self._check_open()
         found = self._flows.get(flow_id)

@@ -98,6 +98,15 @@ class SQLiteDeploymentRows:
     async def list_flows(self) -> list[FlowRow]:
         return await self._run(self._all)
 
+    def _statuses(self, after: str | None, limit: int) -> list[tuple[str, str]]:
+        rows = self._conn.execute(
+            "SELECT id, status FROM flows WHERE id > ? ORDER BY id LIMIT ?", (after or "", limit)
+        ).fetchall()
+        return [(str(flow_id), str(status)) for flow_id, status in rows]
+
+    async def flow_statuses(self, after: str | None, limit: int) -> list[tuple[str, str]]:
+        return await self._run(self._statuses, after, limit)
+
     def _set_status(self, flow_id: str, status: str) -> bool:
         cursor = self._conn.execute(
             "UPDATE flows SET status = ?, updated_at = ? WHERE id = ?",

@@ -98,7 +98,7 @@ async def test_a_deferring_flow_stops_intake_at_its_bound_with_503s_and_loses_no
             later = await flood(admin, secret, range(400, 2400))
             rss_after = rss_kib(first)
             _, status = await admin.api("GET", f"/api/flows/{FLOW_ID}")
-            async with session.get(admin.url + "/metrics") as response:
+            async with session.get(admin.url + "/metrics?flows=1") as response:
                 metrics = await response.text()
             async with session.post(
                 admin.url + HOOK,

@@ -40,3 +40,15 @@ async def test_flows_list_by_id_and_deleting_one_forgets_its_hooks(store: AnySto
 async def test_an_unknown_flow_has_no_status_to_set(store: AnyStore) -> None:
     assert not await store.set_flow_status("nope", "running")
     assert await store.get_flow("nope") is None
+
+
+async def test_flow_statuses_page_by_id_after_a_cursor(store: AnyStore) -> None:
+    for flow_id in ("c", "a", "d", "b"):
+        await store.save_flow(flow_id, "{}", {}, status="running" if flow_id < "c" else "stopped")
+
+    first = await store.flow_statuses(None, 3)
+    rest = await store.flow_statuses(first[-1][0], 3)
+
+    assert first == [("a", "running"), ("b", "running"), ("c", "stopped")]
+    assert rest == [("d", "stopped")]
+    assert await store.flow_statuses("d", 3) == []
