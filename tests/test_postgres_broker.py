@@ -11,16 +11,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from runtime.brokers.postgres import PostgresBroker
 from runtime.brokers.postgres_channel import PostgresChannel
+from runtime.brokers.sqlite import SQLiteBroker
+from runtime.cli.broker_option import make_broker
 from runtime.envelope import Envelope
-from runtime.errors import StaleStateError
+from runtime.errors import ConfigurationError, StaleStateError
 from runtime.stores.base import DeadLetter
 from runtime.stores.postgres import PostgresStore
+from runtime.stores.sqlite import SQLiteStore
 
 
 def envelope(n: int, component: str = "c") -> Envelope:
@@ -230,3 +234,21 @@ async def test_messages_for_a_component_the_flow_no_longer_has_are_handed_over_t
     assert [stray.payload for stray in kept] == [1]
     assert [row["component_id"] for row in await db.rows()] == ["c"]
     assert await db.broker.delete_flow("f") == 1
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"], ids=["durable default", "explicit"])
+async def test_the_durable_broker_of_a_postgres_database_is_the_postgres_broker(
+    db: Opened, kind: str
+) -> None:
+    broker = make_broker(kind, db.store)
+    assert isinstance(broker, PostgresBroker)
+    await broker.close()
+
+
+async def test_the_postgres_broker_on_a_sqlite_database_is_refused_naming_the_option(
+    tmp_path: Path,
+) -> None:
+    async with await SQLiteStore.open(tmp_path / "flowmixer.db") as store:
+        assert isinstance(make_broker("sqlite", store), SQLiteBroker)
+        with pytest.raises(ConfigurationError, match="--broker postgres needs a postgresql://"):
+            make_broker("postgres", store)
