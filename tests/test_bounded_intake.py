@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from runtime.brokers.base import Broker, Channel
 from runtime.brokers.memory import MemoryBroker
+from runtime.brokers.postgres import PostgresBroker
 from runtime.brokers.sqlite import SQLiteBroker
 from runtime.engine import Engine
 from runtime.envelope import Envelope
@@ -24,18 +25,21 @@ from runtime.plan import FlowPlan
 from runtime.retry import RetryPolicy
 from runtime.stores.base import IdempotencyKey, Store
 from runtime.stores.memory import MemoryStore
+from runtime.stores.postgres import PostgresStore
 from runtime.stores.sqlite import SQLiteStore
 from tests import kit
+from tests.postgres_server import create_database
 
-BROKERS = ["memory", "sqlite"]
+BROKERS = ["memory", "sqlite", "postgres"]
 
 
 class Opened:
     """A store and a broker of one kind; the SQLite one over a file a test can read."""
 
-    def __init__(self, kind: str, path: Path) -> None:
+    def __init__(self, kind: str, path: Path, url: str = "") -> None:
         self.kind = kind
         self.path = path
+        self.url = url  # the PostgreSQL database's, for the postgres kind
         self.store: Store
         self.broker: Broker
 
@@ -43,6 +47,9 @@ class Opened:
         if self.kind == "sqlite":
             sqlite_store = await SQLiteStore.open(self.path)
             self.store, self.broker = sqlite_store, SQLiteBroker(sqlite_store)
+        elif self.kind == "postgres":
+            postgres_store = await PostgresStore.open(self.url)
+            self.store, self.broker = postgres_store, PostgresBroker(postgres_store)
         else:
             self.store, self.broker = MemoryStore(), MemoryBroker()
         return self
@@ -51,8 +58,10 @@ class Opened:
         await self.broker.close()
         await self.store.close()
 
-    def rows(self) -> int:
-        """Messages committed to the file (0 for the in-memory broker)."""
+    async def rows(self) -> int:
+        """Messages committed to the database (0 for the in-memory broker)."""
+        if isinstance(self.store, PostgresStore):
+            return int(await self.store.pool.fetchval("SELECT count(*) FROM messages"))
         if self.kind != "sqlite":
             return 0
         with sqlite3.connect(self.path) as conn:
@@ -61,7 +70,10 @@ class Opened:
 
 @pytest.fixture(params=BROKERS)
 async def opened(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opened]:
-    async with Opened(request.param, tmp_path / "db") as found:
+    url = ""
+    if request.param == "postgres":
+        url = await create_database(request.getfixturevalue("postgres_cluster"))
+    async with Opened(request.param, tmp_path / "db", url) as found:
         yield found
 
 
@@ -128,12 +140,12 @@ async def test_an_admit_refused_after_its_wait_publishes_and_commits_nothing(
 ) -> None:
     channel = opened.broker.channel("f", "c", maxsize=2)
     await fill(channel, 2)
-    rows = opened.rows()
+    rows = await opened.rows()
     began = time.monotonic()
     assert not await channel.admit(envelope(5), 0.1)
     assert time.monotonic() - began >= 0.09
     assert channel.depth() == 2
-    assert opened.rows() == rows
+    assert await opened.rows() == rows
 
 
 async def test_an_admit_waiting_for_room_is_published_once_a_message_leaves(
@@ -164,13 +176,13 @@ async def test_an_idempotency_key_is_recorded_with_its_event_and_a_repeat_publis
     channel = opened.broker.channel("f", "c", maxsize=5)
     key = IdempotencyKey("order-42", since=time.time() - 60)
     assert await channel.admit(envelope(1), 1, key=key, store=opened.store)
-    rows = opened.rows()
+    rows = await opened.rows()
     with pytest.raises(DuplicateEventError) as raised:
         await channel.admit(envelope(2), 1, key=key, store=opened.store)
     assert raised.value.event_id == "event-1"
     assert await opened.store.find_hook_key("f", "c", key) == "event-1"
     assert channel.depth() == 1
-    assert opened.rows() == rows
+    assert await opened.rows() == rows
 
 
 async def test_a_key_older_than_its_window_names_a_new_event(opened: Opened) -> None:
@@ -283,7 +295,7 @@ async def test_stopping_a_durable_flow_with_deferred_messages_returns_at_once_an
             began = time.monotonic()
             await engine.stop_flow("f", timeout=30)
             took = time.monotonic() - began
-        rows = db.rows()
+        rows = await db.rows()
     assert took < 5, f"the stop waited {took:.1f} s for messages it keeps anyway"
     assert rows == 20
 

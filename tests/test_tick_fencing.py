@@ -1,6 +1,7 @@
 """Two tickers of one polling trigger (two engines, each with its own connection to one SQLite
-file, as two processes would have): both list the same new items, only one tick commits, and
-the items are sent once. The loser's unit of work rolls back with its fenced state write."""
+file or its own pool on one PostgreSQL database, as two processes would have): both list the
+same new items, only one tick commits, and the items are sent once. The loser's unit of work
+rolls back with its fenced state write."""
 
 from __future__ import annotations
 
@@ -9,16 +10,22 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from structlog.testing import capture_logs
 
+from runtime.brokers.base import Broker
+from runtime.brokers.postgres import PostgresBroker
 from runtime.brokers.sqlite import SQLiteBroker
 from runtime.component import Context
 from runtime.connector.polling_trigger import STATE_KEY, PollingTrigger
 from runtime.engine import Engine, Output
 from runtime.manifest import ComponentManifest
 from runtime.plan import FlowPlan, NodePlan, Route
+from runtime.stores.base import Store
+from runtime.stores.postgres import PostgresStore
 from runtime.stores.sqlite import SQLiteStore
 from tests import kit
+from tests.postgres_server import create_database
 
 ITEMS = [{"id": str(n), "created_at": 1_700_000_000 + n} for n in range(3)]
 
@@ -78,13 +85,28 @@ def _plan() -> FlowPlan:
     )
 
 
+async def _open(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> list[Store]:
+    """Two stores on one database of ``kind``."""
+    if kind == "sqlite":
+        return [await SQLiteStore.open(tmp_path / "flowmixer.db") for _ in range(2)]
+    url = await create_database(request.getfixturevalue("postgres_cluster"))
+    return [await PostgresStore.open(url) for _ in range(2)]
+
+
+def _broker(store: Store) -> Broker:
+    if isinstance(store, SQLiteStore):
+        return SQLiteBroker(store)
+    assert isinstance(store, PostgresStore)
+    return PostgresBroker(store)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 async def test_two_tickers_of_one_trigger_send_its_items_once_and_the_loser_saves_nothing(
-    tmp_path: Path,
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     RacingFeed.gate = asyncio.Barrier(2)
-    database = tmp_path / "flowmixer.db"
-    stores = [await SQLiteStore.open(database) for _ in range(2)]
-    brokers = [SQLiteBroker(store) for store in stores]
+    stores = await _open(kind, tmp_path, request)
+    brokers = [_broker(store) for store in stores]
     outputs: list[Output] = []
     engines = [
         Engine(store, broker=broker, on_output=outputs.append)
@@ -104,13 +126,13 @@ async def test_two_tickers_of_one_trigger_send_its_items_once_and_the_loser_save
     finally:
         for engine in engines:
             await engine.__aexit__(None, None, None)
-        for broker, store in zip(brokers, stores, strict=True):
+        for broker in brokers:
             await broker.close()
-            await store.close()
 
     assert sorted(o.payload["id"] for o in outputs) == ["0", "1", "2"]
     lost = [e for e in logs if e["event"].startswith("tick lost")]
     assert len(lost) == 1
-    async with await SQLiteStore.open(database) as store:
-        saved = await store.get_versioned_state("race", "watch", STATE_KEY)
+    saved = await stores[0].get_versioned_state("race", "watch", STATE_KEY)
+    for store in stores:
+        await store.close()
     assert saved.version == 1  # one save: the winner's

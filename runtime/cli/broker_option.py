@@ -1,4 +1,9 @@
-"""The ``--broker memory|sqlite`` option of ``flowmixer run`` and ``flowmixer serve``."""
+"""The ``--broker memory|sqlite|postgres`` option of ``flowmixer run`` and ``flowmixer serve``.
+
+``sqlite``, the durable default's historical name, means the durable broker of the database
+in use: the ``messages`` table of the SQLite file, or of the PostgreSQL database when the
+database URL is ``postgresql://``. ``postgres`` says so explicitly and is refused on SQLite.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,16 @@ from typing import TYPE_CHECKING, Final
 
 from runtime.brokers.memory import MemoryBroker
 from runtime.brokers.sqlite import SQLiteBroker
+from runtime.errors import ConfigurationError
+from runtime.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     import argparse
 
     from runtime.brokers.base import Broker
-    from runtime.stores.sqlite import SQLiteStore
+    from runtime.stores.base import Store
 
-BROKERS: Final = ("memory", "sqlite")
+BROKERS: Final = ("memory", "sqlite", "postgres")
 
 
 def add_broker_option(parser: argparse.ArgumentParser, default: str) -> None:
@@ -22,11 +29,26 @@ def add_broker_option(parser: argparse.ArgumentParser, default: str) -> None:
         choices=BROKERS,
         default=default,
         help="where queued messages live: memory (fastest; what is queued at a crash is lost)"
-        " or sqlite (durable, in the database under $FLOWMIXER_HOME; survives a crash and is"
-        f" delivered after a restart); default {default}",
+        " or sqlite (durable, in the database: the SQLite file under $FLOWMIXER_HOME, or the"
+        " PostgreSQL database of a postgresql:// --database; survives a crash and is"
+        " delivered after a restart); postgres is the durable one, insisting on PostgreSQL;"
+        f" default {default}",
     )
 
 
-def make_broker(kind: str, store: SQLiteStore) -> Broker:
-    """The broker ``--broker`` asked for; close it before ``store``."""
-    return SQLiteBroker(store) if kind == "sqlite" else MemoryBroker()
+def make_broker(kind: str, store: Store) -> Broker:
+    """The broker ``--broker`` asked for, on ``store``'s database; close it before ``store``."""
+    if kind == "memory":
+        return MemoryBroker()
+    if isinstance(store, SQLiteStore) and kind == "sqlite":
+        return SQLiteBroker(store)
+    from runtime.stores.postgres import PostgresStore
+
+    if isinstance(store, PostgresStore):
+        from runtime.brokers.postgres import PostgresBroker
+
+        return PostgresBroker(store)
+    raise ConfigurationError(
+        f"--broker {kind} needs a postgresql:// database (--database or"
+        " FLOWMIXER_DATABASE_URL); use --broker sqlite for the durable broker of a SQLite one"
+    )

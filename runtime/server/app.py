@@ -53,7 +53,7 @@ def create_app(
     app[CONTEXT] = ctx
     app[BRIDGE] = bridge
     app[BODY_DEADLINE] = body_timeout
-    if bridge.crosses:
+    if bridge.crosses and FrontIntake.takes(ctx.engine.broker):
         app[INTAKE] = FrontIntake(ctx.engine, ctx.logger)
     hooks.add_routes(app)
     health.add_routes(app)

@@ -30,12 +30,13 @@ from runtime.brokers.sqlite import SQLiteBroker, SQLiteChannel
 from runtime.envelope import Envelope, new_event_id
 from runtime.errors import EngineError, IntakeFullError
 from runtime.flow_runner import WEBHOOK_PORT
+from runtime.server.bridge import BRIDGE
 from runtime.server.context import CONTEXT
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
-    from runtime.brokers.base import Channel
+    from runtime.brokers.base import Broker, Channel
     from runtime.engine import Engine
     from runtime.flow_intake import ThreadHandover
     from runtime.stores.base import IdempotencyKey
@@ -45,7 +46,14 @@ _Line = tuple["ThreadHandover", str]  # a flow's hand-over and the webhook trigg
 
 class FrontIntake:
     """Queues webhook events for ``engine`` from the front's loop; :meth:`close` it before the
-    store. The engine's broker must be the SQLite one or a non-durable one."""
+    store. The engine's broker must be one it :meth:`takes`."""
+
+    @staticmethod
+    def takes(broker: Broker) -> bool:
+        """Whether events for ``broker`` can be committed from the front: the SQLite broker's
+        (on the store's thread) or a non-durable one's. The PostgreSQL broker's pool belongs
+        to the engine's loop, so its events are pushed there."""
+        return isinstance(broker, SQLiteBroker) or not broker.durable
 
     def __init__(self, engine: Engine, logger: FilteringBoundLogger) -> None:
         self._engine = engine
@@ -230,6 +238,8 @@ async def push_event(
     """Queue a webhook event for a running flow: from the front when the app has an intake,
     else directly; raises what ``Engine.push`` raises."""
     intake = app.get(INTAKE)
-    if intake is None:
-        return await app[CONTEXT].engine.push(flow_id, component_id, payload, wait=wait, key=key)
+    if intake is None:  # on the engine's loop, whichever runs this request
+        engine = app[CONTEXT].engine
+        push = engine.push(flow_id, component_id, payload, wait=wait, key=key)
+        return await app[BRIDGE].call(push)
     return await intake.push(flow_id, component_id, payload, wait=wait, key=key)

@@ -18,6 +18,8 @@ from runtime.stores.base import EffectRecord, IdempotencyKey
 if TYPE_CHECKING:
     import asyncpg
 
+    from runtime.stores.postgres_letters import Executor
+
 _COLUMNS: Final = (
     "flow_id, component_id, correlation_id, digest, updated_at, attempts, first_sent_at,"
     " uncertain, completed_at, result_json, ref, notes_json"
@@ -97,7 +99,7 @@ DELETE_KEYS: Final = "DELETE FROM hook_keys WHERE flow_id = $1"
 
 
 async def add_key(
-    pool: asyncpg.Pool,
+    pool: Executor,
     flow_id: str,
     component_id: str,
     key: IdempotencyKey,

@@ -96,6 +96,27 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "state versions: a state write may be fenced by the version it read",
         ("ALTER TABLE state ADD COLUMN version bigint NOT NULL DEFAULT 1",),
     ),
+    # -- the durable broker's steps (runtime/brokers/postgres*.py): one contiguous block ------
+    Migration(
+        3,
+        "the durable broker's messages, leased to the broker process holding them",
+        (
+            # A broker's number: it holds pg_advisory_lock(BROKER_LOCK, number) while it lives.
+            "CREATE SEQUENCE broker_owner_seq MAXVALUE 2147483647 CYCLE",
+            """CREATE TABLE messages (
+                seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                flow_id text NOT NULL,
+                component_id text NOT NULL,
+                parked boolean NOT NULL DEFAULT false,
+                available_at double precision NOT NULL,
+                error text,
+                envelope_json text NOT NULL,
+                owner integer
+            )""",
+            "CREATE INDEX messages_by_channel ON messages (flow_id, component_id, seq)",
+        ),
+    ),
+    # -- end of the durable broker's steps ---------------------------------------------------
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -1,0 +1,276 @@
+"""One component's durable input queue on PostgreSQL (see :mod:`runtime.brokers.postgres`).
+
+The rows this broker holds are mirrored in memory (ready, delayed, taken, parked), as the
+SQLite broker's are, so ``get`` never reads the database; rows come in by this channel's own
+puts, by ``restore`` at the flow's start, and by the broker's sweep (``take``), which claims
+the rows a dead broker left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import sys
+import time
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from runtime.brokers import postgres_rows as sql
+from runtime.brokers.base import Channel
+from runtime.brokers.waiters import wait, wake_next
+from runtime.redaction import redact_text
+from runtime.stores import codec
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
+
+    from runtime.brokers.postgres_commit import PostgresCommit
+    from runtime.envelope import Envelope
+    from runtime.stores.base import DeadLetter, IdempotencyKey, Store
+
+
+class PostgresChannel(Channel):
+    """The input queue of one component, durable in the ``messages`` table.
+
+    ``offer`` always declines (a durable publish waits for its commit). The bound counts
+    messages ready, delayed and parked in memory plus puts being committed. Messages from
+    another thread are declined (``reserve_from_thread``): they go through the channel's loop.
+    """
+
+    def __init__(
+        self,
+        writes: PostgresCommit,
+        store: object,
+        flow_id: str,
+        component_id: str,
+        maxsize: int,
+        logger: FilteringBoundLogger,
+    ) -> None:
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        self.flow_id = flow_id
+        self.component_id = component_id
+        self._writes = writes
+        self._store = store
+        self._logger = logger
+        self._maxsize = maxsize
+        self._ready: collections.deque[tuple[int, Envelope]] = collections.deque()
+        self._getters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._putters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._reserved = 0  # puts waiting for their commit: they count against the bound
+        self._taken: dict[Envelope, int] = {}  # envelope -> row, handed out and not settled
+        self._delayed: dict[Envelope, tuple[int, asyncio.TimerHandle | None]] = {}
+        self._parked: dict[Envelope, int] = {}
+        self.restored = False
+        self.closed = False  # the flow is stopping: nothing more is handed out
+
+    def _has_room(self) -> bool:
+        return self.room() > 0
+
+    def room(self) -> int:
+        """Places left under the bound."""
+        held = len(self._ready) + len(self._delayed) + len(self._parked) + self._reserved
+        return self._maxsize - held
+
+    def _has_items(self) -> bool:
+        return bool(self._ready) and not self.closed
+
+    def _append(self, seq: int, envelope: Envelope) -> None:
+        self._ready.append((seq, envelope))
+        if self._getters:
+            wake_next(self._getters)
+
+    # -- in and out ------------------------------------------------------------------------
+
+    def get_nowait(self) -> Envelope | None:
+        if not self._ready or self.closed:
+            return None
+        seq, envelope = self._ready.popleft()
+        self._taken[envelope] = seq
+        if self._putters:
+            wake_next(self._putters)
+        return envelope
+
+    async def get(self) -> Envelope:
+        while not self._has_items():
+            await wait(self._getters, self._has_items)
+        envelope = self.get_nowait()
+        assert envelope is not None
+        return envelope
+
+    async def put(self, envelope: Envelope) -> None:
+        text = codec.encode_envelope(envelope)
+        await self.wait_for_room()
+        self._reserved += 1
+        work = partial(sql.insert, self.flow_id, self.component_id, time.time(), text, None)
+        await self._writes.submit(
+            work, on_commit=partial(self._arrived, envelope), on_fail=self._unreserve
+        )
+
+    async def wait_for_room(self) -> None:
+        while not self._has_room():
+            await wait(self._putters, self._has_room)
+
+    async def admit(
+        self,
+        envelope: Envelope,
+        wait: float | None,
+        *,
+        key: IdempotencyKey | None = None,
+        store: Store | None = None,
+    ) -> bool:
+        if key is not None and store is not self._store:
+            return await super().admit(envelope, wait, key=key, store=store)
+        text = codec.encode_envelope(envelope)
+        try:
+            async with asyncio.timeout(wait):
+                await self.wait_for_room()
+        except TimeoutError:
+            return False
+        self._reserved += 1  # no await since the room was seen: it is still there
+        work = partial(sql.insert_event, self.flow_id, self.component_id, text, envelope.id, key)
+        await self._writes.submit(
+            work, on_commit=partial(self._arrived, envelope), on_fail=self._unreserve
+        )
+        return True
+
+    def _arrived(self, envelope: Envelope, seq: int) -> None:
+        self._reserved -= 1
+        self._append(seq, envelope)
+
+    def _unreserve(self, _error: BaseException | None = None) -> None:
+        self._reserved -= 1
+        if self._putters and self._has_room():
+            wake_next(self._putters)
+
+    # -- delivery outcome ------------------------------------------------------------------
+
+    async def ack(self, envelope: Envelope) -> None:
+        seq = self._taken.pop(envelope, None)
+        if seq is not None:
+            self._writes.submit_nowait(partial(sql.delete, (seq,)))
+
+    async def retry_later(self, envelope: Envelope, delay: float) -> None:
+        due = time.time() + delay
+        text = codec.encode_envelope(envelope)
+        seq = self._taken.pop(envelope, None)
+        if seq is None:  # not handed out by this channel: keep it as a new message
+            seq = await self._writes.submit(
+                partial(sql.insert, self.flow_id, self.component_id, due, text, None)
+            )
+        else:
+            self._delayed[envelope] = (seq, None)
+            try:
+                await self._writes.submit(partial(sql.update, seq, due, text, None))
+            except Exception as exc:  # the row keeps its old attempt; it still comes back
+                self._logger.warning(
+                    "could not record a retry", error=f"{type(exc).__name__}: {exc}"
+                )
+            if envelope not in self._delayed:  # drained meanwhile
+                return
+        handle = asyncio.get_running_loop().call_later(delay, self._due, envelope)
+        self._delayed[envelope] = (seq, handle)
+
+    def _due(self, envelope: Envelope) -> None:
+        # Counted by the bound while delayed: it becomes ready without waiting for room.
+        entry = self._delayed.pop(envelope, None)
+        if entry is not None:
+            self._append(entry[0], envelope)
+
+    def depth(self) -> int:
+        return len(self._ready) + len(self._delayed)
+
+    def stopping(self) -> None:
+        self.closed = True
+        self._maxsize = sys.maxsize
+        while self._putters:
+            wake_next(self._putters)
+
+    def drain(self) -> list[Envelope]:
+        """Take what is held, removing it from the table too (the caller keeps it now)."""
+        self.forget()
+        held = list(self._delayed)
+        seqs = [seq for seq, _ in self._delayed.values()]
+        self._delayed.clear()
+        held.extend(envelope for _, envelope in self._ready)
+        seqs.extend(seq for seq, _ in self._ready)
+        self._ready.clear()
+        if seqs:
+            self._writes.submit_nowait(partial(sql.delete, seqs))
+        return held
+
+    def forget(self) -> None:
+        """Stop the timers of delayed retries (their rows stay for the next start)."""
+        for _, handle in self._delayed.values():
+            if handle is not None:
+                handle.cancel()
+
+    async def dead_letter(self, envelope: Envelope, letter: DeadLetter, store: Store) -> None:
+        seq = self._taken.get(envelope)
+        if seq is None or store is not self._store:
+            await super().dead_letter(envelope, letter, store)
+            return
+        text = codec.encode_envelope(letter.envelope)
+
+        def settled(_: None) -> None:
+            self._taken.pop(envelope, None)
+
+        await self._writes.submit(partial(sql.bury, seq, letter, text), on_commit=settled)
+
+    # -- parking, restarting, and rows taken over ------------------------------------------
+
+    async def park(self, envelope: Envelope, error: str) -> None:
+        error = redact_text(error)
+        text = codec.encode_envelope(envelope)
+        seq = self._taken.get(envelope)
+        if seq is None:
+            work = partial(sql.insert, self.flow_id, self.component_id, time.time(), text, error)
+            seq = await self._writes.submit(work)
+        else:
+            await self._writes.submit(partial(sql.update, seq, time.time(), text, error))
+            del self._taken[envelope]
+        self._parked[envelope] = seq
+
+    async def unpark(self, envelope: Envelope) -> None:
+        seq = self._parked.pop(envelope, None)
+        if seq is None:
+            await self.put(envelope)
+            return
+        text = codec.encode_envelope(envelope)
+        self._reserved += 1  # counted while parked: it needs no room
+
+        def failed(error: BaseException) -> None:
+            self._parked[envelope] = seq
+            self._unreserve(error)
+
+        await self._writes.submit(
+            partial(sql.update, seq, time.time(), text, None),
+            on_commit=lambda _: self._arrived(envelope, seq),
+            on_fail=failed,
+        )
+
+    async def restore(self) -> list[tuple[Envelope, str]]:
+        if self.restored:
+            return []
+        self.restored = True
+        # Through the write queue, so it reads after every write submitted before it.
+        rows = await self._writes.submit(partial(sql.claim, self.flow_id, self.component_id, None))
+        return self.take(rows)
+
+    def take(self, rows: list[Any]) -> list[tuple[Envelope, str]]:
+        """Hold ``rows`` claimed for this channel: ready, delayed or parked by their columns;
+        the parked ones are returned with why they were parked."""
+        loop = asyncio.get_running_loop()
+        now = time.time()
+        parked: list[tuple[Envelope, str]] = []
+        for row in rows:
+            seq, envelope = row["seq"], codec.decode_envelope(row["envelope_json"])
+            if row["parked"]:
+                self._parked[envelope] = seq
+                parked.append((envelope, row["error"] or ""))
+            elif row["available_at"] <= now:
+                self._append(seq, envelope)
+            else:
+                handle = loop.call_later(row["available_at"] - now, self._due, envelope)
+                self._delayed[envelope] = (seq, handle)
+        return parked
