@@ -36,8 +36,14 @@ each ledger prunes, and again at most once an hour. A redelivery later than that
 effect. Components that never
 call ``begin`` cost nothing: the ledger does no I/O until then.
 
-The ledger is not a lock: two deliveries of the same message running at the same time (which
-a broker does not do while the first holds it) could both send.
+**One sender per attempt.** Two deliveries of the same message may run at once, in two
+processes sharing a database (or one process and the run before its restart): each attempt is
+claimed in the store (``EffectStore.claim_effect``, atomic on every backend) before it is sent,
+so of two deliveries one sends and the other raises :class:`EffectClaimedError` (a deferral:
+it comes back without using an attempt). A delivery that finds an attempt claimed less than
+:data:`SETTLE` seconds ago by another delivery waits, for at most that long, for its outcome
+(done: it sends the recorded result; sent nothing: it claims the next attempt) before it
+treats the effect as uncertain and looks for what it made.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ from collections.abc import Callable, Collection
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
-from runtime.errors import EngineError
+from runtime.errors import DeferError, EngineError
 from runtime.stores.base import EffectRecord
 
 if TYPE_CHECKING:
@@ -65,6 +71,21 @@ UNCERTAIN_RETENTION: Final = 90 * 86_400.0
 
 PRUNE_INTERVAL: Final = 3_600.0
 """Seconds between two prunings by one ledger."""
+
+SETTLE: Final = 5.0
+"""Seconds after another delivery's last write of an uncertain effect during which a delivery
+waits for its outcome rather than looking for what it made: its request may be in flight, and
+a lookup that misses the object would make a second one."""
+
+OWN_WRITES: Final = 4_096
+"""The most effects whose last write a ledger remembers as its own (the oldest are forgotten)."""
+
+_Name = tuple[str, str]  # (correlation id, digest) within one ledger
+
+
+class EffectClaimedError(DeferError):
+    """Another delivery of this message claimed this attempt first: this one sent nothing and
+    comes back (without using an attempt) to find that delivery's outcome."""
 
 
 def input_digest(payload: Any) -> str:
@@ -93,8 +114,10 @@ class Effect:
         "_clock",
         "_flying",
         "_in_flight",
+        "_own",
         "_record",
         "_store",
+        "_stored",
         "adoption",
         "sent_before",
     )
@@ -106,9 +129,14 @@ class Effect:
         clock: Callable[[], float],
         adoption: asyncio.Lock | None = None,
         flying: Counter[str] | None = None,
+        own: dict[_Name, float] | None = None,
+        *,
+        stored: bool = True,
     ) -> None:
         self._store = store
         self._record = record
+        self._stored = stored  # False: begin found no record (a note then only inserts one)
+        self._own: dict[_Name, float] = {} if own is None else own
         self._clock = clock
         self._before = record  # as the attempt found it: what sent_nothing goes back to
         self._flying: Counter[str] = Counter() if flying is None else flying
@@ -147,25 +175,42 @@ class Effect:
 
     async def _save(self, record: EffectRecord) -> None:
         await self._store.put_effect(record)
-        self._record = record
+        self._kept(record)
+
+    def _kept(self, record: EffectRecord) -> None:
+        # Remembered as this process's own write, so that its next delivery does not wait
+        # for an outcome it knows already (see EffectLedger.begin).
+        self._record, self._stored = record, True
+        name = (record.correlation_id, record.digest)
+        self._own.pop(name, None)
+        if record.uncertain and not record.done:
+            self._own[name] = record.updated_at
+            if len(self._own) > OWN_WRITES:
+                del self._own[next(iter(self._own))]
 
     async def sending(self) -> None:
-        """Record that the request is about to be sent: until :meth:`complete` or
-        :meth:`sent_nothing`, the effect counts as uncertain (also across a crash)."""
+        """Claim the attempt and record that its request is about to be sent: until
+        :meth:`complete` or :meth:`sent_nothing`, the effect counts as uncertain (also across
+        a crash). Raises :class:`EffectClaimedError` when another delivery of the message
+        claimed it first: then send nothing."""
         if self.done:
             raise EngineError("this effect is already complete; send its result instead")
         now = self._clock()
         record = self._record
         first = now if record.first_sent_at is None else record.first_sent_at
-        await self._save(
-            replace(
-                record,
-                updated_at=now,
-                attempts=record.attempts + 1,
-                first_sent_at=first,
-                uncertain=True,
-            )
+        claim = replace(
+            record,
+            updated_at=now,
+            attempts=record.attempts + 1,
+            first_sent_at=first,
+            uncertain=True,
         )
+        if not await self._store.claim_effect(claim):
+            raise EffectClaimedError(
+                "another delivery of this message is sending this effect; waiting for its outcome",
+                delay=0.0,
+            )
+        self._kept(claim)
         if not self._in_flight:
             self._in_flight = True
             self._flying[record.digest] += 1
@@ -200,11 +245,22 @@ class Effect:
         await self._save(record)
 
     async def note(self, **progress: Any) -> None:
-        """Keep ``progress`` (JSON data) for later attempts, e.g. an uploaded file's id."""
+        """Keep ``progress`` (JSON data) for later attempts, e.g. an uploaded file's id.
+
+        Kept only for this attempt when another delivery wrote the effect since this one read
+        it (a plain write would undo that delivery's claim)."""
         record = self._record
-        await self._save(
-            replace(record, updated_at=self._clock(), notes={**record.notes, **progress})
-        )
+        noted = replace(record, updated_at=self._clock(), notes={**record.notes, **progress})
+        if not self._stored:  # inserted only while no record exists: atomic on every store
+            if await self._store.claim_effect(noted):
+                self._kept(noted)
+                return
+        else:
+            name = (record.flow_id, record.component_id, record.correlation_id, record.digest)
+            if await self._store.get_effect(*name) == record:
+                await self._save(noted)
+                return
+        self._record = noted
 
     async def complete(self, result: Any, *, ref: str | None = None) -> None:
         """Record the effect as done with ``result`` (JSON data, what later attempts send);
@@ -236,7 +292,9 @@ class EffectLedger:
         "_flow_id",
         "_flying",
         "_next_prune",
+        "_own",
         "_retention",
+        "_settle",
         "_store",
     )
 
@@ -247,35 +305,77 @@ class EffectLedger:
         component_id: str,
         *,
         retention: float = RETENTION,
+        settle: float = SETTLE,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if retention <= 0:
             raise ValueError(f"retention must be a positive number of seconds, got {retention}")
+        if settle < 0:
+            raise ValueError(f"settle must not be negative, got {settle}")
         self._store = store
         self._flow_id = flow_id
         self._component_id = component_id
         self._retention = retention
+        self._settle = settle
         self._clock = clock
         self._next_prune = 0.0
         self._adoption: asyncio.Lock | None = None  # made on first use, inside the loop
         self._flying: Counter[str] = Counter()  # digests of the effects being sent now
+        self._own: dict[_Name, float] = {}  # the time of this ledger's last write, per effect
 
     async def begin(self, correlation_id: str | None, payload: Any) -> Effect:
-        """The effect of ``payload`` under event ``correlation_id``: new, uncertain or done."""
+        """The effect of ``payload`` under event ``correlation_id``: new, uncertain or done.
+
+        An uncertain effect another delivery wrote less than ``settle`` seconds ago is waited
+        for (at most that long): its request may still be in flight."""
         if correlation_id is None:
             raise EngineError("an effect belongs to an event: call begin while handling one")
         now = self._clock()
         if now >= self._next_prune:
             await self.prune()
         digest = input_digest(payload)
-        record = await self._store.get_effect(
-            self._flow_id, self._component_id, correlation_id, digest
-        )
+        name = (self._flow_id, self._component_id, correlation_id, digest)
+        record = await self._store.get_effect(*name)
+        if record is not None and self._elsewhere(record):
+            record = await self._outcome(name, record)
+        stored = record is not None
         if record is None:
-            record = EffectRecord(self._flow_id, self._component_id, correlation_id, digest, now)
+            record = EffectRecord(*name, self._clock())
         if self._adoption is None:
             self._adoption = asyncio.Lock()
-        return Effect(self._store, record, self._clock, self._adoption, self._flying)
+        return Effect(
+            self._store,
+            record,
+            self._clock,
+            self._adoption,
+            self._flying,
+            self._own,
+            stored=stored,
+        )
+
+    def _elsewhere(self, record: EffectRecord) -> bool:
+        """Whether ``record`` may be an attempt another delivery is sending now."""
+        if not record.uncertain or record.done:
+            return False
+        if self._own.get((record.correlation_id, record.digest)) == record.updated_at:
+            return False
+        return self._clock() - record.updated_at < self._settle
+
+    async def _outcome(
+        self, name: tuple[str, str, str, str], record: EffectRecord | None
+    ) -> EffectRecord | None:
+        """``record`` once its sender recorded an outcome, or as it is after ``settle`` s."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._settle
+        pause = 0.02
+        while record is not None and self._elsewhere(record):
+            left = give_up - loop.time()
+            if left <= 0:
+                break
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, 0.5)
+            record = await self._store.get_effect(*name)
+        return record
 
     async def prune(self) -> int:
         """Forget every record (of any flow) unchanged for ``retention`` seconds; an uncertain

@@ -14,6 +14,7 @@ from runtime.component import Component, Context
 from runtime.effects import (
     PRUNE_INTERVAL,
     RETENTION,
+    SETTLE,
     UNCERTAIN_RETENTION,
     EffectLedger,
     input_digest,
@@ -100,14 +101,15 @@ async def test_an_attempt_that_surely_sent_nothing_leaves_the_effect_certain(sto
 async def test_an_earlier_uncertain_attempt_stays_uncertain_after_a_later_clean_failure(
     store, clock
 ):
-    first = await ledger(store, clock).begin("event-1", PIN)
+    effects = ledger(store, clock)  # one process
+    first = await effects.begin("event-1", PIN)
     await first.sending()  # dropped: may have taken effect
     clock.now += 5
-    second = await ledger(store, clock).begin("event-1", PIN)
+    second = await effects.begin("event-1", PIN)
     await second.sending()
     await second.sent_nothing()  # refused: this one surely did nothing
 
-    third = await ledger(store, clock).begin("event-1", PIN)
+    third = await effects.begin("event-1", PIN)
 
     assert (third.uncertain, third.sent_before) == (True, 1)
     assert third.first_sent_at == clock.now - 5  # the window starts at the first sending
@@ -199,6 +201,7 @@ async def test_the_sqlite_ledger_survives_reopening_the_store(tmp_path, clock):
         await effect.complete({"id": "p1"}, ref="p1")
         pending = await ledger(first, clock).begin("event-2", PIN)
         await pending.sending()
+    clock.now += SETTLE  # the restart took that long: its send is no longer awaited
 
     async with await SQLiteStore.open(path) as reopened:
         done = await ledger(reopened, clock).begin("event-1", PIN)
@@ -407,14 +410,15 @@ async def test_crashes_after_the_effect_never_open_a_second_ticket(crashes, coun
 async def test_a_refused_attempt_does_not_move_the_lookup_window_of_a_later_uncertain_one(
     store, clock
 ):
-    first = await ledger(store, clock).begin("event-1", PIN)
+    effects = ledger(store, clock)  # one process
+    first = await effects.begin("event-1", PIN)
     await first.sending()
     await first.sent_nothing()  # e.g. a 400: nothing was made
     clock.now += 3600
-    second = await ledger(store, clock).begin("event-1", PIN)
+    second = await effects.begin("event-1", PIN)
     await second.sending()  # this one times out: uncertain
 
-    third = await ledger(store, clock).begin("event-1", PIN)
+    third = await effects.begin("event-1", PIN)
 
     assert third.uncertain
     assert third.first_sent_at == clock.now  # not an hour earlier, when nothing went out

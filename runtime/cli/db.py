@@ -1,4 +1,5 @@
-"""``flowmixer db status|upgrade``: the schema version of the database and its pending steps.
+"""``flowmixer db status|upgrade|copy``: the schema version of the database and its pending steps
+(``copy``: :mod:`runtime.cli.db_copy`).
 
 The database is the one ``--database`` or ``FLOWMIXER_DATABASE_URL`` names (default the SQLite
 file in ``$FLOWMIXER_HOME``). Stores apply pending steps when they open; ``upgrade`` does it
@@ -12,6 +13,7 @@ import asyncio
 import json
 from typing import TYPE_CHECKING
 
+from runtime.cli import db_copy
 from runtime.errors import ConfigurationError
 from runtime.stores.migrations import SchemaStatus, schema_status, upgrade
 
@@ -42,6 +44,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     apply = actions.add_parser("upgrade", help="apply the pending steps, in one transaction")
     apply.add_argument("--json", action="store_true", help="print one JSON object")
     apply.set_defaults(handler=cmd_upgrade)
+    db_copy.register(actions)
 
 
 def _as_dict(status: SchemaStatus) -> dict[str, object]:

@@ -29,6 +29,7 @@ from runtime.stores.letters import (
     check_limit,
     decode_cursor,
 )
+from runtime.stores.postgres_copy import PostgresCopyRows
 from runtime.stores.postgres_schema import migrate
 from runtime.stores.urls import DatabaseUrl
 
@@ -55,7 +56,7 @@ def connect_error(url: str, exc: BaseException) -> ConfigurationError:
     return ConfigurationError(f"cannot open the flowmixer database {where}: {exc}")
 
 
-class PostgresStore:
+class PostgresStore(PostgresCopyRows):
     """A :class:`~runtime.stores.base.Store` in a PostgreSQL database; make one with
     :meth:`open`."""
 

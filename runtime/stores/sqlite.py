@@ -30,6 +30,7 @@ from runtime.stores.letters import (
     decode_cursor,
 )
 from runtime.stores.sqlite_auth import SQLiteAuthRows
+from runtime.stores.sqlite_copy import SQLiteCopyRows
 from runtime.stores.sqlite_deployments import SQLiteDeploymentRows
 from runtime.stores.sqlite_schema import migrate
 from runtime.stores.sqlite_state import write_state
@@ -94,7 +95,7 @@ def write_dead_letter(conn: sqlite3.Connection, letter: DeadLetter, envelope_jso
     )
 
 
-class SQLiteStore(SQLiteAuthRows, SQLiteDeploymentRows):
+class SQLiteStore(SQLiteAuthRows, SQLiteDeploymentRows, SQLiteCopyRows):
     """A :class:`~runtime.stores.base.Store` (and the auth and server records of
     :mod:`runtime.stores.contracts`) in one SQLite file; make one with :meth:`open`."""
 
