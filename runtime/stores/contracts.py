@@ -11,6 +11,7 @@ one statement or transaction, never by a re-read in the caller.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,8 +42,20 @@ class SealedTokens:
     version: int
 
 
-class VaultStore(Protocol):
-    """The token vault's records: one sealed token set per ``(service, name)``."""
+class RefreshLocks(Protocol):
+    """One refresh of an account's tokens at a time among every process sharing the store."""
+
+    def refresh_lock(self, service: str, name: str) -> AbstractAsyncContextManager[bool]:
+        """Held while refreshing the tokens of ``(service, name)``: a second holder waits.
+        Yields whether it is held: one that cannot be had in time (a crashed holder's is
+        always given up) yields ``False`` and the refresh goes on unguarded, kept correct by
+        :meth:`VaultStore.save_account`'s ``expected_version``."""
+        ...
+
+
+class VaultStore(RefreshLocks, Protocol):
+    """The token vault's records: one sealed token set per ``(service, name)``, and the
+    locks of their refreshes."""
 
     async def sealed_tokens(self, service: str, name: str) -> SealedTokens | None: ...
 

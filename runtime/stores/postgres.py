@@ -6,7 +6,9 @@ claimed by one conditional upsert, ``take_retries`` deletes and returns in one s
 letter goes to one taker), an idempotency key is recorded or found taken by one upsert. The
 SQL is split by concern: ``postgres_state`` (component state, fenced writes),
 ``postgres_letters`` (dead letters), ``postgres_effects`` (effects
-and idempotency keys), ``postgres_schema`` (migrations). Needs the ``postgres`` extra.
+and idempotency keys), ``postgres_auth`` (the vault, app configuration, login states, refresh
+locks), ``postgres_deployments`` (flows and hook secrets), ``postgres_schema`` (migrations).
+Needs the ``postgres`` extra.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from runtime.stores.letters import (
     check_limit,
     decode_cursor,
 )
+from runtime.stores.postgres_auth import PostgresAuthRows
+from runtime.stores.postgres_deployments import PostgresDeploymentRows
 from runtime.stores.postgres_schema import migrate
 from runtime.stores.urls import DatabaseUrl
 
@@ -55,7 +59,7 @@ def connect_error(url: str, exc: BaseException) -> ConfigurationError:
     return ConfigurationError(f"cannot open the flowmixer database {where}: {exc}")
 
 
-class PostgresStore:
+class PostgresStore(PostgresAuthRows, PostgresDeploymentRows):
     """A :class:`~runtime.stores.base.Store` in a PostgreSQL database; make one with
     :meth:`open`."""
 
