@@ -15,6 +15,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from runtime.stores.base import Store
+
 
 @dataclass(frozen=True, slots=True)
 class AccountRow:
@@ -205,3 +207,8 @@ class AuthStore(VaultStore, AppConfigRows, LoginStateStore, Protocol):
 
 class ServerStore(DeploymentStore, HookSecretStore, Protocol):
     """What the server keeps besides the engine's records."""
+
+
+class DataStore(Store, AuthStore, ServerStore, Protocol):
+    """Everything a flowmixer database keeps: what :func:`~runtime.stores.urls.open_store`
+    opens, on any backend."""
