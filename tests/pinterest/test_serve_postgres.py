@@ -108,7 +108,7 @@ async def test_serve_on_postgresql_refuses_the_sqlite_broker_in_one_line(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    _, err = await asyncio.wait_for(process.communicate(), 60)
     lines = err.decode().strip().splitlines()
     assert process.returncode != 0
     assert len(lines) == 1, lines
