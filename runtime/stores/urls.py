@@ -26,11 +26,8 @@ DEFAULT_FILE: Final = "flowmixer.db"
 _POSTGRES_SCHEMES: Final = ("postgresql", "postgres")
 _HIDDEN: Final = "***"
 
-# What serve and run keep outside the Store contract, so far on SQLite only.
-NOT_YET_ON_POSTGRES: Final = (
-    "app configuration, the token vault, OAuth login states, deployments, hook secrets"
-    " and the durable broker"
-)
+# What is kept outside the store contracts, so far in a SQLite file only.
+NOT_YET_ON_POSTGRES: Final = "the durable broker's queued messages"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +164,5 @@ def refuse_postgres(url: DatabaseUrl, command: str | None = None) -> None:
         who = f"flowmixer {command}" if command else "this command"
         raise ConfigurationError(
             f"{who} cannot use {url.redacted()} yet: {NOT_YET_ON_POSTGRES} are kept in SQLite"
-            " only; use a sqlite:/// database URL (only 'flowmixer db' and 'flowmixer"
-            " dead-letters' work on PostgreSQL so far)"
+            " only; use a sqlite:/// database URL, or --broker memory"
         )
