@@ -8,7 +8,8 @@ One job per module:
   secret...), with ``FLOWMIXER_<SERVICE>_<KEY>`` environment overrides.
 * :mod:`runtime.auth.vault` keeps each account's tokens, sealed.
 * :mod:`runtime.auth.account_names` checks account names.
-* :mod:`runtime.auth.refresh_lock` lets one process at a time refresh (a lock file).
+* one process at a time refreshes an account: the store's refresh lock
+  (:class:`~runtime.stores.contracts.RefreshLocks`: a lock file, or an advisory lock).
 * :mod:`runtime.auth.oauth2` drives a service's authorization-code flow from its manifest.
 * :mod:`runtime.auth.states` issues and checks the single-use ``state`` of logins.
 * :mod:`runtime.auth.scopes` chooses the scopes a login asks for.

@@ -129,7 +129,7 @@ class VaultCredentials:
     async def _renew(self, rejected: str | None) -> TokenSet:
         # Another process sharing the vault may have refreshed already (and rotated the
         # refresh token this one holds): the vault is read again, under the refresh lock.
-        async with self._vault.refresh_lock():
+        async with self._vault.refresh_lock(self.service, self._account):
             stored = await self._stored()
             for _ in range(_ROUNDS):
                 tokens = stored.tokens

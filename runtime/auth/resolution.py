@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from runtime.manifest import ComponentManifest
     from runtime.registry import Registry
     from runtime.settings import Settings
-    from runtime.stores.sqlite import SQLiteStore
+    from runtime.stores.contracts import DataStore
     from runtime.telemetry import Telemetry
 
 
@@ -203,7 +203,7 @@ class AccountCredentials:
         return self.provider.resolver(account)
 
 
-async def local_quotas(settings: Settings, registry: Registry, store: SQLiteStore) -> Quotas:
+async def local_quotas(settings: Settings, registry: Registry, store: DataStore) -> Quotas:
     """The quotas of a command that runs flows in this process (``run``, ``call``): the
     services' rules with the app configuration's ``quota`` overrides, as the server has them."""
     app_config = AppConfigStore(store, SecretBox.from_settings(settings), registry.services())
@@ -214,7 +214,7 @@ async def local_quotas(settings: Settings, registry: Registry, store: SQLiteStor
 async def local_credentials(
     settings: Settings,
     registry: Registry,
-    store: SQLiteStore,
+    store: DataStore,
     *,
     account: str | None = None,
 ) -> AsyncIterator[CredentialsResolver]:

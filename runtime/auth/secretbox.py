@@ -4,6 +4,8 @@ The keys come from ``FLOWMIXER_SECRET_KEY`` (one or more Fernet keys, comma-sepa
 when it is unset, from the key file ``$FLOWMIXER_HOME/secret.key``, which is generated with
 mode 0600 the first time it is needed, while the database holds nothing sealed. A missing key
 file when sealed secrets exist is an error, never a new key (which could open none of them).
+On a PostgreSQL database, which processes on other machines may share, a missing key file is
+never made: every process must be given the same key.
 The first key seals; every key opens, so a new key is put first and the old one kept until
 everything is sealed again (see ``docs/security.md``).
 """
@@ -25,6 +27,7 @@ from runtime.stores.sqlite_sealed import sealed_count
 
 if TYPE_CHECKING:
     from runtime.settings import Settings
+    from runtime.stores.urls import DatabaseUrl
 
 SECRET_KEY_VARIABLE: Final = "FLOWMIXER_SECRET_KEY"
 KEY_FILE_NAME: Final = "secret.key"
@@ -87,12 +90,23 @@ def _missing_key_file(path: Path, database: Path) -> str | None:
     )
 
 
-def _key_file_text(path: Path, database: Path) -> str:
+def _shared_database(path: Path, where: str) -> str:
+    return (
+        f"the key file {str(path)!r} is missing and the database {where} may be shared by"
+        f" processes on other machines, which a key made here would not match: set"
+        f" {SECRET_KEY_VARIABLE} (the same key in every process) or put the key in that file"
+        f" (mode 0600); {_NEW_KEY_HINT}"
+    )
+
+
+def _key_file_text(path: Path, database: DatabaseUrl) -> str:
     """The key file's text, generating the file (mode 0600) when it does not exist and the
-    database holds nothing sealed."""
+    (SQLite) database holds nothing sealed."""
     if path.exists():
         return _read_key_file(path)
-    refusal = _missing_key_file(path, database)
+    if database.path is None:
+        raise ConfigurationError(_shared_database(path, database.redacted()))
+    refusal = _missing_key_file(path, database.path)
     if refusal is not None:
         raise ConfigurationError(refusal)
     # Written whole under a private name, then linked into place: a process starting at the
@@ -128,8 +142,8 @@ class SecretBox:
         """The box of ``FLOWMIXER_SECRET_KEY`` when set, else of ``$FLOWMIXER_HOME/secret.key``.
 
         The key file is created (with a new key, mode 0600, in a home made with mode 0700) when
-        it does not exist and the database holds nothing sealed (else that is an error); one
-        readable by other users is refused.
+        it does not exist and the SQLite database holds nothing sealed (else, and always on
+        PostgreSQL, that is an error); one readable by other users is refused.
         """
         env = os.environ if environ is None else environ
         configured = env.get(SECRET_KEY_VARIABLE, "")
@@ -137,7 +151,7 @@ class SecretBox:
             return cls([configured], source=SECRET_KEY_VARIABLE)
         path = settings.ensure_home() / KEY_FILE_NAME
         try:
-            text = _key_file_text(path, settings.db_path)
+            text = _key_file_text(path, settings.database)
         except OSError as exc:
             raise ConfigurationError(
                 f"the key file {str(path)!r} cannot be used: {exc.strerror or exc};"

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from runtime.auth.account_names import check_account_name
-from runtime.auth.refresh_lock import refresh_lock
 from runtime.errors import ConfigurationError
 from runtime.redaction import redact_text
 from runtime.stores.contracts import AccountRow
@@ -124,18 +123,11 @@ def already_connected(service: str, account: str) -> str:
 
 
 class TokenVault:
-    """The accounts of every service and their sealed tokens.
+    """The accounts of every service and their sealed tokens."""
 
-    ``lock_path`` names the database whose refresh lock (:mod:`runtime.auth.refresh_lock`)
-    guards refreshes across processes; by default the store's own ``path`` when it has one (a
-    SQLite file), else none (the store's versions alone keep refreshes correct).
-    """
-
-    def __init__(self, store: VaultStore, box: SecretBox, *, lock_path: str | None = None) -> None:
+    def __init__(self, store: VaultStore, box: SecretBox) -> None:
         self._store = store
         self._box = box
-        path = getattr(store, "path", None) if lock_path is None else lock_path
-        self._lock_path = path if isinstance(path, str) else ""
 
     async def save(
         self,
@@ -185,10 +177,10 @@ class TokenVault:
         tokens = _unpack(service, account, self._box.open(found.sealed))
         return StoredTokens(tokens, found.version)
 
-    def refresh_lock(self) -> AbstractAsyncContextManager[bool]:
-        """Held while refreshing: one refresh at a time among the processes sharing the
-        database (see :mod:`runtime.auth.refresh_lock`)."""
-        return refresh_lock(self._lock_path)
+    def refresh_lock(self, service: str, account: str) -> AbstractAsyncContextManager[bool]:
+        """Held while refreshing ``account``: one refresh at a time among the processes
+        sharing the store (see :class:`~runtime.stores.contracts.RefreshLocks`)."""
+        return self._store.refresh_lock(service, account)
 
     async def account(self, service: str, account: str) -> AccountRecord | None:
         """The record of one account, or ``None``."""

@@ -29,7 +29,7 @@ from runtime.auth.vault import TokenVault, already_connected
 from runtime.errors import ConfigurationError
 from runtime.flow import load_flow
 from runtime.registry import Registry
-from runtime.stores.sqlite import SQLiteStore
+from runtime.stores.urls import opened_store
 
 if TYPE_CHECKING:
     import argparse
@@ -159,7 +159,7 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
 
     async def main() -> str:
         box = SecretBox.from_settings(settings)
-        async with await SQLiteStore.open(settings.db_path) as store:
+        async with opened_store(settings.database) as store:
             vault = TokenVault(store, box)
             known = args.account and await vault.account(service.service, args.account)
             if known and not args.replace:
@@ -190,7 +190,7 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     async def main() -> None:
         box = SecretBox.from_settings(settings)
-        async with await SQLiteStore.open(settings.db_path) as store:
+        async with opened_store(settings.database) as store:
             for record in await TokenVault(store, box).accounts():
                 row = {
                     "service": record.service,
@@ -224,7 +224,7 @@ def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
 
     async def main() -> str:
         box = SecretBox.from_settings(settings)
-        async with await SQLiteStore.open(settings.db_path) as store:
+        async with opened_store(settings.database) as store:
             vault = TokenVault(store, box)
             found = [
                 r

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import argparse
 
     from runtime.brokers.base import Broker
-    from runtime.stores.base import Store
+    from runtime.stores.contracts import DataStore
 
 BROKERS: Final = ("memory", "sqlite", "postgres")
 
@@ -36,7 +36,7 @@ def add_broker_option(parser: argparse.ArgumentParser, default: str) -> None:
     )
 
 
-def make_broker(kind: str, store: Store) -> Broker:
+def make_broker(kind: str, store: DataStore) -> Broker:
     """The broker ``--broker`` asked for, on ``store``'s database; close it before ``store``."""
     if kind == "memory":
         return MemoryBroker()

@@ -23,7 +23,7 @@ from runtime.errors import ConfigurationError, FlowValidationError, Problem
 from runtime.flow import validate_flow
 from runtime.registry import Registry
 from runtime.stores.memory import MemoryStore
-from runtime.stores.sqlite import SQLiteStore
+from runtime.stores.urls import opened_store
 
 if TYPE_CHECKING:
     from runtime.credentials import Credentials, CredentialsResolver
@@ -144,9 +144,8 @@ async def _call(
 ) -> int:
     store = MemoryStore()  # one call keeps no state; accounts live in the home's database
     settings.ensure_home()
-    accounts = await SQLiteStore.open(settings.db_path)
     async with (
-        accounts,
+        opened_store(settings.database) as accounts,
         local_credentials(settings, registry, accounts, account=account) as credentials,
         Engine(
             store,

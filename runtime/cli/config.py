@@ -20,7 +20,7 @@ from runtime.auth.vault import TokenVault
 from runtime.cli.auth import service_named
 from runtime.errors import ConfigurationError
 from runtime.registry import Registry
-from runtime.stores.sqlite import SQLiteStore
+from runtime.stores.urls import opened_store
 
 if TYPE_CHECKING:
     import argparse
@@ -81,7 +81,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _run(settings: Settings, work: Callable[[AppConfigStore, TokenVault], Awaitable[T]]) -> T:
     async def main() -> T:
         box = SecretBox.from_settings(settings)
-        async with await SQLiteStore.open(settings.db_path) as store:
+        async with opened_store(settings.database) as store:
             config = AppConfigStore(store, box, Registry.load().services())
             return await work(config, TokenVault(store, box))
 

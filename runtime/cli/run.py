@@ -19,8 +19,7 @@ from runtime.engine import Engine, Output
 from runtime.errors import ConfigurationError
 from runtime.flow import load_flow
 from runtime.registry import Registry
-from runtime.stores.sqlite import SQLiteStore
-from runtime.stores.urls import refuse_postgres
+from runtime.stores.urls import opened_store
 
 if TYPE_CHECKING:
     import argparse
@@ -110,7 +109,6 @@ def parse_pushes(specs: list[str], plan: FlowPlan) -> list[Push]:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    refuse_postgres(settings.database, "run")  # not half a system on two databases
     plan = load_flow(args.flow, load_registry())
     pushes = parse_pushes(args.push, plan)
     return asyncio.run(_run(plan, pushes, args, settings))
@@ -135,22 +133,23 @@ async def _run(
     stop = StopSignals()
     stop.install()
     interrupted = stop.event
-    store = await SQLiteStore.open(settings.db_path)
-    broker = make_broker(args.broker, store)
     registry = Registry.load()
     async with (
-        store,
+        opened_store(settings.database) as store,
         local_credentials(settings, registry, store) as credentials,
         contextlib.AsyncExitStack() as closing,
-        Engine(
-            store,
-            broker=broker,
-            on_output=_print_output,
-            credentials=credentials,
-            quotas=await local_quotas(settings, registry, store),
-        ) as engine,
     ):
+        broker = make_broker(args.broker, store)
         closing.push_async_callback(broker.close)  # after the engine, before the store
+        engine = await closing.enter_async_context(
+            Engine(
+                store,
+                broker=broker,
+                on_output=_print_output,
+                credentials=credentials,
+                quotas=await local_quotas(settings, registry, store),
+            )
+        )
         await engine.start_flow(plan)
         for push in pushes:
             await engine.push(plan.id, push.component_id, push.payload)

@@ -24,8 +24,7 @@ from runtime.server.assemble import assemble
 from runtime.server.bridge import Bridge
 from runtime.server.engine_loop import EngineLoop
 from runtime.server.intake import HOOK_WAIT, KEY_WINDOW, HookIntake
-from runtime.stores.sqlite import SQLiteStore
-from runtime.stores.urls import refuse_postgres
+from runtime.stores.urls import join_loop, leave_loop, opened_store
 
 if TYPE_CHECKING:
     import argparse
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     from runtime.brokers.base import Broker
     from runtime.server.context import ServerContext
     from runtime.settings import Settings
+    from runtime.stores.contracts import DataStore
 
 ADMIN_TOKEN_VARIABLE = "FLOWMIXER_ADMIN_TOKEN"
 QUEUE_VARIABLE = "FLOWMIXER_QUEUE_SIZE"
@@ -148,7 +148,6 @@ def public_url(given: str | None, host: str, port: int) -> str:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    refuse_postgres(settings.database, "serve")  # not half a system on two databases
     if not 0 <= args.port <= 65535:
         raise ConfigurationError(f"--port {args.port}: expected a port from 0 to 65535")
     url = public_url(args.public_url, args.host, args.port)
@@ -193,11 +192,13 @@ async def _serve(options: _Options, settings: Settings, *, single_loop: bool) ->
     logger = structlog.get_logger("flowmixer.server")
     registry = load_registry()
     box = SecretBox.from_settings(settings)
-    async with await SQLiteStore.open(settings.db_path) as store:
+    async with opened_store(settings.database) as store:
         engine_loop = None if single_loop else EngineLoop()
         bridge = Bridge(None if engine_loop is None else engine_loop.start())
         parts = _EngineParts(store, registry, box, options, logger)
         try:
+            if bridge.crosses:
+                await bridge.call(join_loop(store))
             ctx = await bridge.call(parts.open())
             ctx.max_components = settings.max_components
             if options.token is None:
@@ -225,6 +226,8 @@ async def _serve(options: _Options, settings: Settings, *, single_loop: bool) ->
                 await server.close()  # stops listening, then the flows
         finally:
             await bridge.call(parts.close())  # the broker's last writes, before the store
+            if bridge.crosses:
+                await bridge.call(leave_loop(store))
             if engine_loop is not None:
                 await asyncio.to_thread(engine_loop.stop)
     return stop.exit_code()
@@ -236,7 +239,7 @@ class _EngineParts:
 
     def __init__(
         self,
-        store: SQLiteStore,
+        store: DataStore,
         registry: Registry,
         box: SecretBox,
         options: _Options,

@@ -27,11 +27,11 @@ if TYPE_CHECKING:
     from runtime.brokers.base import Broker
     from runtime.engine import Output
     from runtime.registry import Registry
-    from runtime.stores.sqlite import SQLiteStore
+    from runtime.stores.contracts import DataStore
 
 
 async def assemble(
-    store: SQLiteStore,
+    store: DataStore,
     registry: Registry,
     box: SecretBox,
     session: aiohttp.ClientSession,

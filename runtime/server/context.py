@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from runtime.server.auth_routes import OAuthLogins
     from runtime.server.deployments import Deployments
     from runtime.server.metrics import Metrics
-    from runtime.stores.sqlite import SQLiteStore
+    from runtime.stores.contracts import DataStore
 
 
 @dataclass(slots=True)
@@ -39,7 +39,7 @@ class ServerContext:
     """
 
     engine: Engine
-    store: SQLiteStore
+    store: DataStore
     deployments: Deployments
     registry: Registry
     metrics: Metrics

@@ -11,8 +11,11 @@ one statement or transaction, never by a re-read in the caller.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
+
+from runtime.stores.base import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +44,20 @@ class SealedTokens:
     version: int
 
 
-class VaultStore(Protocol):
-    """The token vault's records: one sealed token set per ``(service, name)``."""
+class RefreshLocks(Protocol):
+    """One refresh of an account's tokens at a time among every process sharing the store."""
+
+    def refresh_lock(self, service: str, name: str) -> AbstractAsyncContextManager[bool]:
+        """Held while refreshing the tokens of ``(service, name)``: a second holder waits.
+        Yields whether it is held: one that cannot be had in time (a crashed holder's is
+        always given up) yields ``False`` and the refresh goes on unguarded, kept correct by
+        :meth:`VaultStore.save_account`'s ``expected_version``."""
+        ...
+
+
+class VaultStore(RefreshLocks, Protocol):
+    """The token vault's records: one sealed token set per ``(service, name)``, and the
+    locks of their refreshes."""
 
     async def sealed_tokens(self, service: str, name: str) -> SealedTokens | None: ...
 
@@ -197,3 +212,8 @@ class AuthStore(VaultStore, AppConfigRows, LoginStateStore, Protocol):
 
 class ServerStore(DeploymentStore, HookSecretStore, Protocol):
     """What the server keeps besides the engine's records."""
+
+
+class DataStore(Store, AuthStore, ServerStore, Protocol):
+    """Everything a flowmixer database keeps: what :func:`~runtime.stores.urls.open_store`
+    opens, on any backend."""

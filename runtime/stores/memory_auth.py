@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 
 from runtime.stores.contracts import AccountRow, ConfigRow, LoginStateRow, SealedTokens
+from runtime.stores.refresh_locks import LocalLocks
 
 
 class MemoryAuthRows:
@@ -24,6 +26,7 @@ class MemoryAuthRows:
         self._accounts: dict[tuple[str, str], tuple[AccountRow, bytes]] = {}
         self._config: dict[tuple[str, str], ConfigRow] = {}
         self._login_states: dict[str, LoginStateRow] = {}
+        self._refresh_locks = LocalLocks()
 
     # -- the vault ----------------------------------------------------------------------------
 
@@ -51,6 +54,9 @@ class MemoryAuthRows:
         kept = replace(row, updated_at=time.time(), version=version)
         self._accounts[name] = (kept, bytes(sealed))
         return True
+
+    def refresh_lock(self, service: str, name: str) -> AbstractAsyncContextManager[bool]:
+        return self._refresh_locks.hold(service, name)
 
     async def list_accounts(self, service: str | None = None) -> list[AccountRow]:
         self._check_open()

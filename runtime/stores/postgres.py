@@ -6,11 +6,14 @@ claimed by one conditional upsert, ``take_retries`` deletes and returns in one s
 letter goes to one taker), an idempotency key is recorded or found taken by one upsert. The
 SQL is split by concern: ``postgres_state`` (component state, fenced writes),
 ``postgres_letters`` (dead letters), ``postgres_effects`` (effects
-and idempotency keys), ``postgres_schema`` (migrations). Needs the ``postgres`` extra.
+and idempotency keys), ``postgres_auth`` (the vault, app configuration, login states, refresh
+locks), ``postgres_deployments`` (flows and hook secrets), ``postgres_schema`` (migrations).
+Needs the ``postgres`` extra.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Collection
 from types import TracebackType
@@ -29,7 +32,9 @@ from runtime.stores.letters import (
     check_limit,
     decode_cursor,
 )
+from runtime.stores.postgres_auth import PostgresAuthRows
 from runtime.stores.postgres_copy import PostgresCopyRows
+from runtime.stores.postgres_deployments import PostgresDeploymentRows
 from runtime.stores.postgres_schema import migrate
 from runtime.stores.urls import DatabaseUrl
 
@@ -56,14 +61,19 @@ def connect_error(url: str, exc: BaseException) -> ConfigurationError:
     return ConfigurationError(f"cannot open the flowmixer database {where}: {exc}")
 
 
-class PostgresStore(PostgresCopyRows):
+class PostgresStore(PostgresAuthRows, PostgresDeploymentRows, PostgresCopyRows):
     """A :class:`~runtime.stores.base.Store` in a PostgreSQL database; make one with
     :meth:`open`."""
 
-    def __init__(self, pool: asyncpg.Pool, where: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, where: str, url: str = "", max_size: int = 10) -> None:
         self._pool = pool
         self.where = where  # the URL without its password, for messages
         self._closed = False
+        self._url = url
+        self._max_size = max_size
+        # asyncpg's connections belong to the loop that made them: one more pool per further
+        # loop using the store (the engine's own, under `flowmixer serve`).
+        self._loop_pools: dict[asyncio.AbstractEventLoop, asyncpg.Pool] = {}
 
     @classmethod
     async def open(cls, url: str, *, min_size: int = 1, max_size: int = 10) -> PostgresStore:
@@ -83,7 +93,28 @@ class PostgresStore(PostgresCopyRows):
         except BaseException:
             await pool.close()
             raise
-        return cls(pool, where)
+        return cls(pool, where, url, max_size)
+
+    async def join_loop(self) -> None:
+        """Let the running event loop (another than the one that opened the store, on another
+        thread) use the store: it gets a pool of its own. Call :meth:`leave_loop` on that
+        loop before closing the store."""
+        self._check_open()
+        loop = asyncio.get_running_loop()
+        if loop in self._loop_pools or not self._url:
+            return
+        driver = import_driver()
+        try:
+            pool = await driver.create_pool(self._url, min_size=1, max_size=self._max_size)
+        except (OSError, driver.PostgresError, driver.InterfaceError) as exc:
+            raise connect_error(self._url, exc) from None
+        self._loop_pools[loop] = pool
+
+    async def leave_loop(self) -> None:
+        """Close the running loop's own pool (see :meth:`join_loop`)."""
+        pool = self._loop_pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.close()
 
     async def __aenter__(self) -> PostgresStore:
         return self
@@ -105,8 +136,11 @@ class PostgresStore(PostgresCopyRows):
 
     @property
     def pool(self) -> asyncpg.Pool:
-        """The connection pool (for stores of other records on the same database)."""
+        """The running loop's connection pool (for stores of other records on the same
+        database)."""
         self._check_open()
+        if self._loop_pools:
+            return self._loop_pools.get(asyncio.get_running_loop(), self._pool)
         return self._pool
 
     def _check_open(self) -> None:

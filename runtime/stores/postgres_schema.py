@@ -96,9 +96,64 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "state versions: a state write may be fenced by the version it read",
         ("ALTER TABLE state ADD COLUMN version bigint NOT NULL DEFAULT 1",),
     ),
-    # -- the durable broker's steps (runtime/brokers/postgres*.py): one contiguous block ------
     Migration(
         3,
+        "the vault, app configuration and OAuth login states",
+        (
+            """CREATE TABLE app_config (
+                service text NOT NULL,
+                key text NOT NULL,
+                value text NOT NULL,
+                secret boolean NOT NULL,
+                updated_at double precision NOT NULL,
+                PRIMARY KEY (service, key)
+            )""",
+            """CREATE TABLE accounts (
+                service text NOT NULL,
+                name text NOT NULL,
+                sealed_tokens bytea NOT NULL,
+                status text NOT NULL,
+                scopes text NOT NULL,
+                expires_at double precision,
+                reason text,
+                updated_at double precision NOT NULL,
+                version bigint NOT NULL DEFAULT 1,
+                PRIMARY KEY (service, name)
+            )""",
+            """CREATE TABLE oauth_states (
+                state_hash text PRIMARY KEY,
+                service text NOT NULL,
+                account text,
+                redirect_uri text NOT NULL,
+                binding_hash text NOT NULL,
+                options text NOT NULL,
+                expires_at double precision NOT NULL
+            )""",
+            "CREATE INDEX oauth_states_by_expiry ON oauth_states (expires_at)",
+        ),
+    ),
+    Migration(
+        4,
+        "deployed flows and their webhook triggers' secret digests",
+        (
+            """CREATE TABLE flows (
+                id text PRIMARY KEY,
+                definition_json text NOT NULL,
+                status text NOT NULL,
+                updated_at double precision NOT NULL
+            )""",
+            # A flow's hooks go with it (delete_flow); the cascade keeps that true everywhere.
+            """CREATE TABLE hooks (
+                flow_id text NOT NULL REFERENCES flows (id) ON DELETE CASCADE,
+                component_id text NOT NULL,
+                secret_hash text NOT NULL,
+                PRIMARY KEY (flow_id, component_id)
+            )""",
+        ),
+    ),
+    # -- the durable broker's steps (runtime/brokers/postgres*.py): one contiguous block ------
+    Migration(
+        5,
         "the durable broker's messages, leased to the broker process holding them",
         (
             # A broker's number: it holds pg_advisory_lock(BROKER_LOCK, number) while it lives.

@@ -8,6 +8,7 @@ NOTHING``), so a stale writer is refused by the database itself, whichever proce
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from runtime.stores.contracts import AccountRow, ConfigRow, LoginStateRow, SealedTokens
+from runtime.stores.refresh_locks import file_lock
 
 T = TypeVar("T")
 
@@ -165,6 +167,7 @@ class SQLiteAuthRows:
     """The :class:`~runtime.stores.contracts.AuthStore` part of the SQLite store."""
 
     _conn: sqlite3.Connection
+    path: str
 
     if TYPE_CHECKING:
 
@@ -226,6 +229,11 @@ class SQLiteAuthRows:
 
     async def reseal_accounts(self, reseal: Callable[[bytes], bytes]) -> int:
         return await self._run(_in_transaction, self._conn, _bind(_reseal_accounts, reseal))
+
+    def refresh_lock(self, service: str, name: str) -> contextlib.AbstractAsyncContextManager[bool]:
+        # One lock file for the database: refreshes are rare and short, so per-account
+        # locks would buy nothing.
+        return file_lock(self.path)
 
     # -- app configuration --------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ A password is never printed: messages use :meth:`DatabaseUrl.redacted`.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
@@ -17,17 +18,16 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from runtime.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from runtime.stores.base import Store
+    from collections.abc import AsyncIterator
+
+    from runtime.stores.contracts import DataStore
 
 DEFAULT_FILE: Final = "flowmixer.db"
 _POSTGRES_SCHEMES: Final = ("postgresql", "postgres")
 _HIDDEN: Final = "***"
 
-# What serve and run keep outside the Store contract, so far on SQLite only.
-NOT_YET_ON_POSTGRES: Final = (
-    "app configuration, the token vault, OAuth login states, deployments, hook secrets"
-    " and the durable broker"
-)
+# What is kept outside the store contracts, so far in a SQLite file only.
+NOT_YET_ON_POSTGRES: Final = "a store opened by file path"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +116,7 @@ def _check_postgres(value: str, name: str) -> None:
         ) from None
 
 
-async def open_store(url: DatabaseUrl | str, *, max_connections: int = 10) -> Store:
+async def open_store(url: DatabaseUrl | str, *, max_connections: int = 10) -> DataStore:
     """Open the store ``url`` names (PostgreSQL needs the ``postgres`` extra: asyncpg).
 
     The schema is brought up to date first; a database newer than this flowmixer is refused.
@@ -132,13 +132,37 @@ async def open_store(url: DatabaseUrl | str, *, max_connections: int = 10) -> St
     return await PostgresStore.open(target.text, max_size=max_connections)
 
 
+@contextlib.asynccontextmanager
+async def opened_store(url: DatabaseUrl | str) -> AsyncIterator[DataStore]:
+    """:func:`open_store`, closed when the block ends."""
+    store = await open_store(url)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def join_loop(store: object) -> None:
+    """Let the running event loop, on a thread of its own, use ``store`` (opened on another
+    loop): a PostgreSQL store gives it a pool of its own; the others serve any loop."""
+    join = getattr(store, "join_loop", None)
+    if join is not None:
+        await join()
+
+
+async def leave_loop(store: object) -> None:
+    """Undo :func:`join_loop` on the running loop (before the store is closed)."""
+    leave = getattr(store, "leave_loop", None)
+    if leave is not None:
+        await leave()
+
+
 def refuse_postgres(url: DatabaseUrl, command: str | None = None) -> None:
-    """Refuse to run ``command`` (default: the one running) on PostgreSQL while parts of it
-    are kept in SQLite only."""
+    """Refuse a PostgreSQL ``url`` where only a SQLite file will do (a store opened by path,
+    e.g. ``SQLiteStore.open()`` with no path under a ``postgresql://`` database URL)."""
     if url.kind == "postgres":
         who = f"flowmixer {command}" if command else "this command"
         raise ConfigurationError(
-            f"{who} cannot use {url.redacted()} yet: {NOT_YET_ON_POSTGRES} are kept in SQLite"
-            " only; use a sqlite:/// database URL (only 'flowmixer db' and 'flowmixer"
-            " dead-letters' work on PostgreSQL so far)"
+            f"{who} cannot use {url.redacted()}: {NOT_YET_ON_POSTGRES} is a SQLite file;"
+            " open the database with runtime.stores.urls.open_store instead"
         )

@@ -31,7 +31,9 @@ class UnguardedVault(TokenVault):
     async def _unguarded(self) -> AsyncIterator[bool]:
         yield False
 
-    def refresh_lock(self) -> contextlib.AbstractAsyncContextManager[bool]:
+    def refresh_lock(
+        self, service: str, account: str
+    ) -> contextlib.AbstractAsyncContextManager[bool]:
         return self._unguarded()
 
 

@@ -18,7 +18,9 @@ import pytest
 from runtime.stores.base import Store
 from runtime.stores.contracts import AuthStore, ServerStore
 from runtime.stores.memory import MemoryStore
+from runtime.stores.postgres import PostgresStore
 from runtime.stores.sqlite import SQLiteStore
+from tests.postgres_server import create_database
 
 
 class AnyStore(Store, AuthStore, ServerStore, Protocol):
@@ -32,6 +34,7 @@ class Backend:
     name: str
     factory: Callable[[Backend], Awaitable[AnyStore]]
     folder: Path
+    url: str = ""  # the PostgreSQL backend's database
     opened: list[AnyStore] = field(default_factory=list)
 
     async def open(self) -> AnyStore:
@@ -53,15 +56,22 @@ async def _sqlite(backend: Backend) -> AnyStore:
     return await SQLiteStore.open(backend.folder / "flowmixer.db")
 
 
+async def _postgres(backend: Backend) -> AnyStore:
+    return await PostgresStore.open(backend.url, max_size=4)
+
+
 BACKENDS: dict[str, Callable[[Backend], Awaitable[AnyStore]]] = {
     "memory": _memory,
     "sqlite": _sqlite,
+    "postgres": _postgres,
 }
 
 
 @pytest.fixture(params=list(BACKENDS), ids=list(BACKENDS))
 async def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     backend = Backend(request.param, BACKENDS[request.param], tmp_path)
+    if backend.name == "postgres":
+        backend.url = await create_database(request.getfixturevalue("postgres_cluster"))
     try:
         yield backend
     finally:
