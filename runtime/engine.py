@@ -154,6 +154,11 @@ class Engine:
         """Ids of the running flows."""
         return sorted(self._flows)
 
+    def runners(self) -> list[FlowRunner]:
+        """The running flows, in no particular order: one copy of a dict's values, so another
+        thread may call it (the metrics are built on a worker thread)."""
+        return list(self._flows.values())
+
     def is_running(self, flow_id: str) -> bool:
         return flow_id in self._flows
 

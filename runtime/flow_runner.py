@@ -47,6 +47,7 @@ from runtime.errors import (
 )
 from runtime.flow_credentials import resolve_credentials
 from runtime.flow_intake import ThreadHandover
+from runtime.lazy_event import LazyEvent
 from runtime.node import Node, Pending
 from runtime.redaction import redact_text
 from runtime.stores.base import DeadLetter
@@ -104,16 +105,16 @@ class FlowRunner:
         self.status = "starting"
         self.pause_reason: str | None = None
         self.pending = Pending()
-        self._resumed = asyncio.Event()  # cleared while paused: the polling loops wait on it
+        self._resumed = LazyEvent()  # cleared while paused: the polling loops wait on it
         self._resumed.set()
         self._broker = broker
         self._store = store
         self._quotas = quotas
         self._logger = logger.bind(flow_id=plan.id)
-        self._stopping = asyncio.Event()
+        self._stopping = LazyEvent()
         self._tick_tasks: list[asyncio.Task[None]] = []
         self._sweeper: asyncio.Task[None] | None = None  # cancels handler calls past their timeout
-        self._start_done: asyncio.Event | None = None  # set once start() has returned or failed
+        self._start_done: LazyEvent | None = None  # set once start() has returned or failed
         self._atomic_ticks = broker.atomic_with(store)
         self.from_thread = ThreadHandover(self, durable=broker.durable)
         channels = {cid: broker.channel(plan.id, cid, maxsize=queue_size) for cid in plan.nodes}
@@ -147,7 +148,7 @@ class FlowRunner:
 
     async def start(self) -> None:
         """Start the flow (see the module docs for the order); :meth:`stop` waits for it."""
-        self._start_done = asyncio.Event()
+        self._start_done = LazyEvent()
         try:
             await self._start()
         finally:

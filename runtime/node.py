@@ -26,6 +26,7 @@ from runtime.errors import (
     InvalidInputError,
     RetryError,
 )
+from runtime.lazy_event import LazyEvent
 from runtime.redaction import redact_text
 from runtime.retry import next_step
 from runtime.retry_log import DeferralLog, log_retry
@@ -101,7 +102,7 @@ class Pending:
 
     def __init__(self) -> None:
         self.count = 0
-        self.idle = asyncio.Event()
+        self.idle = LazyEvent()
         self.idle.set()
 
     def add(self) -> None:
@@ -117,6 +118,44 @@ class Pending:
 
 class Node:
     """A running component: handler instance, channel, workers and counters."""
+
+    # Slots, not an attribute dict: a server may hold tens of thousands of nodes.
+    __slots__ = (
+        "_calls",
+        "_deferrals",
+        "_http",
+        "_interrupted",
+        "_keep_output",
+        "_maps_input",
+        "_needs_ack",
+        "_on_output",
+        "_pending",
+        "_retry",
+        "_settling",
+        "_store",
+        "_targets",
+        "_transforms",
+        "_validators",
+        "_workers",
+        "auth",
+        "channel",
+        "circuits",
+        "component_id",
+        "effects",
+        "flow_id",
+        "handler",
+        "logger",
+        "on_pause",
+        "park_errors",
+        "parked",
+        "plan",
+        "properties",
+        "quotas",
+        "state",
+        "stats",
+        "telemetry",
+        "timeout",
+    )
 
     def __init__(
         self,

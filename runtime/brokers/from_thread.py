@@ -20,14 +20,13 @@ from typing import TYPE_CHECKING
 from runtime.brokers.waiters import wake_next
 
 if TYPE_CHECKING:
-    import asyncio
-    import collections
+    from runtime.brokers.waiters import Waiters
 
 
 class ThreadIntake:
     """Mixed into a channel whose ``_has_room`` counts ``_incoming`` against its bound."""
 
-    _putters: collections.deque[asyncio.Future[None]]
+    _putters: Waiters
     _maxsize: int
 
     def _init_thread_intake(self) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from runtime.brokers.base import Broker, Channel
 from runtime.brokers.from_thread import ThreadIntake
+from runtime.brokers.waiters import WaiterList
 from runtime.brokers.waiters import wait as _wait
 from runtime.brokers.waiters import wake_next as _wake_next
 
@@ -34,8 +35,10 @@ class MemoryChannel(ThreadIntake, Channel):
         self._maxsize = maxsize
         self._aside = 0
         self._items: collections.deque[Envelope] = collections.deque()
-        self._getters: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._putters: collections.deque[asyncio.Future[None]] = collections.deque()
+        # Lists, not deques: a server may hold two channels per flow for ten thousand flows,
+        # and a channel rarely has more than its workers waiting.
+        self._getters = WaiterList()
+        self._putters = WaiterList()
         self._delayed: dict[Envelope, asyncio.TimerHandle] = {}
         self._init_thread_intake()
 

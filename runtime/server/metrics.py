@@ -42,7 +42,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from runtime.server.metrics_engine import FlowSelection, engine_metrics
+from runtime.server.metrics_engine import FlowSelection, TypeGroups, engine_metrics
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -76,6 +76,7 @@ class Metrics:
     def __init__(self, engine: Engine | None = None) -> None:
         self.registry = CollectorRegistry()
         self._engine = engine
+        self._groups = TypeGroups()
         self._api_calls = Counter(
             "flowmixer_api_calls",
             "Calls to services, by HTTP status (or 'error' when no answer came)",
@@ -151,7 +152,7 @@ class Metrics:
     def render(self, flows: FlowSelection = _NO_FLOWS) -> bytes:
         """Every metric in the Prometheus text format (:data:`CONTENT_TYPE`), with per-flow
         series for the ``flows`` selected (see :mod:`runtime.server.metrics_engine`)."""
-        return generate_latest(_Scrape(self.registry, self._engine, flows))
+        return generate_latest(_Scrape(self.registry, self._engine, flows, self._groups))
 
 
 class _Scrape:
@@ -159,12 +160,19 @@ class _Scrape:
     per-flow selection differs from scrape to scrape, so the engine is no registered
     collector)."""
 
-    def __init__(self, registry: CollectorRegistry, engine: Engine | None, flows: FlowSelection):
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        engine: Engine | None,
+        flows: FlowSelection,
+        groups: TypeGroups,
+    ) -> None:
         self._registry = registry
         self._engine = engine
         self._flows = flows
+        self._groups = groups
 
     def collect(self) -> Iterator[Metric]:
         if self._engine is not None:
-            yield from engine_metrics(self._engine, self._flows)
+            yield from engine_metrics(self._engine, self._flows, self._groups)
         yield from self._registry.collect()
