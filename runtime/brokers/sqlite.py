@@ -19,7 +19,7 @@ import collections
 import sys
 import time
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import structlog
 
@@ -27,8 +27,8 @@ from runtime.brokers import sqlite_rows as sql
 from runtime.brokers.base import Broker, Channel
 from runtime.brokers.from_thread import ThreadIntake
 from runtime.brokers.group_commit import MAX_BATCH, GroupCommit
-from runtime.brokers.waiters import wait, wake_next
-from runtime.redaction import redact_text
+from runtime.brokers.row_queue import RowQueue, RowStatements
+from runtime.brokers.waiters import wake_next
 from runtime.stores import codec
 
 if TYPE_CHECKING:
@@ -46,13 +46,16 @@ if TYPE_CHECKING:
 # -- the channel ------------------------------------------------------------------------
 
 
-class SQLiteChannel(ThreadIntake, Channel):
+class SQLiteChannel(RowQueue, ThreadIntake, Channel):
     """The input queue of one component, durable in the ``messages`` table.
 
     ``offer`` always declines (a durable publish has to wait for its commit), so publishers
     take ``put``; ``get_nowait`` and ``get`` serve from memory. The bound counts messages ready,
     delayed and parked in memory plus puts being committed.
     """
+
+    rows: ClassVar[RowStatements] = sql
+    _writes: GroupCommit
 
     def __init__(
         self,
@@ -90,11 +93,6 @@ class SQLiteChannel(ThreadIntake, Channel):
     def _has_items(self) -> bool:
         return bool(self._ready) and not self._closed
 
-    def _append(self, seq: int, envelope: Envelope) -> None:
-        self._ready.append((seq, envelope))
-        if self._getters:
-            wake_next(self._getters)
-
     # -- in and out ------------------------------------------------------------------------
 
     def get_nowait(self) -> Envelope | None:
@@ -106,13 +104,6 @@ class SQLiteChannel(ThreadIntake, Channel):
             wake_next(self._putters)
         return envelope
 
-    async def get(self) -> Envelope:
-        while not self._has_items():
-            await wait(self._getters, self._has_items)
-        envelope = self.get_nowait()
-        assert envelope is not None
-        return envelope
-
     async def put(self, envelope: Envelope) -> None:
         text = codec.encode_envelope(envelope)
         await self._reserve()
@@ -120,10 +111,6 @@ class SQLiteChannel(ThreadIntake, Channel):
         await self._writes.submit(
             work, on_commit=partial(self._arrived, envelope), on_fail=self._unreserve
         )
-
-    async def wait_for_room(self) -> None:
-        while not self._has_room():
-            await wait(self._putters, self._has_room)
 
     async def admit(
         self,
@@ -152,48 +139,7 @@ class SQLiteChannel(ThreadIntake, Channel):
         await self.wait_for_room()
         self._reserved += 1
 
-    def _arrived(self, envelope: Envelope, seq: int) -> None:
-        self._reserved -= 1
-        self._append(seq, envelope)
-
-    def _unreserve(self, _error: BaseException | None = None) -> None:
-        self._reserved -= 1
-        if self._putters and self._has_room():
-            wake_next(self._putters)
-
     # -- delivery outcome ------------------------------------------------------------------
-
-    async def ack(self, envelope: Envelope) -> None:
-        seq = self._taken.pop(envelope, None)
-        if seq is not None:
-            self._writes.submit_nowait(partial(sql.delete, (seq,)))
-
-    async def retry_later(self, envelope: Envelope, delay: float) -> None:
-        due = time.time() + delay
-        text = codec.encode_envelope(envelope)
-        seq = self._taken.pop(envelope, None)
-        if seq is None:  # not handed out by this channel: keep it as a new message
-            seq = await self._writes.submit(
-                partial(sql.insert, self.flow_id, self.component_id, due, text, None)
-            )
-        else:
-            self._delayed[envelope] = (seq, None)
-            try:
-                await self._writes.submit(partial(sql.update, seq, due, text, None))
-            except Exception as exc:  # the row keeps its old attempt; it still comes back
-                self._logger.warning(
-                    "could not record a retry", error=f"{type(exc).__name__}: {exc}"
-                )
-            if envelope not in self._delayed:  # drained meanwhile
-                return
-        handle = asyncio.get_running_loop().call_later(delay, self._due, envelope)
-        self._delayed[envelope] = (seq, handle)
-
-    def _due(self, envelope: Envelope) -> None:
-        # Counted by the bound while delayed: it becomes ready without waiting for room.
-        entry = self._delayed.pop(envelope, None)
-        if entry is not None:
-            self._append(entry[0], envelope)
 
     def depth(self) -> int:
         return len(self._ready) + len(self._delayed) + self._incoming
@@ -203,25 +149,6 @@ class SQLiteChannel(ThreadIntake, Channel):
         self._maxsize = sys.maxsize
         while self._putters:
             wake_next(self._putters)
-
-    def drain(self) -> list[Envelope]:
-        """Take what is held, removing it from the table too (the caller keeps it now)."""
-        self.forget()
-        held = list(self._delayed)
-        seqs = [seq for seq, _ in self._delayed.values()]
-        self._delayed.clear()
-        held.extend(envelope for _, envelope in self._ready)
-        seqs.extend(seq for seq, _ in self._ready)
-        self._ready.clear()
-        if seqs:
-            self._writes.submit_nowait(partial(sql.delete, seqs))
-        return held
-
-    def forget(self) -> None:
-        """Stop the timers of delayed retries (their rows stay for the next start)."""
-        for _, handle in self._delayed.values():
-            if handle is not None:
-                handle.cancel()
 
     async def dead_letter(self, envelope: Envelope, letter: DeadLetter, store: Store) -> None:
         seq = self._taken.get(envelope)
@@ -250,36 +177,6 @@ class SQLiteChannel(ThreadIntake, Channel):
         self._landed()
 
     # -- parking and restarting ------------------------------------------------------------
-
-    async def park(self, envelope: Envelope, error: str) -> None:
-        error = redact_text(error)
-        text = codec.encode_envelope(envelope)
-        seq = self._taken.get(envelope)
-        if seq is None:
-            work = partial(sql.insert, self.flow_id, self.component_id, time.time(), text, error)
-            seq = await self._writes.submit(work)
-        else:
-            await self._writes.submit(partial(sql.update, seq, time.time(), text, error))
-            del self._taken[envelope]
-        self._parked[envelope] = seq
-
-    async def unpark(self, envelope: Envelope) -> None:
-        seq = self._parked.pop(envelope, None)
-        if seq is None:
-            await self.put(envelope)
-            return
-        text = codec.encode_envelope(envelope)
-        self._reserved += 1  # counted while parked: it needs no room
-
-        def failed(error: BaseException) -> None:
-            self._parked[envelope] = seq
-            self._unreserve(error)
-
-        await self._writes.submit(
-            partial(sql.update, seq, time.time(), text, None),
-            on_commit=lambda _: self._arrived(envelope, seq),
-            on_fail=failed,
-        )
 
     async def restore(self) -> list[tuple[Envelope, str]]:
         if self._restored:
