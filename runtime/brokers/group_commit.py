@@ -33,7 +33,7 @@ class _Write(Generic[T]):
 
     def __init__(
         self,
-        work: Callable[[sqlite3.Connection], T],
+        work: Any,
         future: asyncio.Future[T],
         on_commit: Callable[[T], None] | None,
         on_fail: Callable[[BaseException], None] | None,
@@ -69,16 +69,13 @@ def _transaction(
     return results
 
 
-class GroupCommit:
-    """Runs submitted writes on ``store``'s thread, as many as are waiting in one transaction."""
+class BatchCommit:
+    """Runs submitted writes in transactions, as many as are waiting in each; a database's
+    subclass says how a batch of writes runs in one transaction (:meth:`_transaction`)."""
 
-    def __init__(
-        self, store: SQLiteStore, *, logger: FilteringBoundLogger, max_batch: int = MAX_BATCH
-    ) -> None:
+    def __init__(self, *, logger: FilteringBoundLogger, max_batch: int) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
-        self.store = store
-        """The store whose file the writes go to."""
         self._max_batch = max_batch
         self._queue: list[_Write[Any]] = []
         self._task: asyncio.Task[None] | None = None
@@ -88,23 +85,23 @@ class GroupCommit:
 
     def submit(
         self,
-        work: Callable[[sqlite3.Connection], T],
+        work: Any,
         *,
-        on_commit: Callable[[T], None] | None = None,
+        on_commit: Callable[[Any], None] | None = None,
         on_fail: Callable[[BaseException], None] | None = None,
-    ) -> asyncio.Future[T]:
+    ) -> asyncio.Future[Any]:
         """Queue ``work``; the future holds its result once its transaction has committed.
 
         ``on_commit`` or ``on_fail`` runs whatever becomes of the future's caller.
         """
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         self._queue.append(_Write(work, future, on_commit, on_fail))
         if self._task is None:
             self._task = loop.create_task(self._run(), name="flowmixer:broker:commit")
         return future
 
-    def submit_nowait(self, work: Callable[[sqlite3.Connection], Any]) -> None:
+    def submit_nowait(self, work: Any) -> None:
         """Queue ``work`` without waiting for it; a failure is logged."""
         self.submit(work).add_done_callback(self._log_failure)
 
@@ -132,11 +129,13 @@ class GroupCommit:
         finally:
             self._task = None
 
+    async def _transaction(self, works: list[Any]) -> list[Any]:
+        """Run ``works`` in one transaction; their results, in order."""
+        raise NotImplementedError
+
     async def _commit(self, batch: list[_Write[Any]]) -> None:
         try:
-            results = await self.store.with_connection(
-                partial(_transaction, [write.work for write in batch])
-            )
+            results = await self._transaction([write.work for write in batch])
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].failed(exc)
@@ -154,3 +153,18 @@ class GroupCommit:
                 write.committed(result)
             except Exception:  # a bookkeeping bug must not stop the other writes' callers
                 self._logger.exception("a broker write's callback failed")
+
+
+class GroupCommit(BatchCommit):
+    """Runs submitted writes on ``store``'s thread, as many as are waiting in one transaction.
+    A write is a function of the SQLite connection."""
+
+    def __init__(
+        self, store: SQLiteStore, *, logger: FilteringBoundLogger, max_batch: int = MAX_BATCH
+    ) -> None:
+        super().__init__(logger=logger, max_batch=max_batch)
+        self.store = store
+        """The store whose file the writes go to."""
+
+    async def _transaction(self, works: list[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
+        return await self.store.with_connection(partial(_transaction, works))

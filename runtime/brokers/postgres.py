@@ -112,7 +112,8 @@ class PostgresBroker(Broker):
         self._writes.submit_nowait(partial(sql.release, flow_id))
 
     async def delete_flow(self, flow_id: str) -> int:
-        return await self._writes.submit(partial(sql.delete_flow, flow_id))
+        deleted: int = await self._writes.submit(partial(sql.delete_flow, flow_id))
+        return deleted
 
     async def take_strays(
         self,

@@ -242,7 +242,8 @@ class SQLiteBroker(Broker):
             self._channels.pop(key).forget()
 
     async def delete_flow(self, flow_id: str) -> int:
-        return await self._writes.submit(partial(sql.delete_flow, flow_id))
+        deleted: int = await self._writes.submit(partial(sql.delete_flow, flow_id))
+        return deleted
 
     async def take_strays(
         self,
