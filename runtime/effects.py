@@ -43,7 +43,12 @@ so of two deliveries one sends and the other raises :class:`EffectClaimedError` 
 it comes back without using an attempt). A delivery that finds an attempt claimed less than
 :data:`SETTLE` seconds ago by another delivery waits, for at most that long, for its outcome
 (done: it sends the recorded result; sent nothing: it claims the next attempt) before it
-treats the effect as uncertain and looks for what it made.
+treats the effect as uncertain and looks for what it made. Two deliveries may also run at once
+in one process (a dead letter retried while its message is still queued, a hop redelivered
+after a restart next to its restored copy): one that finds the effect being sent by the other
+waits for its outcome the same way, a lookup never proves an effect absent while the other
+still sends it, and :meth:`Effect.found_nothing` never overwrites what the other recorded
+meanwhile (it defers instead).
 """
 
 from __future__ import annotations
@@ -116,6 +121,7 @@ class Effect:
         "_in_flight",
         "_own",
         "_record",
+        "_sending",
         "_store",
         "_stored",
         "adoption",
@@ -130,6 +136,7 @@ class Effect:
         adoption: asyncio.Lock | None = None,
         flying: Counter[str] | None = None,
         own: dict[_Name, float] | None = None,
+        sending: Counter[_Name] | None = None,
         *,
         stored: bool = True,
     ) -> None:
@@ -140,6 +147,7 @@ class Effect:
         self._clock = clock
         self._before = record  # as the attempt found it: what sent_nothing goes back to
         self._flying: Counter[str] = Counter() if flying is None else flying
+        self._sending: Counter[_Name] = Counter() if sending is None else sending
         self._in_flight = False
         self.sent_before = record.attempts
         #: Held while adopting an object (one at a time per component).
@@ -153,6 +161,11 @@ class Effect:
     def result(self) -> Any:
         """The recorded result of a completed effect, else None."""
         return self._record.result
+
+    @property
+    def ref(self) -> str | None:
+        """What names the object a completed effect made (None: not recorded)."""
+        return self._record.ref
 
     @property
     def uncertain(self) -> bool:
@@ -172,6 +185,14 @@ class Effect:
         being sent now, in this process: what it makes cannot yet be told from this one's."""
         own = 1 if self._in_flight else 0
         return self._flying[self._record.digest] > own
+
+    @property
+    def sent_by_another(self) -> bool:
+        """Whether another delivery of this very message is sending this effect now, in this
+        process: until it lands, a lookup cannot prove that nothing was made."""
+        own = 1 if self._in_flight else 0
+        record = self._record
+        return self._sending[(record.correlation_id, record.digest)] > own
 
     async def _save(self, record: EffectRecord) -> None:
         await self._store.put_effect(record)
@@ -214,19 +235,53 @@ class Effect:
         if not self._in_flight:
             self._in_flight = True
             self._flying[record.digest] += 1
+            self._sending[(record.correlation_id, record.digest)] += 1
 
     def landed(self) -> None:
-        """Note that the request :meth:`sending` announced is over (answered or failed)."""
+        """Note that the request :meth:`sending` announced is over (answered or failed);
+        recording its outcome (:meth:`complete`, :meth:`sent_nothing`) implies it."""
         if self._in_flight:
             self._in_flight = False
             digest = self._record.digest
             self._flying[digest] -= 1
             if self._flying[digest] <= 0:
                 del self._flying[digest]
+            name = (self._record.correlation_id, digest)
+            self._sending[name] -= 1
+            if self._sending[name] <= 0:
+                del self._sending[name]
+
+    async def _unchanged(self) -> bool:
+        """Whether the kept record is still the one this delivery last read or wrote; if
+        another delivery of the message wrote it since, this one now holds that record."""
+        record = self._record
+        if not self._stored:
+            return True
+        name = (record.flow_id, record.component_id, record.correlation_id, record.digest)
+        kept = await self._store.get_effect(*name)
+        if kept is None or kept == record:
+            return True
+        self._record = self._before = kept
+        return False
+
+    async def completed_elsewhere(self) -> bool:
+        """Whether another delivery of this message completed the effect since this one read
+        it (then :attr:`done` and :attr:`result` are that delivery's)."""
+        return not await self._unchanged() and self.done
 
     async def found_nothing(self) -> None:
         """Record that a lookup covering everything since the first attempt found nothing this
-        effect made: it is no longer uncertain (the time of the first send is kept)."""
+        effect made: it is no longer uncertain (the time of the first send is kept).
+
+        Raises :class:`EffectClaimedError` when another delivery of the message wrote the
+        effect since this one read it (it may be sending it, or have made it): the message
+        comes back to find that delivery's outcome, and nothing is overwritten."""
+        if not await self._unchanged():
+            raise EffectClaimedError(
+                "another delivery of this message wrote this effect while it was looked up;"
+                " coming back for its outcome",
+                delay=0.0,
+            )
         record = replace(self._record, updated_at=self._clock(), uncertain=False)
         await self._save(record)
         self._before = record
@@ -234,6 +289,7 @@ class Effect:
     async def sent_nothing(self) -> None:
         """Record that this attempt surely had no effect (e.g. the API refused it): the count
         of sends and the time of the first go back to what they were (notes are kept)."""
+        self.landed()
         before = self._before
         record = replace(
             self._record,
@@ -265,6 +321,7 @@ class Effect:
     async def complete(self, result: Any, *, ref: str | None = None) -> None:
         """Record the effect as done with ``result`` (JSON data, what later attempts send);
         ``ref`` names the object made, so lookups of other effects never adopt it."""
+        self.landed()
         now = self._clock()
         await self._save(
             replace(
@@ -294,6 +351,7 @@ class EffectLedger:
         "_next_prune",
         "_own",
         "_retention",
+        "_sending",
         "_settle",
         "_store",
     )
@@ -322,6 +380,7 @@ class EffectLedger:
         self._adoption: asyncio.Lock | None = None  # made on first use, inside the loop
         self._flying: Counter[str] = Counter()  # digests of the effects being sent now
         self._own: dict[_Name, float] = {}  # the time of this ledger's last write, per effect
+        self._sending: Counter[_Name] = Counter()  # the effects being sent now, in this process
 
     async def begin(self, correlation_id: str | None, payload: Any) -> Effect:
         """The effect of ``payload`` under event ``correlation_id``: new, uncertain or done.
@@ -336,7 +395,7 @@ class EffectLedger:
         digest = input_digest(payload)
         name = (self._flow_id, self._component_id, correlation_id, digest)
         record = await self._store.get_effect(*name)
-        if record is not None and self._elsewhere(record):
+        if record is not None and (self._sent_here(record) or self._elsewhere(record)):
             record = await self._outcome(name, record)
         stored = record is not None
         if record is None:
@@ -350,8 +409,13 @@ class EffectLedger:
             self._adoption,
             self._flying,
             self._own,
+            self._sending,
             stored=stored,
         )
+
+    def _sent_here(self, record: EffectRecord) -> bool:
+        """Whether another delivery in this process is sending ``record``'s effect now."""
+        return (record.correlation_id, record.digest) in self._sending
 
     def _elsewhere(self, record: EffectRecord) -> bool:
         """Whether ``record`` may be an attempt another delivery is sending now."""
@@ -368,7 +432,7 @@ class EffectLedger:
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self._settle
         pause = 0.02
-        while record is not None and self._elsewhere(record):
+        while record is not None and (self._sent_here(record) or self._elsewhere(record)):
             left = give_up - loop.time()
             if left <= 0:
                 break

@@ -105,3 +105,34 @@ async def test_a_note_of_an_effect_read_before_is_kept_when_nobody_wrote_since(s
     again = await effects.begin("event-1", PIN)
 
     assert again.notes == {"media_id": "m1", "upload": "done"}
+
+
+async def test_a_lookup_that_found_nothing_never_overwrites_what_another_delivery_recorded(store):
+    effects = process(store, settle=0)
+    sender = await effects.begin("event-1", PIN)
+    await sender.sending()
+    sender.landed()  # the answer was lost: both deliveries now look for the object
+    looking = await effects.begin("event-1", PIN)
+    await sender.complete({"id": "p1"}, ref="p1")  # ...and the first one found it
+
+    with pytest.raises(EffectClaimedError, match="another delivery"):
+        await looking.found_nothing()
+
+    kept = await effects.begin("event-1", PIN)
+    assert (kept.done, kept.result) == (True, {"id": "p1"})
+    assert (looking.done, looking.ref) == (True, "p1")  # it holds that delivery's record now
+
+
+async def test_a_delivery_waits_for_another_in_this_process_that_is_sending_the_effect(store):
+    effects = process(store, settle=30)
+    sender = await effects.begin("event-1", PIN)
+    await sender.sending()
+
+    late = asyncio.create_task(effects.begin("event-1", PIN))
+    await asyncio.sleep(0.1)
+    assert not late.done()  # its own process's request is in flight: it waits for it
+    await sender.complete({"id": "p1"}, ref="p1")
+    effect = await asyncio.wait_for(late, timeout=5)
+
+    assert (effect.done, effect.result) == (True, {"id": "p1"})
+    assert not effect.sent_by_another

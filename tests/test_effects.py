@@ -104,6 +104,7 @@ async def test_an_earlier_uncertain_attempt_stays_uncertain_after_a_later_clean_
     effects = ledger(store, clock)  # one process
     first = await effects.begin("event-1", PIN)
     await first.sending()  # dropped: may have taken effect
+    first.landed()
     clock.now += 5
     second = await effects.begin("event-1", PIN)
     await second.sending()

@@ -105,7 +105,7 @@ async def reuse(context: Context, effect: Effect, lookup: Lookup[Any]) -> dict[s
         await effect.found_nothing()
         context.log.info("an earlier attempt made nothing; creating it")
         return None
-    return as_payload(found)
+    return _recorded(effect, found)
 
 
 async def create_once(
@@ -136,10 +136,18 @@ async def create_once(
         if found is None:
             await effect.found_nothing()
             raise
-        return as_payload(found)
+        return _recorded(effect, found)
     payload = as_payload(created)
     await effect.complete(payload, ref=_ref(payload))
     return payload
+
+
+def _recorded(effect: Effect, found: BaseModel) -> dict[str, Any]:
+    """What to send for the object a lookup found: the effect's recorded result (the same
+    object, as recorded when it was adopted or made by another delivery of the message)."""
+    if effect.done and isinstance(effect.result, dict):
+        return dict(effect.result)
+    return as_payload(found)
 
 
 def _ref(payload: Mapping[str, Any]) -> str | None:

@@ -136,6 +136,8 @@ async def resolve(
 async def _adopt(context: Context, effect: Effect, lookup: Lookup[T]) -> T | None:
     candidates = await lookup.find()
     if not candidates:
+        if effect.sent_by_another:  # its object may not be listed yet
+            raise _Ambiguous
         return None
     # One adoption at a time per component: two uncertain effects with the same input must
     # not both adopt the object only one of them made.
@@ -143,6 +145,10 @@ async def _adopt(context: Context, effect: Effect, lookup: Lookup[T]) -> T | Non
         claimed = await effect.claimed([_id(c) for c in candidates])
         free = [c for c in candidates if _id(c) not in claimed]
         if not free:
+            # Another delivery of this very message may have made and recorded one of them.
+            if await effect.completed_elsewhere():
+                mine = [c for c in candidates if _id(c) == effect.ref]
+                return mine[0] if mine else candidates[0]
             return None
         if effect.twin_in_flight:
             raise _Ambiguous
