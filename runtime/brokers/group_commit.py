@@ -15,6 +15,8 @@ import asyncio
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from runtime.stores import sqlite_messages
+
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Callable
@@ -54,19 +56,6 @@ class _Write(Generic[T]):
             self.on_fail(error)
         if not self.future.done():
             self.future.set_exception(error)
-
-
-def _transaction(
-    works: list[Callable[[sqlite3.Connection], Any]], conn: sqlite3.Connection
-) -> list[Any]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        results = [work(conn) for work in works]
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return results
 
 
 class BatchCommit:
@@ -167,4 +156,4 @@ class GroupCommit(BatchCommit):
         """The store whose file the writes go to."""
 
     async def _transaction(self, works: list[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
-        return await self.store.with_connection(partial(_transaction, works))
+        return await self.store.with_connection(partial(sqlite_messages.in_one_transaction, works))

@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from runtime.brokers import postgres_rows as sql
 from runtime.brokers.base import Broker, Channel
 from runtime.brokers.postgres_channel import PostgresChannel
 from runtime.brokers.postgres_commit import MAX_BATCH, Owner, PostgresCommit
 from runtime.stores import codec
+from runtime.stores import postgres_messages as sql
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Collection, Sequence

@@ -15,11 +15,11 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from runtime.brokers import postgres_rows as sql
 from runtime.brokers.base import Channel
 from runtime.brokers.row_queue import RowQueue, RowStatements
 from runtime.brokers.waiters import wake_next
 from runtime.stores import codec
+from runtime.stores import postgres_messages as sql
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger

@@ -17,7 +17,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from runtime.brokers.group_commit import BatchCommit
-from runtime.brokers.postgres_rows import take_number
+from runtime.stores.postgres_owners import take_number
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

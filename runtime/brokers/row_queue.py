@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 class RowStatements(Protocol):
-    """The row statements of one database (a module such as ``sqlite_rows``)."""
+    """The row statements of one database (a module such as ``runtime.stores.sqlite_messages``)."""
 
     insert: Callable[..., Any]
     update: Callable[..., Any]

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 import structlog
 
-from runtime.brokers import sqlite_rows as sql
 from runtime.brokers.base import Broker, Channel
 from runtime.brokers.from_thread import ThreadIntake
 from runtime.brokers.group_commit import MAX_BATCH, GroupCommit
 from runtime.brokers.row_queue import RowQueue, RowStatements
 from runtime.brokers.waiters import wake_next
 from runtime.stores import codec
+from runtime.stores import sqlite_messages as sql
 
 if TYPE_CHECKING:
     import sqlite3

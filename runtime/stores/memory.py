@@ -22,10 +22,11 @@ from runtime.stores.letters import (
     encode_cursor,
 )
 from runtime.stores.memory_auth import MemoryAuthRows
+from runtime.stores.memory_copy import MemoryCopyRows
 from runtime.stores.memory_deployments import MemoryDeploymentRows
 
 
-class MemoryStore(MemoryAuthRows, MemoryDeploymentRows):
+class MemoryStore(MemoryAuthRows, MemoryDeploymentRows, MemoryCopyRows):
     """A :class:`~runtime.stores.base.Store` (and the auth and server records of
     :mod:`runtime.stores.contracts`) in dictionaries.
 
@@ -35,7 +36,8 @@ class MemoryStore(MemoryAuthRows, MemoryDeploymentRows):
 
     def __init__(self) -> None:
         super().__init__()
-        self._state: dict[tuple[str, str, str], tuple[str, int]] = {}  # -> (JSON, version)
+        # -> (JSON, version, when written)
+        self._state: dict[tuple[str, str, str], tuple[str, int, float]] = {}
         # id -> (letter, its envelope as JSON, storing sequence); the letter's own envelope is
         # never handed out. The sequence orders letters failing at the same time, like rowid.
         self._letters: dict[str, tuple[DeadLetter, str, int]] = {}
@@ -81,7 +83,7 @@ class MemoryStore(MemoryAuthRows, MemoryDeploymentRows):
         version = 0 if found is None else found[1]
         if expected_version is not None and expected_version != version:
             raise StaleStateError(flow_id, component_id, key, expected_version)
-        self._state[address] = (text, version + 1)
+        self._state[address] = (text, version + 1, time.time())
 
     async def delete_state(self, flow_id: str, component_id: str, key: str) -> None:
         self._check_open()

@@ -24,7 +24,7 @@ class MemoryAuthRows:
     def __init__(self) -> None:
         super().__init__()
         self._accounts: dict[tuple[str, str], tuple[AccountRow, bytes]] = {}
-        self._config: dict[tuple[str, str], ConfigRow] = {}
+        self._config: dict[tuple[str, str], tuple[ConfigRow, float]] = {}  # -> (row, when)
         self._login_states: dict[str, LoginStateRow] = {}
         self._refresh_locks = LocalLocks()
 
@@ -100,12 +100,15 @@ class MemoryAuthRows:
 
     async def app_config_rows(self, service: str | None = None) -> list[ConfigRow]:
         self._check_open()
-        return [row for name, row in sorted(self._config.items()) if service in (None, name[0])]
+        return [
+            row for name, (row, _) in sorted(self._config.items()) if service in (None, name[0])
+        ]
 
     async def put_app_config(self, rows: Sequence[ConfigRow]) -> None:
         self._check_open()
+        now = time.time()
         for row in rows:
-            self._config[(row.service, row.key)] = row
+            self._config[(row.service, row.key)] = (row, now)
 
     async def delete_app_config(self, service: str, keys: Collection[str] = ()) -> None:
         self._check_open()
@@ -118,8 +121,8 @@ class MemoryAuthRows:
     async def reseal_app_config(self, reseal: Callable[[str], str]) -> int:
         self._check_open()
         resealed = {
-            name: replace(row, value=reseal(row.value))
-            for name, row in self._config.items()
+            name: (replace(row, value=reseal(row.value)), at)
+            for name, (row, at) in self._config.items()
             if row.secret
         }
         self._config.update(resealed)

@@ -18,6 +18,7 @@ from runtime.stores.contracts import AccountRow, ConfigRow
 from runtime.stores.copy import KINDS, copy_installation
 from runtime.stores.postgres import PostgresStore
 from runtime.stores.sqlite import SQLiteStore
+from tests.stores.conftest import AnyStore
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "pw-never-printed"
@@ -42,7 +43,7 @@ PG_TABLES = (
 )
 
 
-async def populate(store: SQLiteStore) -> None:
+async def populate(store: AnyStore) -> None:
     """An installation with at least two records of every kind."""
     await store.put_app_config(
         [

@@ -17,10 +17,25 @@ from runtime.stores.sqlite import write_dead_letter, write_state
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Collection, Sequence
+    from collections.abc import Callable, Collection, Sequence
 
     from runtime.brokers.base import StateWrite
     from runtime.stores.base import DeadLetter, IdempotencyKey
+
+
+def in_one_transaction(
+    works: list[Callable[[sqlite3.Connection], Any]], conn: sqlite3.Connection
+) -> list[Any]:
+    """Run a group commit's batch of ``works`` in one transaction; their results, in order.
+    A failing work rolls the whole batch back."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        results = [work(conn) for work in works]
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return results
 
 
 _INSERT = (

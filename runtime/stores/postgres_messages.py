@@ -3,10 +3,9 @@
 Each function takes a connection and the calling broker's number last and runs inside a
 group-commit transaction (:mod:`runtime.brokers.postgres_commit`), bound to its other arguments
 with ``partial``. A row is one message not yet acknowledged; ``owner`` is the number of the
-broker that holds it in memory. A broker holds the session advisory lock
-``(BROKER_LOCK, number)`` for as long as it lives, so a row whose owner holds no such lock (its
-process died, even by ``kill -9``: the server drops a dead client's session and its locks) is
-free to be taken, as is one without an owner (its broker released it).
+broker that holds it in memory. A row whose owner is no longer alive (see
+:mod:`runtime.stores.postgres_owners`) is free to be taken, as is one without an owner (its
+broker released it).
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from runtime.errors import StaleStateError
 from runtime.stores import postgres_effects, postgres_letters
+from runtime.stores.postgres_owners import OWNER_ALIVE
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -24,31 +24,13 @@ if TYPE_CHECKING:
     from runtime.stores.base import DeadLetter, IdempotencyKey
     from runtime.stores.postgres_letters import Conn
 
-# The first key of the brokers' advisory locks ("flow"); the second is the broker's number.
-BROKER_LOCK: Final = 0x666C6F77
-
-# Whether the owner of row ``m`` is a broker still alive, seen from any session.
-_LIVE: Final = (
-    "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
-    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-    f" AND l.classid = {BROKER_LOCK}::oid AND l.objid = m.owner::oid AND l.objsubid = 2)"
-)
 # Rows broker $3 may take: its own, released ones, and those of a broker that is gone.
-_FREE: Final = f"(m.owner IS NULL OR m.owner = $3 OR NOT {_LIVE})"
+_FREE: Final = f"(m.owner IS NULL OR m.owner = $3 OR NOT {OWNER_ALIVE})"
 
 _INSERT: Final = (
     "INSERT INTO messages (flow_id, component_id, parked, available_at, error, envelope_json,"
     " owner) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq"
 )
-
-
-async def take_number(conn: Conn) -> int:
-    """A number no live broker uses, locked for ``conn``'s session (held until it ends)."""
-    while True:
-        number = int(await conn.fetchval("SELECT nextval('broker_owner_seq')"))
-        if await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", BROKER_LOCK, number):
-            return number
-        # The sequence cycled onto a broker still alive: take the next number.
 
 
 async def insert(
