@@ -38,8 +38,8 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from runtime import deadlines
 from runtime.component import Context
+from runtime.deadlines import Deadlines
 from runtime.envelope import Envelope, new_event_id
 from runtime.errors import (
     EngineError,
@@ -99,6 +99,7 @@ class FlowRunner:
         telemetry: Telemetry = NO_TELEMETRY,
         quotas: Quotas | None = None,
         circuits: Circuits | None = None,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self.plan = plan
         auth = resolve_credentials(plan, credentials)
@@ -113,10 +114,10 @@ class FlowRunner:
         self._logger = logger.bind(flow_id=plan.id)
         self._stopping = LazyEvent()
         self._tick_tasks: list[asyncio.Task[None]] = []
-        self._sweeper: asyncio.Task[None] | None = None  # cancels handler calls past their timeout
         self._start_done: LazyEvent | None = None  # set once start() has returned or failed
         self._atomic_ticks = broker.atomic_with(store)
         self.from_thread = ThreadHandover(self, durable=broker.durable)
+        deadlines = deadlines if deadlines is not None else Deadlines()  # the engine's, shared
         channels = {cid: broker.channel(plan.id, cid, maxsize=queue_size) for cid in plan.nodes}
         self.nodes = {
             cid: Node(
@@ -133,6 +134,7 @@ class FlowRunner:
                 telemetry=telemetry,
                 quotas=quotas,
                 circuits=circuits,
+                deadlines=deadlines,
             )
             for cid, node_plan in plan.nodes.items()
         }
@@ -176,9 +178,6 @@ class FlowRunner:
         except BaseException:
             await self._abort(started)
             raise
-        self._sweeper = asyncio.create_task(
-            deadlines.sweep(list(self.nodes.values())), name=f"flowmixer:{self.plan.id}:deadlines"
-        )
         self._tick_tasks = [
             asyncio.create_task(
                 self._tick_loop(n), name=f"flowmixer:{self.plan.id}:{n.component_id}:tick"
@@ -438,10 +437,6 @@ class FlowRunner:
         return sum(task in waiting for node in self.nodes.values() for task in node.workers())
 
     async def _halt_workers(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            await asyncio.gather(self._sweeper, return_exceptions=True)
-            self._sweeper = None
         for node in self.nodes.values():
             interrupted = await node.stop_workers()
             parked, node.parked = node.parked, []
