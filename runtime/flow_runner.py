@@ -1,14 +1,14 @@
 """Runs one flow: starts its components in a safe order, drives its triggers, stops it cleanly.
 
 Start order: ``start`` of every non-trigger component, then the workers, then the dead letters
-that were marked for retry, then ``start`` of the triggers, then the polling loops; so no message
-reaches a component before it has started. Stop order is the reverse: triggers stop producing
-(a running tick is allowed to finish), channels stop making publishers wait, then the flow waits
-up to ``timeout`` seconds for the work worth waiting for (:meth:`FlowRunner._settled`: with a
-durable broker only the messages in handlers, as it keeps the rest; otherwise also ready ones
-and retries due before the deadline), then workers are cancelled. With a non-durable broker,
-whatever is still held then goes to the dead letters (reason "flow stopped") rather than being
-lost; a durable broker keeps it.
+that were marked for retry, then ``start`` of the triggers, then the polling
+(:mod:`runtime.ticker`); so no message reaches a component before it has started. Stop order
+is the reverse: triggers stop producing (a running tick is allowed to finish), channels stop
+making publishers wait, then the flow waits up to ``timeout`` seconds for the work worth
+waiting for (:meth:`FlowRunner._settled`: with a durable broker only the messages in handlers,
+as it keeps the rest; otherwise also ready ones and retries due before the deadline), then
+workers are cancelled. With a non-durable broker, whatever is still held then goes to the dead
+letters (reason "flow stopped") rather than being lost; a durable broker keeps it.
 
 Pausing: when a handler or a tick raises :class:`~runtime.errors.ReauthorizeError` (an account's
 grant is gone), the flow becomes ``"paused"`` with a reason, a handler's message is parked in
@@ -52,6 +52,7 @@ from runtime.node import Node, Pending
 from runtime.redaction import redact_text
 from runtime.stores.base import DeadLetter
 from runtime.telemetry import NO_TELEMETRY
+from runtime.ticker import Ticker
 from runtime.ticks import run_tick
 
 if TYPE_CHECKING:
@@ -112,8 +113,7 @@ class FlowRunner:
         self._store = store
         self._quotas = quotas
         self._logger = logger.bind(flow_id=plan.id)
-        self._stopping = LazyEvent()
-        self._tick_tasks: list[asyncio.Task[None]] = []
+        self._ticker = Ticker(plan.id, self._run_tick, self._resumed)
         self._start_done: LazyEvent | None = None  # set once start() has returned or failed
         self._atomic_ticks = broker.atomic_with(store)
         self.from_thread = ThreadHandover(self, durable=broker.durable)
@@ -178,13 +178,7 @@ class FlowRunner:
         except BaseException:
             await self._abort(started)
             raise
-        self._tick_tasks = [
-            asyncio.create_task(
-                self._tick_loop(n), name=f"flowmixer:{self.plan.id}:{n.component_id}:tick"
-            )
-            for n in self._triggers
-            if n.plan.tick_interval is not None
-        ]
+        self._ticker.start([n for n in self._triggers if n.plan.tick_interval is not None])
         if self.status == "starting":  # not paused meanwhile by a retried dead letter
             self.status = "running"
 
@@ -309,22 +303,9 @@ class FlowRunner:
             )
         return event_id
 
-    async def _tick_loop(self, node: Node) -> None:
-        interval = node.plan.tick_interval or 0.0
-        loop = asyncio.get_running_loop()
-        while not self._stopping.is_set():
-            if not self._resumed.is_set():
-                await self._resumed.wait()  # paused; stop sets it too, to end the loop
-                continue
-            began = loop.time()
-            wait = interval
-            broker = self._broker if self._atomic_ticks else None
-            asked = await run_tick(node, broker, self._store, self.pending, self.pause)
-            if asked is not None:
-                wait = asked
-            remaining = max(0.0, began + wait - loop.time())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), remaining)
+    async def _run_tick(self, node: Node) -> float | None:
+        broker = self._broker if self._atomic_ticks else None
+        return await run_tick(node, broker, self._store, self.pending, self.pause)
 
     # -- pause -------------------------------------------------------------------------
 
@@ -355,6 +336,7 @@ class FlowRunner:
         self.status = "running"
         self.pause_reason = None
         self._resumed.set()
+        self._ticker.resume()
         count = 0
         for node in self.nodes.values():
             parked, node.parked = node.parked, []
@@ -391,15 +373,15 @@ class FlowRunner:
             return
         with self.from_thread.lock:  # no event is reserved from another thread after this
             self.status = "stopping"
-        self._stopping.set()
         self._resumed.set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        if self._tick_tasks:
-            _, late = await asyncio.wait(self._tick_tasks, timeout=timeout)
+        ticks = self._ticker.stop()  # a running tick may finish
+        if ticks:
+            _, late = await asyncio.wait(ticks, timeout=timeout)
             for task in late:
                 task.cancel()
-            await asyncio.gather(*self._tick_tasks, return_exceptions=True)
+            await asyncio.gather(*ticks, return_exceptions=True)
         for node in self.nodes.values():
             node.channel.stopping()
         await self.from_thread.settle(max(0.0, deadline - loop.time()))
