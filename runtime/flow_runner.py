@@ -112,7 +112,8 @@ class FlowRunner:
         self._broker = broker
         self._store = store
         self._quotas = quotas
-        self._logger = logger.bind(flow_id=plan.id)
+        self._log_parent = logger  # bound on first use: most flows never log after their start
+        self._bound_logger: FilteringBoundLogger | None = None
         self._ticker = Ticker(plan.id, self._run_tick, self._resumed)
         self._start_done: LazyEvent | None = None  # set once start() has returned or failed
         self._atomic_ticks = broker.atomic_with(store)
@@ -128,7 +129,7 @@ class FlowRunner:
                 retry=plan.retry,
                 pending=self.pending,
                 http=http,
-                logger=self._logger,
+                logger=logger,
                 on_output=on_output,
                 auth=auth.get(cid),
                 telemetry=telemetry,
@@ -141,6 +142,12 @@ class FlowRunner:
         for node in self.nodes.values():
             node.connect(dict(channels))
             node.on_pause = self.pause
+
+    @property
+    def _logger(self) -> FilteringBoundLogger:
+        if self._bound_logger is None:
+            self._bound_logger = self._log_parent.bind(flow_id=self.plan.id)
+        return self._bound_logger
 
     @property
     def _triggers(self) -> list[Node]:

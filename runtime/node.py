@@ -128,6 +128,8 @@ class Node:
         "_http",
         "_interrupted",
         "_keep_output",
+        "_log_parent",
+        "_logger",
         "_maps_input",
         "_needs_ack",
         "_on_output",
@@ -146,7 +148,6 @@ class Node:
         "effects",
         "flow_id",
         "handler",
-        "logger",
         "on_pause",
         "park_errors",
         "parked",
@@ -189,7 +190,8 @@ class Node:
         self.telemetry = telemetry
         self.quotas = quotas
         self.circuits = circuits
-        self.logger = logger.bind(component_id=plan.id)
+        self._log_parent = logger  # bound to this node on first use: most nodes never log
+        self._logger: FilteringBoundLogger | None = None
         self.stats = ComponentStats()
         self._deferrals = DeferralLog()
         self.handler = plan.handler()
@@ -215,6 +217,16 @@ class Node:
         self._workers: list[asyncio.Task[None]] = []
         self._calls: list[Call] = []
         self._settling: set[asyncio.Task[None]] = set()
+
+    @property
+    def logger(self) -> FilteringBoundLogger:
+        """The flow's logger, bound to the flow and this component."""
+        logger = self._logger
+        if logger is None:
+            logger = self._logger = self._log_parent.bind(
+                flow_id=self.flow_id, component_id=self.component_id
+            )
+        return logger
 
     def connect(self, channels: dict[str, Channel]) -> None:
         """Resolve each out-port's routes to the target channels (once, before starting)."""
