@@ -180,7 +180,10 @@ class FlowRunner:
             for node in self._triggers:
                 await self._start_component(node)
                 started.append(node)
-                node.start_workers()
+                # Only a webhook takes events: another trigger gets a worker when a message
+                # comes for it anyway (kept by a durable broker, or see deliver).
+                if node.plan.webhook or node.channel.depth():
+                    node.start_workers()
             await self._requeue_retries()
         except BaseException:
             await self._abort(started)
@@ -259,7 +262,10 @@ class FlowRunner:
     async def deliver(self, envelope: Envelope) -> None:
         """Queue ``envelope`` for its component (pushed events, retried dead letters)."""
         self.pending.add()
-        channel = self.nodes[envelope.component_id].channel
+        node = self.nodes[envelope.component_id]
+        if not node.workers():  # a polling trigger has none until a message comes for it
+            node.start_workers()
+        channel = node.channel
         if not channel.offer(envelope):
             try:
                 await channel.put(envelope)  # durable: returns once it is committed
