@@ -3,13 +3,13 @@
 Starts ``flowmixer serve`` (a child process over a temporary home), measures it with no flow
 deployed (the baseline), then deploys and starts ``--flows`` flows, each a
 ``flowmixer.core.Schedule`` (an hour's interval: one tick as it starts, then idle) followed by a
-``flowmixer.core.Log`` (a tick is what a polling flow costs at rest: a task waiting for its
-next interval, its state, its channels and its components), and measures again: the server's
-RSS, and the time (median and worst of ``--scrapes``, after one unmeasured, each more
-than a second apart so that none is a kept answer) and size of
+``flowmixer.core.Log`` (a tick is what a polling flow costs at rest: a timer for its next
+interval, its state, its channels and its components), and measures again: the server's RSS
+(and its peak, ``VmHWM``), and the time (median and worst of ``--scrapes``, after one
+unmeasured, each more than a second apart so that none is a kept answer) and size of
 ``GET /metrics``, ``GET /healthz`` and the first page of ``GET /api/flows``.
 
-    python bench/polling_scale.py [--flows 10000] [--broker memory|sqlite] [--scrapes 10]
+    python -m bench.polling_scale [--flows 10000] [--broker memory|sqlite] [--scrapes 10]
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ async def measure(
     ):
         figures[name] = await timed_get(session, server.url + path, scrapes, admin=admin)
     figures["rss_after"] = server.rss_mib()
+    figures["peak"] = server.rss_mib("VmHWM")
     return figures
 
 
@@ -96,7 +97,10 @@ async def deploy_all(session: aiohttp.ClientSession, url: str, flows: int, paral
 def show(name: str, figures: dict[str, Any]) -> None:
     print(f"{name}:")
     rss, after = figures["rss"], figures["rss_after"]
-    print(f"  RSS               {rss:8.1f} MiB (after the scrapes {after:.1f})")
+    print(
+        f"  RSS               {rss:8.1f} MiB (after the scrapes {after:.1f},"
+        f" peak {figures['peak']:.1f})"
+    )
     for key, label in (("metrics", "/metrics"), ("healthz", "/healthz"), ("flows", "/api/flows")):
         median, worst, size = figures[key]
         print(

@@ -99,12 +99,13 @@ class ServeChild:
         if not listening.done():
             listening.set_exception(RuntimeError("the server ended before listening"))
 
-    def rss_mib(self) -> float:
-        """The server's resident set size now, in MiB (Linux ``/proc``)."""
+    def rss_mib(self, field: str = "VmRSS") -> float:
+        """The server's resident set size now, in MiB (Linux ``/proc``); ``field="VmHWM"``:
+        its peak so far."""
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS in /proc status")
+        raise RuntimeError(f"no {field} in /proc status")
 
     async def stop(self, timeout: float = 120) -> None:
         if self._process is not None and self._process.returncode is None:

@@ -69,7 +69,9 @@ class NodeServices(Protocol):
     telemetry: Telemetry
     quotas: Quotas | None
     circuits: Circuits | None
-    logger: FilteringBoundLogger
+
+    @property
+    def logger(self) -> FilteringBoundLogger: ...
 
     def http(self) -> aiohttp.ClientSession: ...
 

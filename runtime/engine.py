@@ -18,6 +18,7 @@ import structlog
 
 from runtime.brokers.memory import MemoryBroker
 from runtime.circuit import Circuits
+from runtime.deadlines import Deadlines
 from runtime.errors import EngineError
 from runtime.flow_runner import FlowRunner
 from runtime.http import HttpSessions
@@ -95,6 +96,7 @@ class Engine:
         self._logger: FilteringBoundLogger = logger or structlog.get_logger("flowmixer.engine")
         self.circuits = circuits if circuits is not None else Circuits(logger=self._logger)
         self._flows: dict[str, FlowRunner] = {}
+        self.deadlines = Deadlines()  # one sweeper of handler calls for all the flows
         self._loop_watch = (
             None
             if stall_threshold is None
@@ -132,6 +134,7 @@ class Engine:
             telemetry=self.telemetry,
             quotas=self.quotas,
             circuits=self.circuits,
+            deadlines=self.deadlines,
         )
         self._flows[plan.id] = runner
         try:
@@ -268,6 +271,7 @@ class Engine:
         """Stop every flow, then release what the engine owns."""
         for flow_id in list(self._flows):
             await self.stop_flow(flow_id, timeout=timeout)
+        self.deadlines.close()
         if self._loop_watch is not None:
             self._loop_watch.stop()
         if self._owns_http:

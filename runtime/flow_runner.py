@@ -1,14 +1,14 @@
 """Runs one flow: starts its components in a safe order, drives its triggers, stops it cleanly.
 
 Start order: ``start`` of every non-trigger component, then the workers, then the dead letters
-that were marked for retry, then ``start`` of the triggers, then the polling loops; so no message
-reaches a component before it has started. Stop order is the reverse: triggers stop producing
-(a running tick is allowed to finish), channels stop making publishers wait, then the flow waits
-up to ``timeout`` seconds for the work worth waiting for (:meth:`FlowRunner._settled`: with a
-durable broker only the messages in handlers, as it keeps the rest; otherwise also ready ones
-and retries due before the deadline), then workers are cancelled. With a non-durable broker,
-whatever is still held then goes to the dead letters (reason "flow stopped") rather than being
-lost; a durable broker keeps it.
+that were marked for retry, then ``start`` of the triggers, then the polling
+(:mod:`runtime.ticker`); so no message reaches a component before it has started. Stop order
+is the reverse: triggers stop producing (a running tick is allowed to finish), channels stop
+making publishers wait, then the flow waits up to ``timeout`` seconds for the work worth
+waiting for (:meth:`FlowRunner._settled`: with a durable broker only the messages in handlers,
+as it keeps the rest; otherwise also ready ones and retries due before the deadline), then
+workers are cancelled. With a non-durable broker, whatever is still held then goes to the dead
+letters (reason "flow stopped") rather than being lost; a durable broker keeps it.
 
 Pausing: when a handler or a tick raises :class:`~runtime.errors.ReauthorizeError` (an account's
 grant is gone), the flow becomes ``"paused"`` with a reason, a handler's message is parked in
@@ -38,8 +38,8 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from runtime import deadlines
 from runtime.component import Context
+from runtime.deadlines import Deadlines
 from runtime.envelope import Envelope, new_event_id
 from runtime.errors import (
     EngineError,
@@ -52,6 +52,7 @@ from runtime.node import Node, Pending
 from runtime.redaction import redact_text
 from runtime.stores.base import DeadLetter
 from runtime.telemetry import NO_TELEMETRY
+from runtime.ticker import Ticker
 from runtime.ticks import run_tick
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class FlowRunner:
         telemetry: Telemetry = NO_TELEMETRY,
         quotas: Quotas | None = None,
         circuits: Circuits | None = None,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self.plan = plan
         auth = resolve_credentials(plan, credentials)
@@ -110,13 +112,13 @@ class FlowRunner:
         self._broker = broker
         self._store = store
         self._quotas = quotas
-        self._logger = logger.bind(flow_id=plan.id)
-        self._stopping = LazyEvent()
-        self._tick_tasks: list[asyncio.Task[None]] = []
-        self._sweeper: asyncio.Task[None] | None = None  # cancels handler calls past their timeout
+        self._log_parent = logger  # bound on first use: most flows never log after their start
+        self._bound_logger: FilteringBoundLogger | None = None
+        self._ticker = Ticker(plan.id, self._run_tick, self._resumed)
         self._start_done: LazyEvent | None = None  # set once start() has returned or failed
         self._atomic_ticks = broker.atomic_with(store)
         self.from_thread = ThreadHandover(self, durable=broker.durable)
+        deadlines = deadlines if deadlines is not None else Deadlines()  # the engine's, shared
         channels = {cid: broker.channel(plan.id, cid, maxsize=queue_size) for cid in plan.nodes}
         self.nodes = {
             cid: Node(
@@ -127,18 +129,25 @@ class FlowRunner:
                 retry=plan.retry,
                 pending=self.pending,
                 http=http,
-                logger=self._logger,
+                logger=logger,
                 on_output=on_output,
                 auth=auth.get(cid),
                 telemetry=telemetry,
                 quotas=quotas,
                 circuits=circuits,
+                deadlines=deadlines,
             )
             for cid, node_plan in plan.nodes.items()
         }
         for node in self.nodes.values():
             node.connect(dict(channels))
             node.on_pause = self.pause
+
+    @property
+    def _logger(self) -> FilteringBoundLogger:
+        if self._bound_logger is None:
+            self._bound_logger = self._log_parent.bind(flow_id=self.plan.id)
+        return self._bound_logger
 
     @property
     def _triggers(self) -> list[Node]:
@@ -171,21 +180,15 @@ class FlowRunner:
             for node in self._triggers:
                 await self._start_component(node)
                 started.append(node)
-                node.start_workers()
+                # Only a webhook takes events: another trigger gets a worker when a message
+                # comes for it anyway (kept by a durable broker, or see deliver).
+                if node.plan.webhook or node.channel.depth():
+                    node.start_workers()
             await self._requeue_retries()
         except BaseException:
             await self._abort(started)
             raise
-        self._sweeper = asyncio.create_task(
-            deadlines.sweep(list(self.nodes.values())), name=f"flowmixer:{self.plan.id}:deadlines"
-        )
-        self._tick_tasks = [
-            asyncio.create_task(
-                self._tick_loop(n), name=f"flowmixer:{self.plan.id}:{n.component_id}:tick"
-            )
-            for n in self._triggers
-            if n.plan.tick_interval is not None
-        ]
+        self._ticker.start([n for n in self._triggers if n.plan.tick_interval is not None])
         if self.status == "starting":  # not paused meanwhile by a retried dead letter
             self.status = "running"
 
@@ -259,7 +262,10 @@ class FlowRunner:
     async def deliver(self, envelope: Envelope) -> None:
         """Queue ``envelope`` for its component (pushed events, retried dead letters)."""
         self.pending.add()
-        channel = self.nodes[envelope.component_id].channel
+        node = self.nodes[envelope.component_id]
+        if not node.workers():  # a polling trigger has none until a message comes for it
+            node.start_workers()
+        channel = node.channel
         if not channel.offer(envelope):
             try:
                 await channel.put(envelope)  # durable: returns once it is committed
@@ -310,22 +316,9 @@ class FlowRunner:
             )
         return event_id
 
-    async def _tick_loop(self, node: Node) -> None:
-        interval = node.plan.tick_interval or 0.0
-        loop = asyncio.get_running_loop()
-        while not self._stopping.is_set():
-            if not self._resumed.is_set():
-                await self._resumed.wait()  # paused; stop sets it too, to end the loop
-                continue
-            began = loop.time()
-            wait = interval
-            broker = self._broker if self._atomic_ticks else None
-            asked = await run_tick(node, broker, self._store, self.pending, self.pause)
-            if asked is not None:
-                wait = asked
-            remaining = max(0.0, began + wait - loop.time())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), remaining)
+    async def _run_tick(self, node: Node) -> float | None:
+        broker = self._broker if self._atomic_ticks else None
+        return await run_tick(node, broker, self._store, self.pending, self.pause)
 
     # -- pause -------------------------------------------------------------------------
 
@@ -356,6 +349,7 @@ class FlowRunner:
         self.status = "running"
         self.pause_reason = None
         self._resumed.set()
+        self._ticker.resume()
         count = 0
         for node in self.nodes.values():
             parked, node.parked = node.parked, []
@@ -392,15 +386,15 @@ class FlowRunner:
             return
         with self.from_thread.lock:  # no event is reserved from another thread after this
             self.status = "stopping"
-        self._stopping.set()
         self._resumed.set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        if self._tick_tasks:
-            _, late = await asyncio.wait(self._tick_tasks, timeout=timeout)
+        ticks = self._ticker.stop()  # a running tick may finish
+        if ticks:
+            _, late = await asyncio.wait(ticks, timeout=timeout)
             for task in late:
                 task.cancel()
-            await asyncio.gather(*self._tick_tasks, return_exceptions=True)
+            await asyncio.gather(*ticks, return_exceptions=True)
         for node in self.nodes.values():
             node.channel.stopping()
         await self.from_thread.settle(max(0.0, deadline - loop.time()))
@@ -438,10 +432,6 @@ class FlowRunner:
         return sum(task in waiting for node in self.nodes.values() for task in node.workers())
 
     async def _halt_workers(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            await asyncio.gather(self._sweeper, return_exceptions=True)
-            self._sweeper = None
         for node in self.nodes.values():
             interrupted = await node.stop_workers()
             parked, node.parked = node.parked, []

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from runtime.brokers.base import Channel
     from runtime.circuit import Circuits
+    from runtime.deadlines import Deadlines
     from runtime.envelope import Trail
     from runtime.http import HttpSessions
     from runtime.plan import NodePlan
@@ -122,10 +123,13 @@ class Node:
     # Slots, not an attribute dict: a server may hold tens of thousands of nodes.
     __slots__ = (
         "_calls",
+        "_deadlines",
         "_deferrals",
         "_http",
         "_interrupted",
         "_keep_output",
+        "_log_parent",
+        "_logger",
         "_maps_input",
         "_needs_ack",
         "_on_output",
@@ -144,7 +148,6 @@ class Node:
         "effects",
         "flow_id",
         "handler",
-        "logger",
         "on_pause",
         "park_errors",
         "parked",
@@ -154,6 +157,7 @@ class Node:
         "state",
         "stats",
         "telemetry",
+        "tell_sweeper",
         "timeout",
     )
 
@@ -173,6 +177,7 @@ class Node:
         telemetry: Telemetry = NO_TELEMETRY,
         quotas: Quotas | None = None,
         circuits: Circuits | None = None,
+        deadlines: Deadlines,
     ) -> None:
         self.plan = plan
         self.flow_id = flow_id
@@ -185,7 +190,8 @@ class Node:
         self.telemetry = telemetry
         self.quotas = quotas
         self.circuits = circuits
-        self.logger = logger.bind(component_id=plan.id)
+        self._log_parent = logger  # bound to this node on first use: most nodes never log
+        self._logger: FilteringBoundLogger | None = None
         self.stats = ComponentStats()
         self._deferrals = DeferralLog()
         self.handler = plan.handler()
@@ -206,9 +212,21 @@ class Node:
         self.park_errors: dict[str, str] = {}  # envelope id -> why it was parked
         self.on_pause: Callable[[Node, str], None] | None = None
         self.timeout = plan.timeout
+        self._deadlines = deadlines
+        self.tell_sweeper = False  # whether a call taken must be told to the sweeper (see _work)
         self._workers: list[asyncio.Task[None]] = []
         self._calls: list[Call] = []
         self._settling: set[asyncio.Task[None]] = set()
+
+    @property
+    def logger(self) -> FilteringBoundLogger:
+        """The flow's logger, bound to the flow and this component."""
+        logger = self._logger
+        if logger is None:
+            logger = self._logger = self._log_parent.bind(
+                flow_id=self.flow_id, component_id=self.component_id
+            )
+        return logger
 
     def connect(self, channels: dict[str, Channel]) -> None:
         """Resolve each out-port's routes to the target channels (once, before starting)."""
@@ -226,6 +244,7 @@ class Node:
     # -- workers -------------------------------------------------------------------------
 
     def start_workers(self) -> None:
+        self.tell_sweeper = True
         self._workers = [self._spawn() for _ in range(self.plan.concurrency)]
 
     def _spawn(self) -> asyncio.Task[None]:
@@ -241,6 +260,7 @@ class Node:
 
     async def stop_workers(self) -> list[Envelope]:
         """Cancel the workers; return the envelopes they were handling when cancelled."""
+        self._deadlines.forget(self)  # a call interrupted by the stop does not time out
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, *self._settling, return_exceptions=True)
@@ -253,12 +273,13 @@ class Node:
         # The per-message path, kept in one frame: it runs for every message of every flow.
         # ``call.envelope`` tells the deadline sweeper (runtime.deadlines) which message the
         # handler is working on: two attribute writes per message, cheaper than a clock read
-        # (the sweeper times what it sees) and much cheaper than a timer per call.
+        # (the sweeper times what it sees) and much cheaper than a timer per call. The sweeper
+        # looks only at nodes that told it they took a message since it last found them idle.
         channel = self.channel
         get, get_nowait, ack = channel.get, channel.get_nowait, channel.ack
         needs_ack, maps_input = self._needs_ack, self._maps_input
         receive = self.handler.receive
-        stats, pending = self.stats, self._pending
+        stats, pending, deadlines = self.stats, self._pending, self._deadlines
         envelope: Envelope | None = None
         try:
             while True:
@@ -268,6 +289,8 @@ class Node:
                 if envelope.first_failed_at is not None:  # set by a retry or a deferral
                     stats.redelivered += 1
                 call.envelope = envelope
+                if self.tell_sweeper:
+                    deadlines.watch(self)
                 try:
                     payload = self._map(envelope) if maps_input else envelope.payload
                     await receive(Context(self, envelope, payload))
