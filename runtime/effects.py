@@ -57,6 +57,7 @@ from collections.abc import Callable, Collection
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
+from runtime.effect_writes import EffectWrites
 from runtime.errors import DeferError, EngineError
 from runtime.stores.base import EffectRecord
 
@@ -116,15 +117,15 @@ class Effect:
         "_in_flight",
         "_own",
         "_record",
-        "_store",
         "_stored",
+        "_writes",
         "adoption",
         "sent_before",
     )
 
     def __init__(
         self,
-        store: EffectStore,
+        writes: EffectWrites,
         record: EffectRecord,
         clock: Callable[[], float],
         adoption: asyncio.Lock | None = None,
@@ -133,7 +134,7 @@ class Effect:
         *,
         stored: bool = True,
     ) -> None:
-        self._store = store
+        self._writes = writes
         self._record = record
         self._stored = stored  # False: begin found no record (a note then only inserts one)
         self._own: dict[_Name, float] = {} if own is None else own
@@ -174,7 +175,7 @@ class Effect:
         return self._flying[self._record.digest] > own
 
     async def _save(self, record: EffectRecord) -> None:
-        await self._store.put_effect(record)
+        await self._writes.put(record)
         self._kept(record)
 
     def _kept(self, record: EffectRecord) -> None:
@@ -205,7 +206,7 @@ class Effect:
             first_sent_at=first,
             uncertain=True,
         )
-        if not await self._store.claim_effect(claim):
+        if not await self._writes.claim(claim):
             raise EffectClaimedError(
                 "another delivery of this message is sending this effect; waiting for its outcome",
                 delay=0.0,
@@ -252,34 +253,33 @@ class Effect:
         record = self._record
         noted = replace(record, updated_at=self._clock(), notes={**record.notes, **progress})
         if not self._stored:  # inserted only while no record exists: atomic on every store
-            if await self._store.claim_effect(noted):
+            if await self._writes.claim(noted):
                 self._kept(noted)
                 return
         else:
             name = (record.flow_id, record.component_id, record.correlation_id, record.digest)
-            if await self._store.get_effect(*name) == record:
+            if await self._writes.get(name) == record:
                 await self._save(noted)
                 return
         self._record = noted
 
     async def complete(self, result: Any, *, ref: str | None = None) -> None:
         """Record the effect as done with ``result`` (JSON data, what later attempts send);
-        ``ref`` names the object made, so lookups of other effects never adopt it."""
+        ``ref`` names the object made, so lookups of other effects never adopt it.
+
+        Committed no later than the acknowledgement of the message being handled (with a
+        durable broker in the store's database, in the same transaction or an earlier one),
+        not necessarily when this returns: a crash before that commit loses the ack too."""
         now = self._clock()
-        await self._save(
-            replace(
-                self._record,
-                updated_at=now,
-                completed_at=now,
-                uncertain=False,
-                result=result,
-                ref=ref,
-            )
+        record = replace(
+            self._record, updated_at=now, completed_at=now, uncertain=False, result=result, ref=ref
         )
+        await self._writes.put_before_ack(record)
+        self._kept(record)
 
     async def claimed(self, refs: Collection[str]) -> set[str]:
         """Those of ``refs`` that completed effects made (not to be adopted by this one)."""
-        return await self._store.claimed_refs(refs) if refs else set()
+        return await self._writes.claimed(refs) if refs else set()
 
 
 class EffectLedger:
@@ -296,6 +296,7 @@ class EffectLedger:
         "_retention",
         "_settle",
         "_store",
+        "_writes",
     )
 
     def __init__(
@@ -307,12 +308,16 @@ class EffectLedger:
         retention: float = RETENTION,
         settle: float = SETTLE,
         clock: Callable[[], float] = time.time,
+        writes: EffectWrites | None = None,
     ) -> None:
         if retention <= 0:
             raise ValueError(f"retention must be a positive number of seconds, got {retention}")
         if settle < 0:
             raise ValueError(f"settle must not be negative, got {settle}")
         self._store = store
+        # How records are read and written: straight to the store unless the broker queues
+        # them with its own commits (Broker.effect_writes).
+        self._writes = EffectWrites(store) if writes is None else writes
         self._flow_id = flow_id
         self._component_id = component_id
         self._retention = retention
@@ -335,7 +340,7 @@ class EffectLedger:
             await self.prune()
         digest = input_digest(payload)
         name = (self._flow_id, self._component_id, correlation_id, digest)
-        record = await self._store.get_effect(*name)
+        record = await self._writes.get(name)
         if record is not None and self._elsewhere(record):
             record = await self._outcome(name, record)
         stored = record is not None
@@ -344,7 +349,7 @@ class EffectLedger:
         if self._adoption is None:
             self._adoption = asyncio.Lock()
         return Effect(
-            self._store,
+            self._writes,
             record,
             self._clock,
             self._adoption,
@@ -374,7 +379,7 @@ class EffectLedger:
                 break
             await asyncio.sleep(min(pause, left))
             pause = min(pause * 2, 0.5)
-            record = await self._store.get_effect(*name)
+            record = await self._writes.get(name)
         return record
 
     async def prune(self) -> int:

@@ -118,6 +118,7 @@ class FlowRunner:
         self._atomic_ticks = broker.atomic_with(store)
         self.from_thread = ThreadHandover(self, durable=broker.durable)
         channels = {cid: broker.channel(plan.id, cid, maxsize=queue_size) for cid in plan.nodes}
+        effect_writes = broker.effect_writes(store)  # queued with the broker's commits if it can
         self.nodes = {
             cid: Node(
                 node_plan,
@@ -133,6 +134,7 @@ class FlowRunner:
                 telemetry=telemetry,
                 quotas=quotas,
                 circuits=circuits,
+                effect_writes=effect_writes,
             )
             for cid, node_plan in plan.nodes.items()
         }

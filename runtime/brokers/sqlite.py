@@ -28,6 +28,7 @@ from runtime.brokers.base import Broker, Channel
 from runtime.brokers.from_thread import ThreadIntake
 from runtime.brokers.group_commit import MAX_BATCH, GroupCommit
 from runtime.brokers.row_queue import RowQueue, RowStatements
+from runtime.brokers.sqlite_effect_writes import QueuedEffectWrites
 from runtime.brokers.waiters import wake_next
 from runtime.stores import codec
 
@@ -39,8 +40,9 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.brokers.base import StateWrite
+    from runtime.effect_writes import EffectWrites
     from runtime.envelope import Envelope
-    from runtime.stores.base import DeadLetter, IdempotencyKey, Store
+    from runtime.stores.base import DeadLetter, EffectStore, IdempotencyKey, Store
     from runtime.stores.sqlite import SQLiteStore
 
 # -- the channel ------------------------------------------------------------------------
@@ -260,6 +262,13 @@ class SQLiteBroker(Broker):
 
     def atomic_with(self, store: object) -> bool:
         return store is self.store
+
+    def effect_writes(self, store: EffectStore) -> EffectWrites:
+        """Through this broker's commits when ``store`` is its own (see
+        :mod:`runtime.brokers.sqlite_effect_writes`)."""
+        if store is self.store:
+            return QueuedEffectWrites(self._writes, self._logger)
+        return super().effect_writes(store)
 
     async def commit_unit(
         self, writes: Sequence[StateWrite], sends: Sequence[tuple[Channel, Envelope]]
