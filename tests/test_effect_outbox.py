@@ -1,8 +1,9 @@
-"""The effects ledger on the durable SQLite broker: its calls ride the broker's group commit.
+"""The effects ledger on a durable broker: its calls ride the broker's group commit.
 
-A real SQLite file, a real :class:`SQLiteBroker` and its channel: the claims of concurrent
-workers share transactions, a refused claim stays refused in a batch, and a result that is
-queued (not awaited) is read back by the same process and committed with the ack after it.
+A real SQLite file with a :class:`SQLiteBroker`, and a real PostgreSQL database with a
+:class:`PostgresBroker`: the claims of concurrent workers share transactions, a refused claim
+stays refused in a batch, and a result that is queued (not awaited) is read back by the same
+process and committed with the ack after it.
 """
 
 from __future__ import annotations
@@ -16,30 +17,44 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from runtime.brokers.base import Broker
+from runtime.brokers.postgres import PostgresBroker
 from runtime.brokers.sqlite import SQLiteBroker
 from runtime.effect_writes import EffectWrites
 from runtime.effects import EffectClaimedError, EffectLedger
 from runtime.envelope import Envelope
+from runtime.stores.base import Store
 from runtime.stores.memory import MemoryStore
+from runtime.stores.postgres import PostgresStore
 from runtime.stores.sqlite import SQLiteStore
+from tests.postgres_server import PostgresCluster, create_database
 
 PIN = {"title": "Soup", "board_id": "b1"}
 _events = itertools.count()  # one event per example: the examples share a database
 
 
-@pytest.fixture
-async def opened(tmp_path: Path) -> AsyncIterator[tuple[SQLiteStore, SQLiteBroker]]:
-    store = await SQLiteStore.open(tmp_path / "flowmixer.db")
-    async with store, SQLiteBroker(store) as broker:
-        yield store, broker
+Opened = tuple[Store, SQLiteBroker | PostgresBroker]
 
 
-def ledger_on(store: SQLiteStore, broker: SQLiteBroker) -> EffectLedger:
+@pytest.fixture(params=["sqlite", "postgres"])
+async def opened(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opened]:
+    if request.param == "sqlite":
+        store = await SQLiteStore.open(tmp_path / "flowmixer.db")
+        async with store, SQLiteBroker(store) as broker:
+            yield store, broker
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")  # skips without one
+    pg_store = await PostgresStore.open(await create_database(cluster))
+    async with pg_store, PostgresBroker(pg_store) as pg_broker:
+        yield pg_store, pg_broker
+
+
+def ledger_on(store: Store, broker: Broker) -> EffectLedger:
     return EffectLedger(store, "f", "pin", writes=broker.effect_writes(store))
 
 
 async def test_the_broker_queues_the_ledger_only_for_its_own_store(
-    opened: tuple[SQLiteStore, SQLiteBroker],
+    opened: Opened,
 ):
     store, broker = opened
 
@@ -48,7 +63,7 @@ async def test_the_broker_queues_the_ledger_only_for_its_own_store(
 
 
 async def test_concurrent_claims_share_the_brokers_transactions(
-    opened: tuple[SQLiteStore, SQLiteBroker],
+    opened: Opened,
 ):
     store, broker = opened
     ledger = ledger_on(store, broker)
@@ -71,7 +86,7 @@ async def test_concurrent_claims_share_the_brokers_transactions(
 )
 @given(deliveries=st.integers(min_value=2, max_value=6))
 async def test_of_claims_of_one_attempt_batched_together_exactly_one_wins(
-    opened: tuple[SQLiteStore, SQLiteBroker], deliveries: int
+    opened: Opened, deliveries: int
 ):
     store, broker = opened
     event = f"event-{next(_events)}"
@@ -93,7 +108,7 @@ async def test_of_claims_of_one_attempt_batched_together_exactly_one_wins(
 
 
 async def test_a_result_not_yet_committed_is_seen_by_the_next_begin_and_by_lookups(
-    opened: tuple[SQLiteStore, SQLiteBroker],
+    opened: Opened,
 ):
     store, broker = opened
     ledger = ledger_on(store, broker)
@@ -111,7 +126,7 @@ async def test_a_result_not_yet_committed_is_seen_by_the_next_begin_and_by_looku
 
 
 async def test_a_result_commits_no_later_than_the_ack_queued_after_it(
-    opened: tuple[SQLiteStore, SQLiteBroker],
+    opened: Opened,
 ):
     store, broker = opened
     channel = broker.channel("f", "pin", maxsize=10)

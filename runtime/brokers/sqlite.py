@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 import structlog
 
+from runtime.brokers import sqlite_effect_rows
 from runtime.brokers import sqlite_rows as sql
 from runtime.brokers.base import Broker, Channel
+from runtime.brokers.effect_outbox import QueuedEffectWrites
 from runtime.brokers.from_thread import ThreadIntake
 from runtime.brokers.group_commit import MAX_BATCH, GroupCommit
 from runtime.brokers.row_queue import RowQueue, RowStatements
-from runtime.brokers.sqlite_effect_writes import QueuedEffectWrites
 from runtime.brokers.waiters import wake_next
 from runtime.stores import codec
 
@@ -265,9 +266,9 @@ class SQLiteBroker(Broker):
 
     def effect_writes(self, store: EffectStore) -> EffectWrites:
         """Through this broker's commits when ``store`` is its own (see
-        :mod:`runtime.brokers.sqlite_effect_writes`)."""
+        :mod:`runtime.brokers.effect_outbox`)."""
         if store is self.store:
-            return QueuedEffectWrites(self._writes, self._logger)
+            return QueuedEffectWrites(store, self._writes, sqlite_effect_rows, self._logger)
         return super().effect_writes(store)
 
     async def commit_unit(
