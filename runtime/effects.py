@@ -29,7 +29,9 @@ A lookup that read everything the effect could have made and found nothing recor
 the same input (another event's) is being sent in this process, a lookup cannot tell its object
 from the one looked for: :attr:`Effect.twin_in_flight` says so.
 
-Records live in the store (:class:`~runtime.stores.base.EffectStore`) and are pruned when
+Records live in the store (:class:`~runtime.stores.base.EffectStore`), reached through
+:class:`~runtime.effect_writes.EffectWrites` (a durable broker in the store's database queues
+the calls with its own commits: ``Broker.effect_writes``), and are pruned when
 older than ``retention`` (7 days by default; uncertain ones after 90 days, so that a dead
 letter of one retried within that time still looks before it creates): the first ``begin`` of
 each ledger prunes, and again at most once an hour. A redelivery later than that is a new
@@ -283,7 +285,8 @@ class Effect:
 
 
 class EffectLedger:
-    """The effects of one component of one flow (``Context.effects``)."""
+    """The effects of one component of one flow (``Context.effects``); ``writes`` reaches
+    the records (None: straight to ``store``, which prunes them)."""
 
     __slots__ = (
         "_adoption",
