@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runtime.brokers.base import Broker
+from runtime.brokers.memory import MemoryBroker
 from runtime.brokers.postgres import PostgresBroker
 from runtime.brokers.sqlite import SQLiteBroker
 from runtime.effect_writes import EffectWrites
@@ -60,6 +61,7 @@ async def test_the_broker_queues_the_ledger_only_for_its_own_store(
 
     assert type(broker.effect_writes(store)) is not EffectWrites
     assert type(broker.effect_writes(MemoryStore())) is EffectWrites
+    assert type(MemoryBroker().effect_writes(MemoryStore())) is EffectWrites
 
 
 async def test_concurrent_claims_share_the_brokers_transactions(
@@ -146,3 +148,26 @@ async def test_a_result_commits_no_later_than_the_ack_queued_after_it(
     record = await store.get_effect("f", "pin", "event-1", effect._record.digest)
     assert record is not None
     assert (record.done, record.ref) == (True, "pin-1")
+
+
+async def test_with_the_memory_broker_a_queued_result_is_read_back_and_committed_by_close(
+    tmp_path: Path,
+):
+    store = await SQLiteStore.open(tmp_path / "flowmixer.db")
+    async with store:
+        broker = MemoryBroker()
+        ledger = ledger_on(store, broker)
+        effects = [await ledger.begin(f"event-{n}", PIN) for n in range(16)]
+        await asyncio.gather(*(effect.sending() for effect in effects))
+        for effect in effects:
+            effect.landed()
+            await effect.complete({"id": effect._record.correlation_id}, ref=None)
+
+        again = await ledger.begin("event-3", PIN)  # before anything is committed
+        await broker.close()  # commits what is still queued
+        kept = await store.get_effect("f", "pin", "event-3", again._record.digest)
+
+    assert again.done
+    assert again.result == {"id": "event-3"}
+    assert kept is not None
+    assert kept.result == {"id": "event-3"}
