@@ -155,7 +155,7 @@ class MemoryBroker(Broker):
 
     def __init__(self) -> None:
         self._channels: dict[tuple[str, str], MemoryChannel] = {}
-        self._effect_commits: list[GroupCommit] = []
+        self._effect_commits: dict[SQLiteStore, GroupCommit] = {}  # one per store, not per flow
 
     def channel(self, flow_id: str, component_id: str, *, maxsize: int) -> MemoryChannel:
         key = (flow_id, component_id)
@@ -175,10 +175,11 @@ class MemoryBroker(Broker):
         if not isinstance(store, SQLiteStore):
             return super().effect_writes(store)
         logger = structlog.get_logger("flowmixer.broker")
-        commits = GroupCommit(store, logger=logger)
-        self._effect_commits.append(commits)
+        commits = self._effect_commits.get(store)
+        if commits is None:
+            commits = self._effect_commits[store] = GroupCommit(store, logger=logger)
         return QueuedEffectWrites(store, commits, sqlite_effect_rows, logger)
 
     async def close(self) -> None:
-        for commits in self._effect_commits:  # results still queued
+        for commits in self._effect_commits.values():  # results still queued
             await commits.flush()
