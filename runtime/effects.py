@@ -29,7 +29,9 @@ A lookup that read everything the effect could have made and found nothing recor
 the same input (another event's) is being sent in this process, a lookup cannot tell its object
 from the one looked for: :attr:`Effect.twin_in_flight` says so.
 
-Records live in the store (:class:`~runtime.stores.base.EffectStore`) and are pruned when
+Records live in the store (:class:`~runtime.stores.base.EffectStore`), reached through
+:class:`~runtime.effect_writes.EffectWrites` (a durable broker in the store's database queues
+the calls with its own commits: ``Broker.effect_writes``), and are pruned when
 older than ``retention`` (7 days by default; uncertain ones after 90 days, so that a dead
 letter of one retried within that time still looks before it creates): the first ``begin`` of
 each ledger prunes, and again at most once an hour. A redelivery later than that is a new
@@ -62,6 +64,7 @@ from collections.abc import Callable, Collection
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
+from runtime.effect_writes import EffectWrites
 from runtime.errors import DeferError, EngineError
 from runtime.stores.base import EffectRecord
 
@@ -122,15 +125,15 @@ class Effect:
         "_own",
         "_record",
         "_sending",
-        "_store",
         "_stored",
+        "_writes",
         "adoption",
         "sent_before",
     )
 
     def __init__(
         self,
-        store: EffectStore,
+        writes: EffectWrites,
         record: EffectRecord,
         clock: Callable[[], float],
         adoption: asyncio.Lock | None = None,
@@ -140,7 +143,7 @@ class Effect:
         *,
         stored: bool = True,
     ) -> None:
-        self._store = store
+        self._writes = writes
         self._record = record
         self._stored = stored  # False: begin found no record (a note then only inserts one)
         self._own: dict[_Name, float] = {} if own is None else own
@@ -195,7 +198,7 @@ class Effect:
         return self._sending[(record.correlation_id, record.digest)] > own
 
     async def _save(self, record: EffectRecord) -> None:
-        await self._store.put_effect(record)
+        await self._writes.put(record)
         self._kept(record)
 
     def _kept(self, record: EffectRecord) -> None:
@@ -226,7 +229,7 @@ class Effect:
             first_sent_at=first,
             uncertain=True,
         )
-        if not await self._store.claim_effect(claim):
+        if not await self._writes.claim(claim):
             raise EffectClaimedError(
                 "another delivery of this message is sending this effect; waiting for its outcome",
                 delay=0.0,
@@ -258,7 +261,7 @@ class Effect:
         if not self._stored:
             return True
         name = (record.flow_id, record.component_id, record.correlation_id, record.digest)
-        kept = await self._store.get_effect(*name)
+        kept = await self._writes.get(name)
         if kept is None or kept == record:
             return True
         self._record = self._before = kept
@@ -308,39 +311,39 @@ class Effect:
         record = self._record
         noted = replace(record, updated_at=self._clock(), notes={**record.notes, **progress})
         if not self._stored:  # inserted only while no record exists: atomic on every store
-            if await self._store.claim_effect(noted):
+            if await self._writes.claim(noted):
                 self._kept(noted)
                 return
         else:
             name = (record.flow_id, record.component_id, record.correlation_id, record.digest)
-            if await self._store.get_effect(*name) == record:
+            if await self._writes.get(name) == record:
                 await self._save(noted)
                 return
         self._record = noted
 
     async def complete(self, result: Any, *, ref: str | None = None) -> None:
         """Record the effect as done with ``result`` (JSON data, what later attempts send);
-        ``ref`` names the object made, so lookups of other effects never adopt it."""
+        ``ref`` names the object made, so lookups of other effects never adopt it.
+
+        Committed no later than the acknowledgement of the message being handled (with a
+        durable broker in the store's database, in the same transaction or an earlier one),
+        not necessarily when this returns: a crash before that commit loses the ack too."""
         self.landed()
         now = self._clock()
-        await self._save(
-            replace(
-                self._record,
-                updated_at=now,
-                completed_at=now,
-                uncertain=False,
-                result=result,
-                ref=ref,
-            )
+        record = replace(
+            self._record, updated_at=now, completed_at=now, uncertain=False, result=result, ref=ref
         )
+        await self._writes.put_before_ack(record)
+        self._kept(record)
 
     async def claimed(self, refs: Collection[str]) -> set[str]:
         """Those of ``refs`` that completed effects made (not to be adopted by this one)."""
-        return await self._store.claimed_refs(refs) if refs else set()
+        return await self._writes.claimed(refs) if refs else set()
 
 
 class EffectLedger:
-    """The effects of one component of one flow (``Context.effects``)."""
+    """The effects of one component of one flow (``Context.effects``); ``writes`` reaches
+    the records (None: straight to ``store``, which prunes them)."""
 
     __slots__ = (
         "_adoption",
@@ -354,6 +357,7 @@ class EffectLedger:
         "_sending",
         "_settle",
         "_store",
+        "_writes",
     )
 
     def __init__(
@@ -365,12 +369,16 @@ class EffectLedger:
         retention: float = RETENTION,
         settle: float = SETTLE,
         clock: Callable[[], float] = time.time,
+        writes: EffectWrites | None = None,
     ) -> None:
         if retention <= 0:
             raise ValueError(f"retention must be a positive number of seconds, got {retention}")
         if settle < 0:
             raise ValueError(f"settle must not be negative, got {settle}")
         self._store = store
+        # How records are read and written: straight to the store unless the broker queues
+        # them with its own commits (Broker.effect_writes).
+        self._writes = EffectWrites(store) if writes is None else writes
         self._flow_id = flow_id
         self._component_id = component_id
         self._retention = retention
@@ -394,7 +402,7 @@ class EffectLedger:
             await self.prune()
         digest = input_digest(payload)
         name = (self._flow_id, self._component_id, correlation_id, digest)
-        record = await self._store.get_effect(*name)
+        record = await self._writes.get(name)
         if record is not None and (self._sent_here(record) or self._elsewhere(record)):
             record = await self._outcome(name, record)
         stored = record is not None
@@ -403,7 +411,7 @@ class EffectLedger:
         if self._adoption is None:
             self._adoption = asyncio.Lock()
         return Effect(
-            self._store,
+            self._writes,
             record,
             self._clock,
             self._adoption,
@@ -438,7 +446,7 @@ class EffectLedger:
                 break
             await asyncio.sleep(min(pause, left))
             pause = min(pause * 2, 0.5)
-            record = await self._store.get_effect(*name)
+            record = await self._writes.get(name)
         return record
 
     async def prune(self) -> int:

@@ -120,6 +120,7 @@ class FlowRunner:
         self.from_thread = ThreadHandover(self, durable=broker.durable)
         deadlines = deadlines if deadlines is not None else Deadlines()  # the engine's, shared
         channels = {cid: broker.channel(plan.id, cid, maxsize=queue_size) for cid in plan.nodes}
+        effect_writes = broker.effect_writes(store)  # queued with the broker's commits if it can
         self.nodes = {
             cid: Node(
                 node_plan,
@@ -136,6 +137,7 @@ class FlowRunner:
                 quotas=quotas,
                 circuits=circuits,
                 deadlines=deadlines,
+                effect_writes=effect_writes,
             )
             for cid, node_plan in plan.nodes.items()
         }

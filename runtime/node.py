@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from runtime.brokers.base import Channel
     from runtime.circuit import Circuits
     from runtime.deadlines import Deadlines
+    from runtime.effect_writes import EffectWrites
     from runtime.envelope import Trail
     from runtime.http import HttpSessions
     from runtime.plan import NodePlan
@@ -178,6 +179,7 @@ class Node:
         quotas: Quotas | None = None,
         circuits: Circuits | None = None,
         deadlines: Deadlines,
+        effect_writes: EffectWrites | None = None,
     ) -> None:
         self.plan = plan
         self.flow_id = flow_id
@@ -185,7 +187,8 @@ class Node:
         self.properties = plan.properties
         self.channel = channel
         self.state = State(store, flow_id, plan.id)
-        self.effects = EffectLedger(store, flow_id, plan.id)  # no I/O until a handler uses it
+        # No I/O until a handler uses it.
+        self.effects = EffectLedger(store, flow_id, plan.id, writes=effect_writes)
         self.auth = auth
         self.telemetry = telemetry
         self.quotas = quotas

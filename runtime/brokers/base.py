@@ -34,11 +34,13 @@ import asyncio
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar
 
+from runtime.effect_writes import EffectWrites
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Collection, Sequence
 
     from runtime.envelope import Envelope
-    from runtime.stores.base import DeadLetter, IdempotencyKey, Store
+    from runtime.stores.base import DeadLetter, EffectStore, IdempotencyKey, Store
 
 StateWrite = tuple[str, str, str, "str | None", "int | None"]
 """``(flow_id, component_id, key, value as JSON text or None to delete, expected version or
@@ -224,6 +226,11 @@ class Broker(ABC):
     ) -> None:
         """Apply state ``writes`` and publish ``sends`` (ignoring the bound) all or nothing."""
         raise NotImplementedError(f"{type(self).__name__} cannot commit units of work")
+
+    def effect_writes(self, store: EffectStore) -> EffectWrites:
+        """How the effects ledger reaches its records in ``store``: this default goes straight
+        to the store; a broker ``atomic_with`` it may queue them with its own commits."""
+        return EffectWrites(store)
 
     async def close(self) -> None:
         """Release connections and files."""

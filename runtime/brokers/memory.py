@@ -7,14 +7,22 @@ import collections
 import sys
 from typing import TYPE_CHECKING
 
+import structlog
+
 from runtime.brokers.base import Broker, Channel
+from runtime.brokers.effect_outbox import QueuedEffectWrites
 from runtime.brokers.from_thread import ThreadIntake
+from runtime.brokers.group_commit import GroupCommit
 from runtime.brokers.waiters import WaiterList
 from runtime.brokers.waiters import wait as _wait
 from runtime.brokers.waiters import wake_next as _wake_next
+from runtime.stores import sqlite_effect_rows
+from runtime.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
+    from runtime.effect_writes import EffectWrites
     from runtime.envelope import Envelope
+    from runtime.stores.base import EffectStore
 
 
 class MemoryChannel(ThreadIntake, Channel):
@@ -147,6 +155,7 @@ class MemoryBroker(Broker):
 
     def __init__(self) -> None:
         self._channels: dict[tuple[str, str], MemoryChannel] = {}
+        self._effect_commits: dict[SQLiteStore, GroupCommit] = {}  # one per store, not per flow
 
     def channel(self, flow_id: str, component_id: str, *, maxsize: int) -> MemoryChannel:
         key = (flow_id, component_id)
@@ -158,3 +167,19 @@ class MemoryBroker(Broker):
     def release(self, flow_id: str) -> None:
         for key in [k for k in self._channels if k[0] == flow_id]:
             del self._channels[key]
+
+    def effect_writes(self, store: EffectStore) -> EffectWrites:
+        """With a SQLite store, the ledger's calls are group-committed in the store's file
+        (nothing here is durable, so a result need not be committed before the ack either);
+        otherwise straight to the store."""
+        if not isinstance(store, SQLiteStore):
+            return super().effect_writes(store)
+        logger = structlog.get_logger("flowmixer.broker")
+        commits = self._effect_commits.get(store)
+        if commits is None:
+            commits = self._effect_commits[store] = GroupCommit(store, logger=logger)
+        return QueuedEffectWrites(store, commits, sqlite_effect_rows, logger)
+
+    async def close(self) -> None:
+        for commits in self._effect_commits.values():  # results still queued
+            await commits.flush()

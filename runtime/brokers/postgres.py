@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from runtime.brokers.base import Broker, Channel
+from runtime.brokers.effect_outbox import QueuedEffectWrites
 from runtime.brokers.postgres_channel import PostgresChannel
 from runtime.brokers.postgres_commit import MAX_BATCH, Owner, PostgresCommit
-from runtime.stores import codec
+from runtime.stores import codec, postgres_effect_rows
 from runtime.stores import postgres_messages as sql
 
 if TYPE_CHECKING:
@@ -40,7 +41,9 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.brokers.base import StateWrite
+    from runtime.effect_writes import EffectWrites
     from runtime.envelope import Envelope
+    from runtime.stores.base import EffectStore
     from runtime.stores.postgres import PostgresStore
 
 SWEEP_INTERVAL = 2.0
@@ -130,6 +133,13 @@ class PostgresBroker(Broker):
 
     def atomic_with(self, store: object) -> bool:
         return store is self.store
+
+    def effect_writes(self, store: EffectStore) -> EffectWrites:
+        """Through this broker's commits when ``store`` is its own (see
+        :mod:`runtime.brokers.effect_outbox`)."""
+        if store is self.store:
+            return QueuedEffectWrites(store, self._writes, postgres_effect_rows, self._logger)
+        return super().effect_writes(store)
 
     async def commit_unit(
         self, writes: Sequence[StateWrite], sends: Sequence[tuple[Channel, Envelope]]

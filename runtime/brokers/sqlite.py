@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, ClassVar
 import structlog
 
 from runtime.brokers.base import Broker, Channel
+from runtime.brokers.effect_outbox import QueuedEffectWrites
 from runtime.brokers.from_thread import ThreadIntake
 from runtime.brokers.group_commit import MAX_BATCH, GroupCommit
 from runtime.brokers.row_queue import RowQueue, RowStatements
 from runtime.brokers.waiters import wake_next
-from runtime.stores import codec
+from runtime.stores import codec, sqlite_effect_rows
 from runtime.stores import sqlite_messages as sql
 
 if TYPE_CHECKING:
@@ -39,8 +40,9 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.brokers.base import StateWrite
+    from runtime.effect_writes import EffectWrites
     from runtime.envelope import Envelope
-    from runtime.stores.base import DeadLetter, IdempotencyKey, Store
+    from runtime.stores.base import DeadLetter, EffectStore, IdempotencyKey, Store
     from runtime.stores.sqlite import SQLiteStore
 
 # -- the channel ------------------------------------------------------------------------
@@ -260,6 +262,13 @@ class SQLiteBroker(Broker):
 
     def atomic_with(self, store: object) -> bool:
         return store is self.store
+
+    def effect_writes(self, store: EffectStore) -> EffectWrites:
+        """Through this broker's commits when ``store`` is its own (see
+        :mod:`runtime.brokers.effect_outbox`)."""
+        if store is self.store:
+            return QueuedEffectWrites(store, self._writes, sqlite_effect_rows, self._logger)
+        return super().effect_writes(store)
 
     async def commit_unit(
         self, writes: Sequence[StateWrite], sends: Sequence[tuple[Channel, Envelope]]
