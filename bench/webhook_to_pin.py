@@ -42,7 +42,7 @@ import aiohttp
 from cryptography.fernet import Fernet
 
 from bench.counted_serve import EVENT
-from bench.serve_child import REPO, ServeChild, deploy_and_start
+from bench.serve_child import REPO, ServeChild, admin, deploy_and_start
 
 TARGETS = {"memory": 0.5, "sqlite": 0.35}
 WORKERS = 32  # CreatePin's concurrency: as many as the load has connections in flight
@@ -191,15 +191,40 @@ async def run_server(
         try:
             async with aiohttp.ClientSession() as session:
                 deployed = await deploy_and_start(session, server.url, flow_for(variant))
-            secret = deployed["hooks"][0]["secret"]
-            figures = await measure(
-                server.url + "/hooks/pins/hook", secret, api_port, connections, duration
-            )
+                secret = deployed["hooks"][0]["secret"]
+                began = cpu_seconds(server.pid)
+                figures = await measure(
+                    server.url + "/hooks/pins/hook", secret, api_port, connections, duration
+                )
+                # Every accepted event pinned (or no progress for a while): the CPU the
+                # server spent on them, which the machine's other load hardly changes.
+                await drained(session, api_port)
+                figures["cpu_ms"] = (cpu_seconds(server.pid) - began) * 1000
+                # A database outlives the server (PostgreSQL): the next run deploys afresh.
+                await admin(session, server.url, "DELETE", "/api/flows/pins")
         finally:
             await server.stop()
         trips = server.events.get(EVENT, {}).get("count")
         figures["trips"] = None if trips is None else trips / max(figures["accepted"], 1)
         return figures
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of process ``pid`` (all its threads) so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drained(session: aiohttp.ClientSession, api_port: int, quiet: float = 1.0) -> None:
+    """Wait until the stand-in's count stops growing for ``quiet`` seconds (at most 60 s)."""
+    last, still = -1, 0.0
+    for _ in range(int(60 / 0.1)):
+        count = await pins_now(session, api_port)
+        still = still + 0.1 if count == last else 0.0
+        if still >= quiet:
+            return
+        last = count
+        await asyncio.sleep(0.1)
 
 
 def show(name: str, figures: dict[str, Any], baseline: float | None, width: int = 9) -> None:
@@ -216,6 +241,11 @@ def show(name: str, figures: dict[str, Any], baseline: float | None, width: int 
         f"  {figures['pins_per_s']:8,.0f} pins/s"
         f"  p50 {figures['p50'] * 1000:6.1f} ms  p99 {figures['p99'] * 1000:6.1f} ms"
         + ("" if trips is None else f"  store trips/event {trips:.2f}")
+        + (
+            f"  CPU {figures['cpu_ms'] / max(figures['accepted'], 1):.2f} ms/event"
+            if "cpu_ms" in figures
+            else ""
+        )
         + ratio
         + verdict
         + (f"  other answers {others}" if others else ""),
