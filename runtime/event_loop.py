@@ -1,6 +1,6 @@
 """The event loop ``flowmixer serve`` and ``run`` work on: uvloop when installed, else asyncio's.
 
-uvloop takes 6-13% less CPU per webhook event through ``flowmixer serve`` (docs/benchmarks.md,
+uvloop takes 3-12% less CPU per webhook event through ``flowmixer serve`` (docs/benchmarks.md,
 the webhook section). ``FLOWMIXER_EVENT_LOOP=asyncio`` turns it off (to compare, or to rule it out
 when chasing a bug); ``uvloop`` insists on it, refusing to start without it.
 """

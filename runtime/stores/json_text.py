@@ -1,7 +1,7 @@
 """Compact JSON text for what the stores keep, written and read by orjson when it is installed.
 
 orjson encodes and decodes a queued envelope four to six times faster than the standard
-library, which saves about 7% of the server's CPU per webhook event on the SQLite broker (see
+library, a few percent of the server's CPU per webhook event on the durable brokers (see
 docs/benchmarks.md, the webhook section). ``FLOWMIXER_JSON=json`` (read at import)
 keeps to the standard library. Either side reads what the other wrote; where orjson cannot do
 what the standard library does, the standard library does it:
