@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from runtime.brokers.sqlite import SQLiteBroker
 from runtime.cli import main
+from runtime.engine import Engine, Output
 from runtime.flow import validate_flow
 from runtime.logging import reset_logging
 from runtime.registry import Registry
+from runtime.stores.sqlite import SQLiteStore
 from tests.test_registry import manifest, problems_of, write
 
 
@@ -92,3 +96,36 @@ def test_the_webhook_takes_several_events_at_once_unless_the_flow_keeps_order():
     assert validate_flow(flow, registry).nodes["hook"].concurrency > 1
     flow["components"]["hook"]["concurrency"] = 1
     assert validate_flow(flow, registry).nodes["hook"].concurrency == 1
+
+
+@pytest.mark.parametrize("broker", ["memory", "sqlite"])
+async def test_a_webhook_with_one_worker_hands_events_on_in_the_order_they_came(
+    tmp_path: Path, broker: str
+):
+    flow = {
+        "id": "ordered",
+        "components": {
+            "hook": {"type": "flowmixer.core.Webhook", "concurrency": 1},
+            "pass": {
+                "type": "flowmixer.core.Filter",
+                "source": {"in": {"hook": ["out"]}},
+                "config": {"properties": {"field": "n", "operator": "exists"}},
+            },
+        },
+    }
+    plan = validate_flow(flow, Registry.load())
+    outputs: list[Output] = []
+    async with contextlib.AsyncExitStack() as stack:
+        store = await stack.enter_async_context(await SQLiteStore.open(tmp_path / "db"))
+        durable = None
+        if broker == "sqlite":
+            durable = await stack.enter_async_context(SQLiteBroker(store))
+        engine = await stack.enter_async_context(
+            Engine(store, broker=durable, on_output=outputs.append)
+        )
+        await engine.start_flow(plan)
+        for n in range(200):
+            await engine.push("ordered", "hook", {"n": n})
+        await engine.wait_idle("ordered")
+
+    assert [o.payload["n"] for o in outputs] == list(range(200))
