@@ -1,9 +1,11 @@
 """``flowmixer serve`` that counts its store round trips (for ``bench/webhook_to_pin.py``).
 
 Every call the SQLite store makes on its thread (state, effects, hook secrets and keys, the
-durable broker's group commits) goes through ``SQLiteStore._run``; this launcher wraps it with
-a counter and prints ``{"event": "store round trips", "count": N}`` when the server exits. The
-store itself is not changed: the count costs nothing outside the benchmark.
+durable broker's group commits) goes through ``SQLiteStore._run``; on PostgreSQL every
+statement goes through an asyncpg ``Connection`` method (``BEGIN`` and ``COMMIT`` of a
+transaction too). This launcher wraps both with a counter and prints
+``{"event": "store round trips", "count": N}`` when the server exits. The store itself is not
+changed: the count costs nothing outside the benchmark.
 
     python -m bench.counted_serve serve [serve's options]
 """
@@ -11,6 +13,7 @@ store itself is not changed: the count costs nothing outside the benchmark.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import sys
 from typing import Any
@@ -20,16 +23,29 @@ from runtime.stores.sqlite import SQLiteStore
 
 COUNT = [0]
 EVENT = "store round trips"
+ASYNCPG_CALLS = ("execute", "executemany", "fetch", "fetchrow", "fetchval", "fetchmany")
+
+
+def _counted(plain: Any) -> Any:
+    @functools.wraps(plain)
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        COUNT[0] += 1
+        return await plain(*args, **kwargs)
+
+    return counted
 
 
 def _install() -> None:
-    plain = SQLiteStore._run
-
-    async def counted(self: SQLiteStore, work: Any, *args: Any) -> Any:
-        COUNT[0] += 1
-        return await plain(self, work, *args)
-
-    SQLiteStore._run = counted  # type: ignore[method-assign]
+    SQLiteStore._run = _counted(SQLiteStore._run)  # type: ignore[method-assign]
+    try:
+        from asyncpg.connection import Connection
+    except ImportError:
+        pass
+    else:
+        # Pool.execute and friends call these on a pooled connection: each is counted once.
+        for name in ASYNCPG_CALLS:
+            if hasattr(Connection, name):
+                setattr(Connection, name, _counted(getattr(Connection, name)))
     atexit.register(lambda: print(json.dumps({"event": EVENT, "count": COUNT[0]}), flush=True))
 
 

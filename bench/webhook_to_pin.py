@@ -7,33 +7,42 @@ the server under test. The baseline, measured in the same run, is a bare aiohttp
 (``POST /hook`` -> ``POST`` the stand-in -> answer), run before and after the servers (the
 better run counts). Then ``flowmixer serve`` runs the flow
 ``Webhook -> acme.pinterest.CreatePin`` on each backend, its quota raised so that it never
-waits (``FLOWMIXER_PINTEREST_QUOTA``), with the same load.
+waits (``FLOWMIXER_PINTEREST_QUOTA``), with the same load. ``--postgres`` starts a throwaway
+PostgreSQL cluster (``tests/postgres_server.py``) for the postgres backend.
 
-Per backend it prints accepted requests/s (202), pins/s at the stand-in during the load,
+Per run it prints accepted requests/s (202), pins/s at the stand-in during the load,
 latency p50/p99, store round trips per accepted event (every call the SQLite store makes on
-its thread, counted by ``bench/counted_serve.py``) and the ratio of pins/s to the forwarder's
-requests/s. Targets: memory >= 0.5, sqlite >= 0.35.
+its thread, or every statement sent through asyncpg, counted by ``bench/counted_serve.py``)
+and the ratio of pins/s to the forwarder's requests/s. Targets: memory >= 0.5, sqlite >= 0.35.
+``--hook-concurrency 1,8`` runs each backend once per Webhook worker count; ``--against
+NAME=VALUE`` once more with that variable set for the server (paired runs, alternating
+when ``--rounds`` is above 1).
 
     python bench/webhook_to_pin.py [--duration 15] [--connections 32]
-        [--backends memory,sqlite] [--database postgresql://...]
+        [--backends memory,sqlite] [--database postgresql://... | --postgres]
+        [--hook-concurrency N,...] [--against NAME=VALUE] [--rounds N]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import copy
 import json
 import os
 import sys
 import tempfile
-import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
+from cryptography.fernet import Fernet
 
-from bench.serve_child import REPO, ServeChild, deploy_and_start
+from bench.counted_serve import EVENT
+from bench.serve_child import REPO, ServeChild, admin, deploy_and_start
 
 TARGETS = {"memory": 0.5, "sqlite": 0.35}
 WORKERS = 32  # CreatePin's concurrency: as many as the load has connections in flight
@@ -64,91 +73,6 @@ QUOTA = {
 }
 
 
-# -- the child processes --------------------------------------------------------------------
-
-
-async def serve_app(app: web.Application) -> None:
-    """Listen on a free loopback port, print it, and serve until killed."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print(f"PORT {runner.addresses[0][1]}", flush=True)
-    await asyncio.Event().wait()
-
-
-async def stand_in() -> None:
-    """Pinterest's ``POST /v5/pins``, reduced to counting; ``GET /count`` tells the count."""
-    pins = 0
-
-    async def create(request: web.Request) -> web.Response:
-        nonlocal pins
-        body = await request.json()
-        pins += 1
-        return web.json_response({"id": str(pins), "title": body.get("title")}, status=201)
-
-    async def count(_: web.Request) -> web.Response:
-        return web.json_response({"pins": pins})
-
-    app = web.Application()
-    app.router.add_post("/v5/pins", create)
-    app.router.add_get("/count", count)
-    await serve_app(app)
-
-
-async def forwarder(api: str) -> None:
-    """The baseline: ``POST /hook`` -> ``POST`` the stand-in -> 202, nothing kept."""
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-
-    async def hook(request: web.Request) -> web.Response:
-        event = await request.json()
-        pin = {"board_id": "600000000000000001", "title": event.get("title")}
-        async with session.post(api + "/pins", json=pin) as answer:
-            created = await answer.json()
-        return web.json_response({"eventId": created["id"]}, status=202)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    await serve_app(app)
-
-
-async def load(url: str, secret: str, connections: int, duration: float) -> None:
-    """``connections`` posters for ``duration`` seconds; prints one JSON line of figures."""
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    headers = {"X-Flowmixer-Hook-Secret": secret, "Content-Type": "application/json"}
-    connector = aiohttp.TCPConnector(limit=connections)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        deadline = time.perf_counter() + duration
-
-        async def poster(number: int) -> None:
-            sent = 0
-            while time.perf_counter() < deadline:
-                sent += 1
-                body = json.dumps({"title": f"event-{number}-{sent}"})
-                began = time.perf_counter()
-                try:
-                    async with session.post(url, data=body, headers=headers) as response:
-                        await response.read()
-                        status = response.status
-                except aiohttp.ClientError:
-                    status = 0
-                latencies.append(time.perf_counter() - began)
-                statuses[status] = statuses.get(status, 0) + 1
-
-        began = time.perf_counter()
-        await asyncio.gather(*(poster(n) for n in range(connections)))
-        took = time.perf_counter() - began
-    latencies.sort()
-    figures = {
-        "took": took,
-        "statuses": statuses,
-        "p50": latencies[len(latencies) // 2] if latencies else 0.0,
-        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0.0,
-    }
-    print(json.dumps(figures), flush=True)
-
-
 # -- the run --------------------------------------------------------------------------------
 
 
@@ -163,7 +87,7 @@ class Child:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bench.webhook_to_pin",
+            "bench.webhook_roles",
             *self.args,
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -203,7 +127,7 @@ async def measure(
         loader.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bench.webhook_to_pin",
+            "bench.webhook_roles",
             *loader.args,
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -218,13 +142,36 @@ async def measure(
     return figures
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One way to run ``flowmixer serve``: the backend, the Webhook's workers, extra variables."""
+
+    backend: str
+    database: str | None = None
+    hook_workers: int | None = None  # None: the Webhook manifest's default
+    env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def name(self) -> str:
+        hook = "" if self.hook_workers is None else f" hook x{self.hook_workers}"
+        env = "".join(f" {key}={value}" for key, value in self.env)
+        return self.backend + hook + env
+
+
+def flow_for(variant: Variant) -> dict[str, Any]:
+    flow = copy.deepcopy(FLOW)
+    if variant.hook_workers is not None:
+        flow["components"]["hook"]["concurrency"] = variant.hook_workers
+    return flow
+
+
 async def run_server(
-    backend: str, database: str | None, api_port: int, connections: int, duration: float
+    variant: Variant, api_port: int, connections: int, duration: float
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as home:
-        args = ["--broker", "sqlite" if backend in ("sqlite", "postgres") else "memory"]
-        if database is not None:
-            args += ["--database", database]
+        args = ["--broker", "memory" if variant.backend == "memory" else "sqlite"]
+        if variant.database is not None:
+            args += ["--database", variant.database]
         server = ServeChild(
             Path(home),
             *args,
@@ -234,44 +181,95 @@ async def run_server(
                 "PINTEREST_API_BASE": f"http://127.0.0.1:{api_port}/v5",
                 "FLOWMIXER_PINTEREST_QUOTA": json.dumps(QUOTA),
                 "FLOWMIXER_LOG_LEVEL": "info",
+                # PostgreSQL may be shared between machines: the server wants the key given.
+                "FLOWMIXER_SECRET_KEY": Fernet.generate_key().decode(),
+                **dict(variant.env),
             },
         )
-        server.watch = ("store round trips",)
+        server.watch = (EVENT,)
         await server.start()
         try:
             async with aiohttp.ClientSession() as session:
-                deployed = await deploy_and_start(session, server.url, FLOW)
-            secret = deployed["hooks"][0]["secret"]
-            figures = await measure(
-                server.url + "/hooks/pins/hook", secret, api_port, connections, duration
-            )
+                deployed = await deploy_and_start(session, server.url, flow_for(variant))
+                secret = deployed["hooks"][0]["secret"]
+                began = cpu_seconds(server.pid)
+                figures = await measure(
+                    server.url + "/hooks/pins/hook", secret, api_port, connections, duration
+                )
+                # Every accepted event pinned (or no progress for a while): the CPU the
+                # server spent on them, which the machine's other load hardly changes.
+                await drained(session, api_port)
+                figures["cpu_ms"] = (cpu_seconds(server.pid) - began) * 1000
+                # A database outlives the server (PostgreSQL): the next run deploys afresh.
+                await admin(session, server.url, "DELETE", "/api/flows/pins")
         finally:
             await server.stop()
-        trips = server.events.get("store round trips", {}).get("count")
+        trips = server.events.get(EVENT, {}).get("count")
         figures["trips"] = None if trips is None else trips / max(figures["accepted"], 1)
         return figures
 
 
-def show(name: str, figures: dict[str, Any], baseline: float | None) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of process ``pid`` (all its threads) so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drained(session: aiohttp.ClientSession, api_port: int, quiet: float = 1.0) -> None:
+    """Wait until the stand-in's count stops growing for ``quiet`` seconds (at most 60 s)."""
+    last, still = -1, 0.0
+    for _ in range(int(60 / 0.1)):
+        count = await pins_now(session, api_port)
+        still = still + 0.1 if count == last else 0.0
+        if still >= quiet:
+            return
+        last = count
+        await asyncio.sleep(0.1)
+
+
+def show(name: str, figures: dict[str, Any], baseline: float | None, width: int = 9) -> None:
     trips = figures.get("trips")
     ratio = "" if baseline is None else f"  ratio {figures['pins_per_s'] / baseline:.2f}"
-    target = TARGETS.get(name)
+    target = TARGETS.get(name.split()[0])
     verdict = ""
     if baseline is not None and target is not None:
         met = figures["pins_per_s"] / baseline >= target
         verdict = f" (target >= {target}: {'met' if met else 'MISSED'})"
     others = {k: v for k, v in figures["statuses"].items() if k != "202"}
     print(
-        f"{name:<9} {figures['rps']:8,.0f} req/s accepted  {figures['pins_per_s']:8,.0f} pins/s"
+        f"{name:<{width}} {figures['rps']:8,.0f} req/s accepted"
+        f"  {figures['pins_per_s']:8,.0f} pins/s"
         f"  p50 {figures['p50'] * 1000:6.1f} ms  p99 {figures['p99'] * 1000:6.1f} ms"
         + ("" if trips is None else f"  store trips/event {trips:.2f}")
+        + (
+            f"  CPU {figures['cpu_ms'] / max(figures['accepted'], 1):.2f} ms/event"
+            if "cpu_ms" in figures
+            else ""
+        )
         + ratio
         + verdict
-        + (f"  other answers {others}" if others else "")
+        + (f"  other answers {others}" if others else ""),
+        flush=True,
     )
 
 
-async def run(args: argparse.Namespace) -> None:
+def variants(args: argparse.Namespace, postgres: str | None) -> list[Variant]:
+    """Every backend, Webhook worker count and environment asked for, in the order they run."""
+    backends = [b for b in args.backends.split(",") if b]
+    databases: dict[str, str | None] = {b: None for b in backends}
+    if postgres is not None:
+        databases["postgres"] = postgres
+    workers: list[int | None] = [int(n) for n in args.hook_concurrency.split(",") if n]
+    envs = [(), *(tuple(sorted(e.items())) for e in args.against)]
+    return [
+        Variant(backend, database, hook, env)
+        for backend, database in databases.items()
+        for hook in workers or [None]
+        for env in envs
+    ]
+
+
+async def run(args: argparse.Namespace, postgres: str | None) -> None:
     standin = Child("standin")
     api_port = await standin.start()
     forward = Child("forwarder", f"http://127.0.0.1:{api_port}/v5")
@@ -279,18 +277,20 @@ async def run(args: argparse.Namespace) -> None:
         forward_port = await forward.start()
         url = f"http://127.0.0.1:{forward_port}/hook"
         first = await measure(url, "", api_port, args.connections, args.duration)
-        backends = [b for b in args.backends.split(",") if b]
-        if args.database:
-            backends.append("postgres")
-        results: dict[str, dict[str, Any] | str] = {}
-        for backend in backends:
-            database = args.database if backend == "postgres" else None
-            try:
-                results[backend] = await run_server(
-                    backend, database, api_port, args.connections, args.duration
-                )
-            except SystemExit as exc:
-                results[backend] = str(exc).strip().splitlines()[-1]
+        todo = variants(args, postgres)
+        width = max(9, *(len(v.name) for v in todo))
+        results: list[tuple[str, dict[str, Any] | str]] = []
+        for round_ in range(args.rounds):
+            # Paired variants alternate within a round, so that both meet the same machine.
+            for variant in todo if round_ % 2 == 0 else todo[::-1]:
+                try:
+                    figures: dict[str, Any] | str = await run_server(
+                        variant, api_port, args.connections, args.duration
+                    )
+                except SystemExit as exc:
+                    lines = str(exc).strip().splitlines()
+                    figures = next(line for line in reversed(lines) if EVENT not in line)
+                results.append((variant.name, figures))
         # The forwarder again after the backends: the better of its two runs is the baseline,
         # so that load from elsewhere on the machine during one of them cannot flatter a ratio.
         second = await measure(url, "", api_port, args.connections, args.duration)
@@ -301,33 +301,80 @@ async def run(args: argparse.Namespace) -> None:
             f" CreatePin with {WORKERS} workers; forwarder runs {first['rps']:,.0f} and"
             f" {second['rps']:,.0f} req/s, the better is the baseline"
         )
-        show("forwarder", baseline, None)
-        for backend, figures in results.items():
+        show("forwarder", baseline, None, width)
+        for name, figures in sorted(results, key=lambda result: todo_order(todo, result[0])):
             if isinstance(figures, str):
-                print(f"{backend:<9} did not run: {figures}")
+                print(f"{name:<{width}} did not run: {figures}")
             else:
-                show(backend, figures, baseline["rps"])
+                show(name, figures, baseline["rps"], width)
     finally:
         await forward.stop()
         await standin.stop()
 
 
+def todo_order(todo: list[Variant], name: str) -> int:
+    return next(i for i, variant in enumerate(todo) if variant.name == name)
+
+
+def environment(text: str) -> dict[str, str]:
+    pairs = dict(item.split("=", 1) for item in text.split(",") if "=" in item)
+    if not pairs:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE[,NAME=VALUE], not {text!r}")
+    return pairs
+
+
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] in ("standin", "forwarder", "load"):
-        role, rest = sys.argv[1], sys.argv[2:]
-        if role == "standin":
-            asyncio.run(stand_in())
-        elif role == "forwarder":
-            asyncio.run(forwarder(rest[0]))
-        else:
-            asyncio.run(load(rest[0], rest[1], int(rest[2]), float(rest[3])))
-        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--backends", default="memory,sqlite")
     parser.add_argument("--database", help="postgresql://... to run the postgres backend too")
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="start a throwaway PostgreSQL cluster and run the postgres backend on it too",
+    )
+    parser.add_argument(
+        "--hook-concurrency",
+        default="",
+        metavar="N[,N...]",
+        help="the Webhook's workers, each value a run of its own (default: its manifest's)",
+    )
+    parser.add_argument(
+        "--against",
+        type=environment,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE[,...]",
+        help="also run each backend with these variables set for the server (paired runs)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run every variant this many times, alternating"
+    )
+    args = parser.parse_args()
+    if not args.postgres:
+        asyncio.run(run(args, args.database))
+        return
+    with throwaway_postgres() as url:
+        asyncio.run(run(args, url))
+
+
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A new cluster (``tests/postgres_server.py``: ``initdb`` as ``postgres`` when root) and
+    the URL of an empty database on it; the cluster is removed afterwards."""
+    import pytest
+
+    from tests.postgres_server import create_database, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except (pytest.skip.Exception, pytest.fail.Exception) as exc:
+        raise SystemExit(f"no PostgreSQL cluster: {exc}") from None
+    try:
+        yield asyncio.run(create_database(cluster))
+    finally:
+        cluster.stop()
 
 
 if __name__ == "__main__":

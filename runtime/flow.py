@@ -151,7 +151,7 @@ def _node_plan(
         routes=MappingProxyType({port: tuple(r) for port, r in routes.items()}),
         transforms=MappingProxyType({p: t.render for p, t in node.templates.items()}),
         validators=MappingProxyType(ports),
-        concurrency=node.spec.concurrency,
+        concurrency=node.spec.concurrency or manifest.concurrency or 1,
         tick_interval=None
         if tick is None
         else float(node.properties.get("interval", tick.interval)),

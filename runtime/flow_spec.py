@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from runtime.manifest import MAX_TIMEOUT
+from runtime.manifest import MAX_CONCURRENCY, MAX_TIMEOUT
 
 FLOW_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -48,7 +48,8 @@ class ComponentSpec(_Spec):
 
     type: str
     source: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
-    concurrency: int = Field(default=1, ge=1, le=1000)
+    concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
+    """Messages handled at once; overrides the manifest's ``concurrency`` (``None``: one)."""
     timeout: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
     """Seconds one ``receive`` or ``tick`` call may run; overrides the manifest's ``timeout``."""
     config: ConfigSpec = Field(default_factory=ConfigSpec)

@@ -24,6 +24,8 @@ HEADER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 DEFAULT_TIMEOUT = 300.0
 """Seconds a ``receive`` or ``tick`` call may run when neither the manifest nor the flow says."""
 MAX_TIMEOUT = 86400.0
+MAX_CONCURRENCY = 1000
+"""The most messages one component of a flow may handle at once (its ``concurrency``)."""
 
 
 class _Model(BaseModel):
@@ -113,6 +115,8 @@ class ComponentManifest(_Model):
     timeout: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
     """Seconds one ``receive`` or ``tick`` call may run before it is cancelled (the message is
     retried); a flow may set its own per component. ``None``: :data:`DEFAULT_TIMEOUT`."""
+    concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY, strict=True)
+    """Messages the component handles at once when the flow does not say (``None``: one)."""
     auth_property: str | None = None
     """For a component whose service each flow chooses (a generic REST call): the property
     whose value is the flow's auth requirement (``{"service", "scopes", "header", "secret",

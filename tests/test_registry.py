@@ -127,7 +127,7 @@ BROKEN = {
         {**manifest(inPorts=REMOVE), "inPort": [{"name": "in"}]},
         "$.inPort: is not a known field; the known fields here are: name, label, description,"
         " version, handler, icon, auth, quota, properties, inPorts, outPorts, tick, webhook,"
-        ' timeout, authProperty, quotaProperty; did you mean "inPorts"?',
+        ' timeout, concurrency, authProperty, quotaProperty; did you mean "inPorts"?',
     ),
     "bad name": (manifest(name="Thing"), "$.name: must look like vendor.service.Component"),
     "bad port name": (

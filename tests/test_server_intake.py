@@ -23,12 +23,13 @@ from tests.server_kit import Served, serving
 
 HOOK = "/hooks/orders/hook"
 # A pin flow whose API cannot be reached: every message waits a minute for its next attempt,
-# so it stays held (delayed) by the flow.
+# so it stays held (delayed) by the flow. One webhook worker, so that what the flow holds is
+# counted exactly below.
 STUCK: dict[str, Any] = {
     "id": "stuck",
     "retry": {"maxAttempts": 100, "baseDelay": 60, "maxDelay": 60},
     "components": {
-        "hook": {"type": "flowmixer.core.Webhook"},
+        "hook": {"type": "flowmixer.core.Webhook", "concurrency": 1},
         "pin": {
             "type": "acme.pinterest.CreatePin",
             "source": {"in": {"hook": ["out"]}},

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runtime import json_limits
+from runtime import event_loop, json_limits
 from runtime.auth.resolution import local_credentials, local_quotas
 from runtime.cli.broker_option import add_broker_option, make_broker
 from runtime.cli.loading import load_registry
@@ -111,7 +111,7 @@ def parse_pushes(specs: list[str], plan: FlowPlan) -> list[Push]:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     plan = load_flow(args.flow, load_registry())
     pushes = parse_pushes(args.push, plan)
-    return asyncio.run(_run(plan, pushes, args, settings))
+    return event_loop.run(_run(plan, pushes, args, settings))
 
 
 def _print_output(output: Output) -> None:

@@ -18,6 +18,7 @@ from runtime.cli.loading import load_registry
 from runtime.cli.usage import StopSignals
 from runtime.engine import QUEUE_SIZE
 from runtime.errors import ConfigurationError
+from runtime.event_loop import run
 from runtime.registry import Registry
 from runtime.server import Server
 from runtime.server.assemble import assemble
@@ -159,7 +160,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     queue_size, intake = intake_settings(args)
     check_port(args.host, args.port)  # before any flow starts
     options = _Options(args.host, args.port, url, token, args.broker, timeouts, queue_size, intake)
-    return asyncio.run(_serve(options, settings, single_loop=args.single_loop))
+    return run(_serve(options, settings, single_loop=args.single_loop))
 
 
 def _timeout(flag: str, given: float | None, default: float) -> float:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from runtime.event_loop import loop_factory
+
 
 class EngineLoop:
     """Owns a thread running an event loop until :meth:`stop`."""
@@ -24,7 +26,7 @@ class EngineLoop:
 
     def start(self) -> asyncio.AbstractEventLoop:
         """Start the thread; its loop, running once this returns."""
-        loop = asyncio.new_event_loop()
+        loop = loop_factory()()
         running = threading.Event()
         loop.call_soon(running.set)
         # A daemon: should the main thread end without stop(), the process still exits.

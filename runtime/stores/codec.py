@@ -8,11 +8,11 @@ would lose the event.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 from runtime.envelope import Envelope
+from runtime.stores import json_text
 
 _SCALARS = (str, int, bool, type(None))
 
@@ -51,12 +51,12 @@ def encode_state(key: str, value: Any) -> str:
     problem = _problem(value, "the value", set())
     if problem is not None:
         raise TypeError(f"cannot store state key {key!r}: {problem}")
-    return json.dumps(value, separators=(",", ":"))
+    return json_text.dumps(value)
 
 
 def decode(text: str) -> Any:
     """JSON text back to data (a fresh copy on every call)."""
-    return json.loads(text)
+    return json_text.loads(text)
 
 
 def _stand_in(value: Any) -> str:
@@ -79,12 +79,12 @@ def encode_envelope(envelope: Envelope) -> str:
     """The envelope as JSON text; values that are not JSON data are kept as a short stand-in."""
     data = envelope.to_dict()
     try:
-        return json.dumps(data, separators=(",", ":"), default=_stand_in)
+        return json_text.dumps(data, default=_stand_in)
     except (TypeError, ValueError):  # keys JSON cannot hold, or a value containing itself
-        return json.dumps(_sanitize(data, frozenset()), separators=(",", ":"))
+        return json_text.dumps(_sanitize(data, frozenset()))
 
 
 def decode_envelope(text: str) -> Envelope:
     """Rebuild an envelope stored with :func:`encode_envelope`."""
-    data: dict[str, Any] = json.loads(text)
+    data: dict[str, Any] = json_text.loads(text)
     return Envelope.from_dict(data)

@@ -36,9 +36,11 @@ DEFERRED_FLOW: dict[str, Any] = {
     **FLOW,
     "retry": {"maxAttempts": 3, "baseDelay": 0.05, "maxDelay": 1.0, "maxElapsed": None},
 }
-# The flow holds at most a bound per component, one message a webhook worker waits to hand
-# on, and what CreatePin's eight workers are handling.
-MOST_HELD = 2 * QUEUE_SIZE + 1 + 8
+# Messages in hand: one each webhook worker waits to hand on (eight: the Webhook manifest's
+# concurrency) and what CreatePin's eight workers handle. The flow holds at most a bound per
+# component and these.
+IN_HAND = 8 + 8
+MOST_HELD = 2 * QUEUE_SIZE + IN_HAND
 TITLE = re.compile(r"event-\d{4}")
 
 
@@ -148,7 +150,7 @@ async def test_a_deferring_flow_stops_intake_at_its_bound_with_503s_and_loses_no
     assert pinned.isdisjoint(kept)
     # ...and the restart takes them up again; DELETE is prompt and drops them.
     assert restarted["state"] in ("running", "paused")
-    assert sum(again["depths"].values()) >= len(kept) - 8
+    assert sum(again["depths"].values()) >= len(kept) - IN_HAND
     assert deleted == 200
     assert delete_took < 10, f"DELETE took {delete_took:.1f} s"
     assert left == []
