@@ -2,7 +2,9 @@
 dead letter, never two pins, never lost, and the API never sees more than its limit.
 
 The emulator runs in this process on 127.0.0.1 with the real clock; the server is a child
-process, so that it can be killed with SIGKILL. Each event names a pin ``event-NNNN``.
+process, so that it can be killed with SIGKILL. Each event names a pin ``event-NNNN``. Each
+test runs on both databases: the home's SQLite file and a PostgreSQL database (where the
+durable broker queues too).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import aiohttp
 import pytest
 
 from components.pinterest.emulator import FaultPlan, RateLimits
+from runtime.auth import generate_key
 from tests.pinterest.emulator_harness import EmulatorHarness, MakeEmulator
+from tests.postgres_server import create_database
 from tests.serve_process import Admin, ServeProcess
 
 BOARD = "600000000000000001"
@@ -125,6 +129,16 @@ def assert_each_once(
     assert set(pins) | set(letters) <= accepted | unanswered
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The server's database: the home's SQLite file, or a new database on the session's
+    throwaway PostgreSQL cluster (its durable broker queues there too)."""
+    if request.param == "sqlite":
+        return {}
+    url = await create_database(request.getfixturevalue("postgres_cluster"))
+    return {"FLOWMIXER_DATABASE_URL": url, "FLOWMIXER_SECRET_KEY": generate_key()}
+
+
 SCENARIOS = [
     pytest.param(
         FaultPlan(error_rate=0.5, error_statuses=(429,), retry_after=1, seed=3), id="429 storm"
@@ -140,7 +154,7 @@ SCENARIOS = [
 
 @pytest.mark.parametrize("faults", SCENARIOS)
 async def test_every_event_ends_as_one_pin_or_one_dead_letter_under_faults(
-    make_emulator: MakeEmulator, tmp_path: Path, faults: FaultPlan
+    make_emulator: MakeEmulator, tmp_path: Path, faults: FaultPlan, database: dict[str, str]
 ) -> None:
     events = 60
     limits = RateLimits(per_user={"org_write": LIMIT, "org_read": 1000}, window_seconds=WINDOW)
@@ -148,7 +162,8 @@ async def test_every_event_ends_as_one_pin_or_one_dead_letter_under_faults(
         server = ServeProcess(
             tmp_path / "home",
             {"PINTEREST_ACCESS_TOKEN": harness.token(), "PINTEREST_API_BASE": harness.api}
-            | QUOTA_ENV,
+            | QUOTA_ENV
+            | database,
         )
         async with aiohttp.ClientSession() as session:
             admin = Admin(session, await server.start())
@@ -168,7 +183,7 @@ async def test_every_event_ends_as_one_pin_or_one_dead_letter_under_faults(
 
 
 async def test_a_server_killed_mid_stream_loses_and_repeats_nothing_after_its_restart(
-    make_emulator: MakeEmulator, tmp_path: Path
+    make_emulator: MakeEmulator, tmp_path: Path, database: dict[str, str]
 ) -> None:
     events = 500
     limits = RateLimits(per_user={"org_write": LIMIT, "org_read": 1000}, window_seconds=WINDOW)
@@ -176,6 +191,7 @@ async def test_a_server_killed_mid_stream_loses_and_repeats_nothing_after_its_re
     faults = FaultPlan(latency_ms=5, jitter_ms=20, seed=13)
     async with make_emulator(clock=time.time, rate_limits=limits, faults=faults) as harness:
         env = {"PINTEREST_ACCESS_TOKEN": harness.token(), "PINTEREST_API_BASE": harness.api}
+        env |= database
         first = ServeProcess(tmp_path / "home", env | QUOTA_ENV)
         async with aiohttp.ClientSession() as session:
             admin = Admin(session, await first.start())
