@@ -18,9 +18,11 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 import pytest
 
+from runtime.auth import generate_key
 from tests.pinterest.emulator_harness import EmulatorHarness, run_emulator
 from tests.pinterest.openapi import Spec, spec_missing, spec_path, spec_required
 from tests.pinterest.stub_api import StubApi
+from tests.postgres_server import create_database
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +69,14 @@ async def stub() -> AsyncIterator[StubApi]:
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as http:
         yield http
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment that points a ``flowmixer serve`` child at its database: nothing (the
+    home's SQLite file) or a new database on the session's throwaway PostgreSQL cluster, where
+    its durable broker queues too, with the key every process on it shares."""
+    if request.param == "sqlite":
+        return {}
+    url = await create_database(request.getfixturevalue("postgres_cluster"))
+    return {"FLOWMIXER_DATABASE_URL": url, "FLOWMIXER_SECRET_KEY": generate_key()}

@@ -22,9 +22,7 @@ import aiohttp
 import pytest
 
 from components.pinterest.emulator import FaultPlan, RateLimits
-from runtime.auth import generate_key
 from tests.pinterest.emulator_harness import EmulatorHarness, MakeEmulator
-from tests.postgres_server import create_database
 from tests.serve_process import Admin, ServeProcess
 
 BOARD = "600000000000000001"
@@ -127,16 +125,6 @@ def assert_each_once(
     assert accepted <= set(pins) | set(letters)
     # An event whose answer was lost (the server died) may or may not have been accepted.
     assert set(pins) | set(letters) <= accepted | unanswered
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def database(request: pytest.FixtureRequest) -> dict[str, str]:
-    """The server's database: the home's SQLite file, or a new database on the session's
-    throwaway PostgreSQL cluster (its durable broker queues there too)."""
-    if request.param == "sqlite":
-        return {}
-    url = await create_database(request.getfixturevalue("postgres_cluster"))
-    return {"FLOWMIXER_DATABASE_URL": url, "FLOWMIXER_SECRET_KEY": generate_key()}
 
 
 SCENARIOS = [
