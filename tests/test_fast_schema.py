@@ -1,4 +1,4 @@
-"""Payload verdicts from jsonschema-rs: never a different verdict or message than python-jsonschema's."""
+"""Payload verdicts from jsonschema-rs: the verdict and message stay python-jsonschema's."""
 
 from __future__ import annotations
 
