@@ -17,6 +17,7 @@ from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 
 from runtime.errors import FlowValidationError, Problem
+from runtime.fast_schema import fast_verdict
 from runtime.flow_checks import MAX_COMPONENTS, CheckedNode, FlowChecker
 from runtime.manifest import DEFAULT_TIMEOUT
 from runtime.mapping import json_path
@@ -73,15 +74,21 @@ def load_flow(
 
 
 def payload_validator(schema: dict[str, Any]) -> PayloadValidator | None:
-    """A validator of payloads against the JSON Schema ``schema``; ``None`` for ``{}``."""
+    """A validator of payloads against the JSON Schema ``schema``; ``None`` for ``{}``.
+
+    Its verdict and messages are python-jsonschema's; jsonschema-rs gives the verdict faster
+    where it can (:mod:`runtime.fast_schema`)."""
     if not schema:
         return None
     validator = validator_for(schema)(schema)
+    passes = fast_verdict(schema, validator) or validator.is_valid
 
     def validate(payload: Any) -> str | None:
-        if validator.is_valid(payload):
+        if passes(payload):
             return None
-        error = best_match(validator.iter_errors(payload))
+        error = best_match(validator.iter_errors(payload))  # the fast verdict may be stricter
+        if error is None:
+            return None
         return cap(f"{json_path('$', *error.absolute_path)}: {error.message}")
 
     return validate

@@ -9,9 +9,13 @@ from jsonschema.exceptions import SchemaError, ValidationError, best_match
 
 from runtime.component import Component
 from runtime.errors import CancelError, ConfigurationError
+from runtime.fast_schema import fast_verdict
 from runtime.schema_cost import schema_cost_problems
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from runtime.component import Context
 
 _MAX_PROBLEM = 200
@@ -22,6 +26,7 @@ class Webhook(Component):
 
     def __init__(self) -> None:
         self._validator: Draft202012Validator | None = None
+        self._passes: Callable[[Any], bool] = bool
 
     async def start(self, context: Context) -> None:
         schema = context.properties.get("schema")
@@ -42,10 +47,12 @@ class Webhook(Component):
         self._validator = Draft202012Validator(
             schema, format_checker=Draft202012Validator.FORMAT_CHECKER
         )
+        fast = fast_verdict(schema, self._validator, formats=True)
+        self._passes = fast or self._validator.is_valid
 
     async def receive(self, context: Context) -> None:
         event = context.message
-        if self._validator is not None:
+        if self._validator is not None and not self._passes(event):
             error = best_match(self._validator.iter_errors(event))
             if error is not None:
                 raise CancelError(f"the event does not match the webhook schema: {describe(error)}")

@@ -18,16 +18,19 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from runtime.errors import Problem
+from runtime.fast_schema import fast_verdict
 from runtime.flow_checks import SCHEMA_PROPERTY
 from runtime.problems import cap, schema_problems
 from runtime.schema_cost import schema_cost_problems
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from runtime.engine import Engine
     from runtime.flow_runner import FlowRunner
     from runtime.plan import NodePlan
 
-_Checks = dict[str, tuple[dict[str, Any], Draft202012Validator]]
+_Checks = dict[str, tuple[dict[str, Any], Draft202012Validator, "Callable[[Any], bool]"]]
 
 
 class HookSchemas:
@@ -51,8 +54,8 @@ class HookSchemas:
         check = checks.get(component_id)
         if check is None:
             return []
-        schema, validator = check
-        if validator.is_valid(event):
+        schema, validator, passes = check
+        if passes(event):
             return []
         found = schema_problems(schema, event, "$", validator=validator)
         return [Problem(problem.path, cap(problem.message)) for problem in found]
@@ -63,7 +66,9 @@ def _compile(runner: FlowRunner) -> _Checks:
     for cid, node in runner.nodes.items():
         schema = _event_schema(node.plan)
         if schema is not None:
-            checks[cid] = (schema, Draft202012Validator(schema, format_checker=_FORMATS))
+            validator = Draft202012Validator(schema, format_checker=_FORMATS)
+            passes = fast_verdict(schema, validator, formats=True) or validator.is_valid
+            checks[cid] = (schema, validator, passes)
     return checks
 
 
