@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -51,7 +52,7 @@ def _connect(path: str, busy_timeout: float) -> sqlite3.Connection:
     # isolation_level=None: each statement commits alone unless inside an explicit BEGIN.
     conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
     try:
-        conn.execute("PRAGMA journal_mode = WAL")
+        _write_ahead_logging(conn, busy_timeout)
         conn.execute("PRAGMA synchronous = NORMAL")
         sqlite_letters.register_functions(conn)
         migrate(conn)
@@ -59,6 +60,22 @@ def _connect(path: str, busy_timeout: float) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _write_ahead_logging(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Put the file in WAL mode, waiting up to ``busy_timeout`` s for another process that is
+    doing the same: SQLite answers "database is locked" at once then, without waiting."""
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.002
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)  # on the store's own thread, before anything else runs there
+        pause = min(pause * 2, 0.05)
 
 
 def _discard(opening: Future[sqlite3.Connection]) -> None:

@@ -101,7 +101,10 @@ async def deliver_twice(harness: EmulatorHarness, url: str) -> list[dict[str, ob
         line = b""
         while line.strip() != b"ready":  # the engine's log lines come first
             line = await asyncio.wait_for(child.stdout.readline(), timeout=60)
-            assert line, "a child process ended before it was ready"
+            if not line:
+                assert child.stderr is not None
+                err = (await child.stderr.read()).decode(errors="replace")
+                raise AssertionError(f"a child process ended before it was ready:\n{err}")
     results = await asyncio.gather(*(child.communicate(b"go\n") for child in children))
     for child, (_, err) in zip(children, results, strict=True):
         assert child.returncode == 0, err.decode()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import sqlite3
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -149,3 +151,32 @@ async def test_an_in_memory_database_needs_no_file(tmp_path: Path, monkeypatch: 
         assert await store.get_state("repin", "watch", "cursor") == [1]
 
     assert _files(tmp_path) == []
+
+
+def _open_new_file(path: str, errors: Any) -> None:
+    """(A forked child.) Open the store's connection to ``path``; put what went wrong."""
+    from runtime.stores.sqlite import _connect
+
+    try:
+        _connect(path, 5.0).close()
+        errors.put(None)
+    except Exception as exc:
+        errors.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_two_processes_opening_one_new_file_at_once_both_open_it(tmp_path: Path):
+    # Switching a new file to write-ahead logging needs it to itself, and SQLite answers
+    # "database is locked" at once, without waiting, while another process does the same:
+    # without retrying, about one opening in 25 failed.
+    forked = multiprocessing.get_context("fork")
+    errors = forked.Queue()
+    failures: list[str] = []
+    for n in range(150):
+        path = str(tmp_path / f"f{n}.db")
+        children = [forked.Process(target=_open_new_file, args=(path, errors)) for _ in range(2)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(30)
+        failures.extend(e for e in (errors.get(timeout=30) for _ in children) if e)
+    assert failures == []
