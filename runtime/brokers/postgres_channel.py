@@ -9,24 +9,19 @@ the rows a dead broker left.
 from __future__ import annotations
 
 import asyncio
-import collections
-import sys
 import time
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from runtime.brokers.base import Channel
 from runtime.brokers.row_queue import RowQueue, RowStatements
-from runtime.brokers.waiters import wake_next
 from runtime.stores import codec
 from runtime.stores import postgres_messages as sql
 
 if TYPE_CHECKING:
-    from structlog.typing import FilteringBoundLogger
-
     from runtime.brokers.postgres_commit import PostgresCommit
     from runtime.envelope import Envelope
-    from runtime.stores.base import DeadLetter, IdempotencyKey, Store
+    from runtime.stores.base import IdempotencyKey, Store
 
 
 class PostgresChannel(RowQueue, Channel):
@@ -40,33 +35,6 @@ class PostgresChannel(RowQueue, Channel):
     rows: ClassVar[RowStatements] = sql
     _writes: PostgresCommit
 
-    def __init__(
-        self,
-        writes: PostgresCommit,
-        store: object,
-        flow_id: str,
-        component_id: str,
-        maxsize: int,
-        logger: FilteringBoundLogger,
-    ) -> None:
-        if maxsize < 1:
-            raise ValueError("maxsize must be at least 1")
-        self.flow_id = flow_id
-        self.component_id = component_id
-        self._writes = writes
-        self._store = store
-        self._logger = logger
-        self._maxsize = maxsize
-        self._ready: collections.deque[tuple[int, Envelope]] = collections.deque()
-        self._getters: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._putters: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._reserved = 0  # puts waiting for their commit: they count against the bound
-        self._taken: dict[Envelope, int] = {}  # envelope -> row, handed out and not settled
-        self._delayed: dict[Envelope, tuple[int, asyncio.TimerHandle | None]] = {}
-        self._parked: dict[Envelope, int] = {}
-        self.restored = False
-        self.closed = False  # the flow is stopping: nothing more is handed out
-
     def _has_room(self) -> bool:
         return self.room() > 0
 
@@ -75,19 +43,7 @@ class PostgresChannel(RowQueue, Channel):
         held = len(self._ready) + len(self._delayed) + len(self._parked) + self._reserved
         return self._maxsize - held
 
-    def _has_items(self) -> bool:
-        return bool(self._ready) and not self.closed
-
     # -- in and out ------------------------------------------------------------------------
-
-    def get_nowait(self) -> Envelope | None:
-        if not self._ready or self.closed:
-            return None
-        seq, envelope = self._ready.popleft()
-        self._taken[envelope] = seq
-        if self._putters:
-            wake_next(self._putters)
-        return envelope
 
     async def put(self, envelope: Envelope) -> None:
         text = codec.encode_envelope(envelope)
@@ -125,24 +81,6 @@ class PostgresChannel(RowQueue, Channel):
 
     def depth(self) -> int:
         return len(self._ready) + len(self._delayed)
-
-    def stopping(self) -> None:
-        self.closed = True
-        self._maxsize = sys.maxsize
-        while self._putters:
-            wake_next(self._putters)
-
-    async def dead_letter(self, envelope: Envelope, letter: DeadLetter, store: Store) -> None:
-        seq = self._taken.get(envelope)
-        if seq is None or store is not self._store:
-            await super().dead_letter(envelope, letter, store)
-            return
-        text = codec.encode_envelope(letter.envelope)
-
-        def settled(_: None) -> None:
-            self._taken.pop(envelope, None)
-
-        await self._writes.submit(partial(sql.bury, seq, letter, text), on_commit=settled)
 
     # -- parking, restarting, and rows taken over ------------------------------------------
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from runtime.brokers.waiters import wait, wake_next
+from runtime.brokers.waiters import Waiters, wait, wake_next
 from runtime.redaction import redact_text
 from runtime.stores import codec
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.envelope import Envelope
+    from runtime.stores.base import DeadLetter, Store
 
 
 class RowStatements(Protocol):
@@ -33,6 +35,7 @@ class RowStatements(Protocol):
     insert: Callable[..., Any]
     update: Callable[..., Any]
     delete: Callable[..., Any]
+    bury: Callable[..., Any]
 
 
 class RowWrites(Protocol):
@@ -51,29 +54,73 @@ class RowWrites(Protocol):
 
 class RowQueue:
     """The in-memory mirror of a durable channel's rows, and the outcomes both databases
-    settle alike: ack, retry later, park, unpark, drain."""
+    settle alike: get, ack, retry later, dead-letter, park, unpark, drain, stop.
+
+    ``store`` is the store whose database holds the rows: a dead letter for it is written
+    with the row's removal, in one transaction."""
 
     rows: ClassVar[RowStatements]
-    flow_id: str
-    component_id: str
     _writes: RowWrites
-    _logger: FilteringBoundLogger
-    _ready: collections.deque[tuple[int, Envelope]]
-    _getters: collections.deque[asyncio.Future[None]]
-    _putters: collections.deque[asyncio.Future[None]]
-    _reserved: int
-    _taken: dict[Envelope, int]
-    _delayed: dict[Envelope, tuple[int, asyncio.TimerHandle | None]]
-    _parked: dict[Envelope, int]
+
+    def __init__(
+        self,
+        writes: RowWrites,
+        store: object,
+        flow_id: str,
+        component_id: str,
+        maxsize: int,
+        logger: FilteringBoundLogger,
+    ) -> None:
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        self.flow_id = flow_id
+        self.component_id = component_id
+        self._writes = writes
+        self._store = store
+        self._logger = logger
+        self._maxsize = maxsize
+        self._ready: collections.deque[tuple[int, Envelope]] = collections.deque()
+        self._getters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._putters: Waiters = collections.deque()
+        self._reserved = 0  # puts waiting for their commit: they count against the bound
+        self._taken: dict[Envelope, int] = {}  # envelope -> row, handed out and not settled
+        self._delayed: dict[Envelope, tuple[int, asyncio.TimerHandle | None]] = {}
+        self._parked: dict[Envelope, int] = {}
+        self.restored = False
+        self.closed = False  # the flow is stopping: nothing more is handed out
 
     def _has_room(self) -> bool:
         raise NotImplementedError
 
     def _has_items(self) -> bool:
-        raise NotImplementedError
+        return bool(self._ready) and not self.closed
 
     def get_nowait(self) -> Envelope | None:
-        raise NotImplementedError
+        if not self._ready or self.closed:
+            return None
+        seq, envelope = self._ready.popleft()
+        self._taken[envelope] = seq
+        if self._putters:
+            wake_next(self._putters)
+        return envelope
+
+    def stopping(self) -> None:
+        self.closed = True
+        self._maxsize = sys.maxsize
+        while self._putters:
+            wake_next(self._putters)
+
+    async def dead_letter(self, envelope: Envelope, letter: DeadLetter, store: Store) -> None:
+        seq = self._taken.get(envelope)
+        if seq is None or store is not self._store:
+            await super().dead_letter(envelope, letter, store)  # type: ignore[misc]
+            return
+        text = codec.encode_envelope(letter.envelope)
+
+        def settled(_: None) -> None:
+            self._taken.pop(envelope, None)
+
+        await self._writes.submit(partial(self.rows.bury, seq, letter, text), on_commit=settled)
 
     async def put(self, envelope: Envelope) -> None:
         raise NotImplementedError

@@ -15,8 +15,6 @@ process uses a database file's queues at a time.
 from __future__ import annotations
 
 import asyncio
-import collections
-import sys
 import time
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar
@@ -28,7 +26,6 @@ from runtime.brokers.effect_outbox import QueuedEffectWrites
 from runtime.brokers.from_thread import ThreadIntake
 from runtime.brokers.group_commit import MAX_BATCH, GroupCommit
 from runtime.brokers.row_queue import RowQueue, RowStatements
-from runtime.brokers.waiters import wake_next
 from runtime.stores import codec, sqlite_effect_rows
 from runtime.stores import sqlite_messages as sql
 
@@ -42,7 +39,7 @@ if TYPE_CHECKING:
     from runtime.brokers.base import StateWrite
     from runtime.effect_writes import EffectWrites
     from runtime.envelope import Envelope
-    from runtime.stores.base import DeadLetter, EffectStore, IdempotencyKey, Store
+    from runtime.stores.base import EffectStore, IdempotencyKey, Store
     from runtime.stores.sqlite import SQLiteStore
 
 # -- the channel ------------------------------------------------------------------------
@@ -67,22 +64,7 @@ class SQLiteChannel(RowQueue, ThreadIntake, Channel):
         maxsize: int,
         logger: FilteringBoundLogger,
     ) -> None:
-        if maxsize < 1:
-            raise ValueError("maxsize must be at least 1")
-        self.flow_id = flow_id
-        self.component_id = component_id
-        self._writes = writes
-        self._logger = logger
-        self._maxsize = maxsize
-        self._ready: collections.deque[tuple[int, Envelope]] = collections.deque()
-        self._getters: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._putters: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._reserved = 0  # puts waiting for their commit: they count against the bound
-        self._taken: dict[Envelope, int] = {}  # envelope -> row, handed out and not settled
-        self._delayed: dict[Envelope, tuple[int, asyncio.TimerHandle | None]] = {}
-        self._parked: dict[Envelope, int] = {}
-        self._restored = False
-        self._closed = False  # the flow is stopping: nothing more is handed out
+        super().__init__(writes, writes.store, flow_id, component_id, maxsize, logger)
         self._init_thread_intake()
 
     def _has_room(self) -> bool:
@@ -92,19 +74,7 @@ class SQLiteChannel(RowQueue, ThreadIntake, Channel):
         ready = len(self._ready) + len(self._delayed) + len(self._parked)
         return ready + self._reserved + self._incoming
 
-    def _has_items(self) -> bool:
-        return bool(self._ready) and not self._closed
-
     # -- in and out ------------------------------------------------------------------------
-
-    def get_nowait(self) -> Envelope | None:
-        if not self._ready or self._closed:
-            return None
-        seq, envelope = self._ready.popleft()
-        self._taken[envelope] = seq
-        if self._putters:
-            wake_next(self._putters)
-        return envelope
 
     async def put(self, envelope: Envelope) -> None:
         text = codec.encode_envelope(envelope)
@@ -146,24 +116,6 @@ class SQLiteChannel(RowQueue, ThreadIntake, Channel):
     def depth(self) -> int:
         return len(self._ready) + len(self._delayed) + self._incoming
 
-    def stopping(self) -> None:
-        self._closed = True
-        self._maxsize = sys.maxsize
-        while self._putters:
-            wake_next(self._putters)
-
-    async def dead_letter(self, envelope: Envelope, letter: DeadLetter, store: Store) -> None:
-        seq = self._taken.get(envelope)
-        if seq is None or store is not self._writes.store:
-            await super().dead_letter(envelope, letter, store)
-            return
-        text = codec.encode_envelope(letter.envelope)
-
-        def settled(_: None) -> None:
-            self._taken.pop(envelope, None)
-
-        await self._writes.submit(partial(sql.bury, seq, letter, text), on_commit=settled)
-
     def row_from_thread(
         self, envelope: Envelope, key: IdempotencyKey | None = None
     ) -> Callable[[sqlite3.Connection], int]:
@@ -181,9 +133,9 @@ class SQLiteChannel(RowQueue, ThreadIntake, Channel):
     # -- parking and restarting ------------------------------------------------------------
 
     async def restore(self) -> list[tuple[Envelope, str]]:
-        if self._restored:
+        if self.restored:
             return []
-        self._restored = True
+        self.restored = True
         # Through the write queue, so it reads after every write submitted before it.
         rows = await self._writes.submit(partial(sql.load, self.flow_id, self.component_id))
         loop = asyncio.get_running_loop()
