@@ -21,29 +21,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 
-from runtime.brokers.base import Broker, Channel
-from runtime.brokers.effect_outbox import QueuedEffectWrites
 from runtime.brokers.postgres_channel import PostgresChannel
 from runtime.brokers.postgres_commit import MAX_BATCH, Owner, PostgresCommit
+from runtime.brokers.row_broker import RowBroker
 from runtime.stores import codec, postgres_effect_rows
 from runtime.stores import postgres_messages as sql
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Collection, Sequence
-    from types import TracebackType
+    from collections.abc import Awaitable, Callable, Collection
 
     from structlog.typing import FilteringBoundLogger
 
-    from runtime.brokers.base import StateWrite
-    from runtime.effect_writes import EffectWrites
     from runtime.envelope import Envelope
-    from runtime.stores.base import EffectStore
     from runtime.stores.postgres import PostgresStore
 
 SWEEP_INTERVAL = 2.0
@@ -53,7 +48,7 @@ def _hold(channel: PostgresChannel, rows: list[Any]) -> None:
     channel.take(rows)  # swept rows are never parked: nothing comes back
 
 
-class PostgresBroker(Broker):
+class PostgresBroker(RowBroker):
     """Durable channels in ``store``'s database (table ``messages``), safe for several
     processes on one database.
 
@@ -63,7 +58,11 @@ class PostgresBroker(Broker):
     died are looked for (seconds).
     """
 
-    durable = True
+    statements: ClassVar[ModuleType] = sql
+    effect_rows: ClassVar[ModuleType] = postgres_effect_rows
+    channel_type = PostgresChannel
+    store: PostgresStore
+    _writes: PostgresCommit
 
     def __init__(
         self,
@@ -84,11 +83,6 @@ class PostgresBroker(Broker):
         self._channels: dict[tuple[str, str], PostgresChannel] = {}
         self._sweep_interval = sweep_interval
         self._sweeper: asyncio.Task[None] | None = None
-
-    @property
-    def transactions(self) -> int:
-        """Transactions committed so far: far fewer than writes when they come together."""
-        return self._writes.transactions
 
     async def number(self) -> int:
         """This broker's number, the ``owner`` of the rows it holds."""
@@ -114,10 +108,6 @@ class PostgresBroker(Broker):
         # Another process running this flow may deliver them now (this one at its next start).
         self._writes.submit_nowait(partial(sql.release, flow_id))
 
-    async def delete_flow(self, flow_id: str) -> int:
-        deleted: int = await self._writes.submit(partial(sql.delete_flow, flow_id))
-        return deleted
-
     async def take_strays(
         self,
         flow_id: str,
@@ -130,34 +120,6 @@ class PostgresBroker(Broker):
         if rows:
             await self._writes.submit(partial(sql.delete, [row["seq"] for row in rows]))
         return len(rows)
-
-    def atomic_with(self, store: object) -> bool:
-        return store is self.store
-
-    def effect_writes(self, store: EffectStore) -> EffectWrites:
-        """Through this broker's commits when ``store`` is its own (see
-        :mod:`runtime.brokers.effect_outbox`)."""
-        if store is self.store:
-            return QueuedEffectWrites(store, self._writes, postgres_effect_rows, self._logger)
-        return super().effect_writes(store)
-
-    async def commit_unit(
-        self, writes: Sequence[StateWrite], sends: Sequence[tuple[Channel, Envelope]]
-    ) -> None:
-        targets: list[tuple[PostgresChannel, Envelope]] = []
-        rows: list[tuple[str, str, str]] = []
-        for channel, envelope in sends:
-            if not isinstance(channel, PostgresChannel):
-                raise TypeError(f"{channel!r} is not a channel of this broker")
-            targets.append((channel, envelope))
-            rows.append((channel.flow_id, channel.component_id, codec.encode_envelope(envelope)))
-
-        def published(seqs: list[int]) -> None:
-            for (channel, envelope), seq in zip(targets, seqs, strict=True):
-                channel._append(seq, envelope)
-
-        work = partial(sql.commit_unit, list(writes), rows, time.time())
-        await self._writes.submit(work, on_commit=published)
 
     # -- rows left by a broker that died ---------------------------------------------------
 
@@ -195,10 +157,6 @@ class PostgresBroker(Broker):
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def flush(self) -> None:
-        """Wait until every write made so far is committed."""
-        await self._writes.flush()
-
     async def close(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
@@ -207,14 +165,3 @@ class PostgresBroker(Broker):
             self._sweeper = None
         await self.flush()
         await self._owner.close()
-
-    async def __aenter__(self) -> PostgresBroker:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()

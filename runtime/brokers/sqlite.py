@@ -17,29 +17,27 @@ from __future__ import annotations
 import asyncio
 import time
 from functools import partial
+from types import ModuleType
 from typing import TYPE_CHECKING, ClassVar
 
 import structlog
 
-from runtime.brokers.base import Broker, Channel
-from runtime.brokers.effect_outbox import QueuedEffectWrites
+from runtime.brokers.base import Channel
 from runtime.brokers.from_thread import ThreadIntake
 from runtime.brokers.group_commit import MAX_BATCH, GroupCommit
+from runtime.brokers.row_broker import RowBroker
 from runtime.brokers.row_queue import RowQueue, RowStatements
 from runtime.stores import codec, sqlite_effect_rows
 from runtime.stores import sqlite_messages as sql
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Awaitable, Callable, Collection, Sequence
-    from types import TracebackType
+    from collections.abc import Awaitable, Callable, Collection
 
     from structlog.typing import FilteringBoundLogger
 
-    from runtime.brokers.base import StateWrite
-    from runtime.effect_writes import EffectWrites
     from runtime.envelope import Envelope
-    from runtime.stores.base import EffectStore, IdempotencyKey, Store
+    from runtime.stores.base import IdempotencyKey, Store
     from runtime.stores.sqlite import SQLiteStore
 
 # -- the channel ------------------------------------------------------------------------
@@ -157,14 +155,18 @@ class SQLiteChannel(RowQueue, ThreadIntake, Channel):
 # -- the broker -------------------------------------------------------------------------
 
 
-class SQLiteBroker(Broker):
+class SQLiteBroker(RowBroker):
     """Durable channels in ``store``'s file (table ``messages``), for one process at a time.
 
     Close it (or leave its ``async with``) before the store: that waits for the writes still
     queued, acknowledgements included. ``max_batch`` caps the writes of one transaction.
     """
 
-    durable = True
+    statements: ClassVar[ModuleType] = sql
+    effect_rows: ClassVar[ModuleType] = sqlite_effect_rows
+    channel_type = SQLiteChannel
+    store: SQLiteStore
+    _writes: GroupCommit
 
     def __init__(
         self,
@@ -178,11 +180,6 @@ class SQLiteBroker(Broker):
         self._writes = GroupCommit(store, logger=self._logger, max_batch=max_batch)
         self._channels: dict[tuple[str, str], SQLiteChannel] = {}
 
-    @property
-    def transactions(self) -> int:
-        """Transactions committed so far: far fewer than writes when they come together."""
-        return self._writes.transactions
-
     def channel(self, flow_id: str, component_id: str, *, maxsize: int) -> SQLiteChannel:
         key = (flow_id, component_id)
         channel = self._channels.get(key)
@@ -194,10 +191,6 @@ class SQLiteBroker(Broker):
     def release(self, flow_id: str) -> None:
         for key in [k for k in self._channels if k[0] == flow_id]:
             self._channels.pop(key).forget()
-
-    async def delete_flow(self, flow_id: str) -> int:
-        deleted: int = await self._writes.submit(partial(sql.delete_flow, flow_id))
-        return deleted
 
     async def take_strays(
         self,
@@ -211,49 +204,3 @@ class SQLiteBroker(Broker):
         if rows:
             await self._writes.submit(partial(sql.delete, [seq for seq, _ in rows]))
         return len(rows)
-
-    def atomic_with(self, store: object) -> bool:
-        return store is self.store
-
-    def effect_writes(self, store: EffectStore) -> EffectWrites:
-        """Through this broker's commits when ``store`` is its own (see
-        :mod:`runtime.brokers.effect_outbox`)."""
-        if store is self.store:
-            return QueuedEffectWrites(store, self._writes, sqlite_effect_rows, self._logger)
-        return super().effect_writes(store)
-
-    async def commit_unit(
-        self, writes: Sequence[StateWrite], sends: Sequence[tuple[Channel, Envelope]]
-    ) -> None:
-        targets: list[tuple[SQLiteChannel, Envelope]] = []
-        rows: list[tuple[str, str, str]] = []
-        for channel, envelope in sends:
-            if not isinstance(channel, SQLiteChannel):
-                raise TypeError(f"{channel!r} is not a channel of this broker")
-            targets.append((channel, envelope))
-            rows.append((channel.flow_id, channel.component_id, codec.encode_envelope(envelope)))
-
-        def published(seqs: list[int]) -> None:
-            for (channel, envelope), seq in zip(targets, seqs, strict=True):
-                channel._append(seq, envelope)
-
-        work = partial(sql.commit_unit, list(writes), rows, time.time())
-        await self._writes.submit(work, on_commit=published)
-
-    async def flush(self) -> None:
-        """Wait until every write made so far is committed."""
-        await self._writes.flush()
-
-    async def close(self) -> None:
-        await self.flush()
-
-    async def __aenter__(self) -> SQLiteBroker:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
