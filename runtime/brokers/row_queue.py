@@ -26,13 +26,14 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.envelope import Envelope
-    from runtime.stores.base import DeadLetter, Store
+    from runtime.stores.base import DeadLetter, IdempotencyKey, Store
 
 
 class RowStatements(Protocol):
     """The row statements of one database (a module such as ``runtime.stores.sqlite_messages``)."""
 
     insert: Callable[..., Any]
+    insert_event: Callable[..., Any]
     update: Callable[..., Any]
     delete: Callable[..., Any]
     bury: Callable[..., Any]
@@ -123,7 +124,43 @@ class RowQueue:
         await self._writes.submit(partial(self.rows.bury, seq, letter, text), on_commit=settled)
 
     async def put(self, envelope: Envelope) -> None:
-        raise NotImplementedError
+        text = codec.encode_envelope(envelope)
+        await self.wait_for_room()
+        self._reserved += 1
+        work = partial(self.rows.insert, self.flow_id, self.component_id, time.time(), text, None)
+        await self._writes.submit(
+            work, on_commit=partial(self._arrived, envelope), on_fail=self._unreserve
+        )
+
+    async def admit(
+        self,
+        envelope: Envelope,
+        wait: float | None,
+        *,
+        key: IdempotencyKey | None = None,
+        store: Store | None = None,
+    ) -> bool:
+        """Take a webhook's event within ``wait`` s of room; its idempotency ``key`` is written
+        in the same transaction when ``store`` is this channel's."""
+        if key is not None and store is not self._store:
+            # Channel's admit, which RowQueue is mixed in before.
+            admitted: bool = await super().admit(  # type: ignore[misc]
+                envelope, wait, key=key, store=store
+            )
+            return admitted
+        text = codec.encode_envelope(envelope)
+        try:
+            async with asyncio.timeout(wait):
+                await self.wait_for_room()
+        except TimeoutError:
+            return False
+        self._reserved += 1  # no await since the room was seen: it is still there
+        rows = self.rows
+        work = partial(rows.insert_event, self.flow_id, self.component_id, text, envelope.id, key)
+        await self._writes.submit(
+            work, on_commit=partial(self._arrived, envelope), on_fail=self._unreserve
+        )
+        return True
 
     def _append(self, seq: int, envelope: Envelope) -> None:
         self._ready.append((seq, envelope))

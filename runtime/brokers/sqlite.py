@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.envelope import Envelope
-    from runtime.stores.base import IdempotencyKey, Store
+    from runtime.stores.base import IdempotencyKey
     from runtime.stores.sqlite import SQLiteStore
 
 # -- the channel ------------------------------------------------------------------------
@@ -73,41 +73,6 @@ class SQLiteChannel(RowQueue, ThreadIntake, Channel):
         return ready + self._reserved + self._incoming
 
     # -- in and out ------------------------------------------------------------------------
-
-    async def put(self, envelope: Envelope) -> None:
-        text = codec.encode_envelope(envelope)
-        await self._reserve()
-        work = partial(sql.insert, self.flow_id, self.component_id, time.time(), text, None)
-        await self._writes.submit(
-            work, on_commit=partial(self._arrived, envelope), on_fail=self._unreserve
-        )
-
-    async def admit(
-        self,
-        envelope: Envelope,
-        wait: float | None,
-        *,
-        key: IdempotencyKey | None = None,
-        store: Store | None = None,
-    ) -> bool:
-        if key is not None and store is not self._writes.store:
-            return await super().admit(envelope, wait, key=key, store=store)
-        text = codec.encode_envelope(envelope)
-        try:
-            async with asyncio.timeout(wait):
-                await self.wait_for_room()
-        except TimeoutError:
-            return False
-        self._reserved += 1  # no await since the room was seen: it is still there
-        work = partial(sql.insert_event, self.flow_id, self.component_id, text, envelope.id, key)
-        await self._writes.submit(
-            work, on_commit=partial(self._arrived, envelope), on_fail=self._unreserve
-        )
-        return True
-
-    async def _reserve(self) -> None:
-        await self.wait_for_room()
-        self._reserved += 1
 
     # -- delivery outcome ------------------------------------------------------------------
 
