@@ -96,15 +96,22 @@ async def deliver_twice(harness: EmulatorHarness, url: str) -> list[dict[str, ob
         )
         for _ in range(2)
     ]
-    for child in children:
-        assert child.stdout is not None
-        line = b""
-        while line.strip() != b"ready":  # the engine's log lines come first
-            line = await asyncio.wait_for(child.stdout.readline(), timeout=60)
-            if not line:
-                assert child.stderr is not None
-                err = (await child.stderr.read()).decode(errors="replace")
-                raise AssertionError(f"a child process ended before it was ready:\n{err}")
+    try:
+        for child in children:
+            assert child.stdout is not None
+            line = b""
+            while line.strip() != b"ready":  # the engine's log lines come first
+                line = await asyncio.wait_for(child.stdout.readline(), timeout=60)
+                if not line:
+                    assert child.stderr is not None
+                    err = (await child.stderr.read()).decode(errors="replace")
+                    raise AssertionError(f"a child process ended before it was ready:\n{err}")
+    except BaseException:
+        for child in children:  # the other one waits for "go" on its input: end it
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+        raise
     results = await asyncio.gather(*(child.communicate(b"go\n") for child in children))
     for child, (_, err) in zip(children, results, strict=True):
         assert child.returncode == 0, err.decode()
