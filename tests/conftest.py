@@ -9,6 +9,7 @@ import pytest
 
 from runtime.registry import Registry
 from tests.postgres_server import PostgresCluster, create_database, start_cluster
+from tests.redis_server import RedisServer, fresh_database, start_server
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -32,3 +33,18 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
 async def postgres_url(postgres_cluster: PostgresCluster) -> str:
     """The URL of a new empty database on the session's cluster."""
     return await create_database(postgres_cluster)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A throwaway ``redis-server`` for the session (skipped, or failed under CI, when the
+    binary or the client are missing: see ``tests/redis_server.py``)."""
+    server = start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def redis_url(redis_server: RedisServer) -> str:
+    """The URL of an empty logical database on the session's Redis server."""
+    return await fresh_database(redis_server)
