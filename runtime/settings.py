@@ -31,6 +31,21 @@ def _default_home() -> Path:
     return Path(DEFAULT_HOME).resolve()
 
 
+REDIS_SCHEMES: Final = ("redis", "rediss", "unix")
+
+
+def check_redis_url(url: str, *, name: str) -> str:
+    """``url`` when it names a Redis server (``redis://HOST:PORT/DB``, ``rediss://`` with TLS,
+    ``unix:///PATH``); else a :class:`ConfigurationError` naming ``name``, never the URL itself
+    (it may hold a password)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in REDIS_SCHEMES or not rest.strip("/"):
+        raise ConfigurationError(
+            f"{name} must be a redis://HOST:PORT/DB, rediss://... or unix:///PATH URL"
+        )
+    return url
+
+
 def _choice(name: str, value: str, accepted: tuple[str, ...]) -> str:
     """``value`` normalised (trimmed, lower case) when it is one of ``accepted``."""
     normal = value.strip().lower()
@@ -86,11 +101,15 @@ class Settings:
     """Components a flow may have (``validate``, deploys and starts refuse bigger flows)."""
     database_url: str | None = None
     """Where the data lives (``sqlite:///PATH`` or ``postgresql://...``); None: ``db_path``."""
+    redis_url: str | None = None
+    """The Redis server of a scale-out (``redis://``, ``rediss://`` or ``unix://``); None: none."""
 
     def __post_init__(self) -> None:
         # The same checks as from_env, for settings built in code (tests, embedding).
         object.__setattr__(self, "log_format", _choice("log_format", self.log_format, LOG_FORMATS))
         object.__setattr__(self, "log_level", _choice("log_level", self.log_level, LOG_LEVELS))
+        if self.redis_url is not None:
+            check_redis_url(self.redis_url, name="redis_url")
 
     @property
     def database(self) -> DatabaseUrl:
@@ -134,6 +153,7 @@ class Settings:
         ``FLOWMIXER_MAX_COMPONENTS``: how many components a flow may have (default 20,000).
         ``FLOWMIXER_DATABASE_URL``: ``sqlite:///PATH`` or ``postgresql://...`` (default the
         SQLite file ``$FLOWMIXER_HOME/flowmixer.db``).
+        ``FLOWMIXER_REDIS_URL``: the Redis server of a scale-out (default none).
         """
         env = os.environ if environ is None else environ
 
@@ -152,6 +172,9 @@ class Settings:
             from runtime.stores.urls import parse_url
 
             parse_url(database_url, name="FLOWMIXER_DATABASE_URL")
+        redis_url = env.get("FLOWMIXER_REDIS_URL", "").strip() or None
+        if redis_url is not None:
+            check_redis_url(redis_url, name="FLOWMIXER_REDIS_URL")
         return cls(
             home=Path(home).expanduser().resolve() if home else _default_home(),
             log_format=choose("FLOWMIXER_LOG_FORMAT", LOG_FORMATS, "auto"),
@@ -161,6 +184,7 @@ class Settings:
             log_dir=Path(log_dir).expanduser().resolve() if log_dir else None,
             max_components=_positive(env, "FLOWMIXER_MAX_COMPONENTS", DEFAULT_MAX_COMPONENTS),
             database_url=database_url,
+            redis_url=redis_url,
         )
 
     def ensure_home(self) -> Path:

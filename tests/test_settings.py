@@ -170,3 +170,34 @@ def test_a_home_that_is_a_file_is_refused_with_a_clear_error(tmp_path: Path):
 
     with pytest.raises(ConfigurationError, match="FLOWMIXER_HOME"):
         Settings(home=blocker).ensure_home()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/0",
+        "rediss://user:pw@cache.example.test:6380/2",
+        "unix:///run/r.sock",
+    ],
+)
+def test_a_redis_url_is_taken_from_the_environment(url: str) -> None:
+    assert Settings.from_env({"FLOWMIXER_REDIS_URL": url}).redis_url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://u:secretpw@127.0.0.1:6379",
+        "secretpw@127.0.0.1:6379",
+        "redis://",
+        "postgresql://secretpw",
+    ],
+)
+def test_a_url_that_is_not_redis_is_refused_naming_the_variable_and_not_the_url(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="FLOWMIXER_REDIS_URL") as caught:
+        Settings.from_env({"FLOWMIXER_REDIS_URL": url})
+    assert "secretpw" not in str(caught.value)
+
+
+def test_no_redis_url_by_default() -> None:
+    assert Settings.from_env({}).redis_url is None

@@ -30,7 +30,7 @@ from runtime.cli.connector_commands import add_connector_commands
 from runtime.cli.usage import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from runtime.errors import FlowmixerError
 from runtime.logging import configure_logging
-from runtime.settings import Settings
+from runtime.settings import Settings, check_redis_url
 from runtime.stores.urls import parse_url
 
 if TYPE_CHECKING:
@@ -86,6 +86,13 @@ def _add_database_option(parser: argparse.ArgumentParser, *, default: str | None
         help="sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME (before or after the"
         " command; default the SQLite file in $FLOWMIXER_HOME; env FLOWMIXER_DATABASE_URL)",
     )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        default=default,
+        help="redis://HOST:PORT/DB of a scale-out's Redis server (before or after the command;"
+        " default none; env FLOWMIXER_REDIS_URL)",
+    )
 
 
 def _add_log_options(parser: argparse.ArgumentParser, *, default: str | None) -> None:
@@ -131,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.database:
             parse_url(args.database, name="--database")  # refused here, naming the option
             settings = replace(settings, database_url=args.database)
+        if args.redis:
+            check_redis_url(args.redis, name="--redis")
+            settings = replace(settings, redis_url=args.redis)
         configure_logging(
             fmt=args.log_format or settings.log_format,
             level=args.log_level or settings.log_level,
