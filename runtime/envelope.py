@@ -31,14 +31,25 @@ class _IdSource:
     def __call__(self) -> str:
         return f"{self._prefix}{next(self._counter):016x}"
 
+    def number(self, identifier: str) -> int | None:
+        """The counter of ``identifier`` when this process drew it since it last started (or
+        forked), else None."""
+        if len(identifier) != 32 or not identifier.startswith(self._prefix):
+            return None
+        try:
+            return int(identifier[16:], 16)
+        except ValueError:
+            return None
+
 
 new_id = _IdSource()
 """A new unique identifier (32 hex digits), cheap: for envelopes and records."""
 
-
-def new_event_id() -> str:
-    """A new random event id (32 hex digits, 128 random bits): a correlation id."""
-    return os.urandom(16).hex()
+new_event_id = _IdSource()
+"""A new event id, the correlation id of everything the event causes (32 hex digits: 64
+random bits drawn when the process starts, then a counter). ``new_event_id.number(id)`` tells
+whether this process made ``id`` since it started, and when (see
+:mod:`runtime.brokers.local_effects`)."""
 
 
 class Envelope:

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import structlog
 
 from runtime.brokers.base import Broker, Channel
-from runtime.brokers.effect_outbox import QueuedEffectWrites
 from runtime.brokers.from_thread import ThreadIntake
 from runtime.brokers.group_commit import GroupCommit
+from runtime.brokers.local_effects import LocalEffectWrites
 from runtime.brokers.waiters import WaiterList
 from runtime.brokers.waiters import wait as _wait
 from runtime.brokers.waiters import wake_next as _wake_next
@@ -22,7 +22,7 @@ from runtime.stores.sqlite import SQLiteStore
 if TYPE_CHECKING:
     from runtime.effect_writes import EffectWrites
     from runtime.envelope import Envelope
-    from runtime.stores.base import EffectStore
+    from runtime.stores.base import DeadLetter, EffectStore, Store
 
 
 class MemoryChannel(ThreadIntake, Channel):
@@ -37,10 +37,11 @@ class MemoryChannel(ThreadIntake, Channel):
 
     needs_ack = False
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, broker: MemoryBroker | None = None) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
         self._maxsize = maxsize
+        self._broker = broker
         self._aside = 0
         self._items: collections.deque[Envelope] = collections.deque()
         # Lists, not deques: a server may hold two channels per flow for ten thousand flows,
@@ -141,6 +142,12 @@ class MemoryChannel(ThreadIntake, Channel):
         self._aside = 0
         return held
 
+    async def dead_letter(self, envelope: Envelope, letter: DeadLetter, store: Store) -> None:
+        # The letter may be retried after a restart: its effects' records go first.
+        if self._broker is not None:
+            await self._broker.settle_effects()
+        await super().dead_letter(envelope, letter, store)
+
     def arrive_from_thread(self, envelope: Envelope, row: int | None) -> None:
         self._items.append(envelope)  # its room was reserved
         self._landed()
@@ -156,12 +163,13 @@ class MemoryBroker(Broker):
     def __init__(self) -> None:
         self._channels: dict[tuple[str, str], MemoryChannel] = {}
         self._effect_commits: dict[SQLiteStore, GroupCommit] = {}  # one per store, not per flow
+        self._effects: dict[SQLiteStore, LocalEffectWrites] = {}
 
     def channel(self, flow_id: str, component_id: str, *, maxsize: int) -> MemoryChannel:
         key = (flow_id, component_id)
         channel = self._channels.get(key)
         if channel is None:
-            channel = self._channels[key] = MemoryChannel(maxsize)
+            channel = self._channels[key] = MemoryChannel(maxsize, self)
         return channel
 
     def release(self, flow_id: str) -> None:
@@ -169,17 +177,28 @@ class MemoryBroker(Broker):
             del self._channels[key]
 
     def effect_writes(self, store: EffectStore) -> EffectWrites:
-        """With a SQLite store, the ledger's calls are group-committed in the store's file
-        (nothing here is durable, so a result need not be committed before the ack either);
-        otherwise straight to the store."""
+        """With a SQLite store, the ledger keeps the records of this process's events in
+        memory and writes them behind, group-committed in the store's file
+        (:mod:`runtime.brokers.local_effects`: nothing here outlives the process but dead
+        letters, which wait for those writes); otherwise straight to the store."""
         if not isinstance(store, SQLiteStore):
             return super().effect_writes(store)
-        logger = structlog.get_logger("flowmixer.broker")
-        commits = self._effect_commits.get(store)
-        if commits is None:
+        writes = self._effects.get(store)
+        if writes is None:
+            logger = structlog.get_logger("flowmixer.broker")
             commits = self._effect_commits[store] = GroupCommit(store, logger=logger)
-        return QueuedEffectWrites(store, commits, sqlite_effect_rows, logger)
+            writes = self._effects[store] = LocalEffectWrites(
+                store, commits, sqlite_effect_rows, logger
+            )
+        return writes
+
+    async def settle_effects(self) -> None:
+        """Return once every effect record written so far is committed to its store."""
+        for writes in self._effects.values():
+            await writes.settle()
 
     async def close(self) -> None:
+        for writes in self._effects.values():
+            writes.write_pending()
         for commits in self._effect_commits.values():  # results still queued
             await commits.flush()

@@ -27,6 +27,10 @@ def _put(row: tuple[Any, ...], conn: sqlite3.Connection) -> None:
     sqlite_effects.put(conn, row)
 
 
+def _put_all(rows: list[tuple[Any, ...]], conn: sqlite3.Connection) -> None:
+    sqlite_effects.put_all(conn, rows)
+
+
 def _claimed(refs: list[str], conn: sqlite3.Connection) -> set[str]:
     return sqlite_effects.claimed(conn, refs)
 
@@ -41,6 +45,10 @@ def claim(record: EffectRecord) -> Callable[[sqlite3.Connection], Any]:
 
 def put(record: EffectRecord) -> Callable[[sqlite3.Connection], Any]:
     return partial(_put, sqlite_effects.encode(record))
+
+
+def put_all(records: list[EffectRecord]) -> Callable[[sqlite3.Connection], Any]:
+    return partial(_put_all, [sqlite_effects.encode(record) for record in records])
 
 
 def claimed(refs: list[str]) -> Callable[[sqlite3.Connection], Any]:

@@ -71,6 +71,12 @@ def put(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
     conn.execute(f"INSERT OR REPLACE INTO effects ({_COLUMNS}) VALUES ({', '.join('?' * 12)})", row)
 
 
+def put_all(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    conn.executemany(
+        f"INSERT OR REPLACE INTO effects ({_COLUMNS}) VALUES ({', '.join('?' * 12)})", rows
+    )
+
+
 def claim(conn: sqlite3.Connection, row: tuple[Any, ...]) -> bool:
     """Insert ``row``, or replace the kept one if it is not done and has one attempt fewer."""
     cursor = conn.execute(
