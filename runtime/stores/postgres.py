@@ -18,7 +18,7 @@ import asyncio
 import time
 from collections.abc import Collection
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from runtime.errors import ConfigurationError
 from runtime.stores import codec
@@ -66,6 +66,10 @@ def connect_error(url: str, exc: BaseException) -> ConfigurationError:
 class PostgresStore(PostgresAuthRows, PostgresDeploymentRows, PostgresCopyRows, PostgresLeaseRows):
     """A :class:`~runtime.stores.base.Store` in a PostgreSQL database; make one with
     :meth:`open`."""
+
+    ticks_by_lease: ClassVar[bool] = True
+    """Processes on many machines share the database: each polling trigger ticks in the one
+    holding its lease (:mod:`runtime.leases`)."""
 
     def __init__(self, pool: asyncpg.Pool, where: str, url: str = "", max_size: int = 10) -> None:
         self._pool = pool
