@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import structlog
 
@@ -22,6 +22,7 @@ from runtime.deadlines import Deadlines
 from runtime.errors import EngineError
 from runtime.flow_runner import FlowRunner
 from runtime.http import HttpSessions
+from runtime.leases import TriggerLeases, process_owner
 from runtime.loop_watch import DEFAULT_THRESHOLD, LoopWatch
 from runtime.node import ComponentStats, Output
 from runtime.quota import Quotas
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from runtime.envelope import Envelope
     from runtime.plan import FlowPlan
     from runtime.stores.base import IdempotencyKey, Store
+    from runtime.stores.leases import LeaseStore
     from runtime.telemetry import Telemetry
 
 __all__ = ["QUEUE_SIZE", "ComponentStats", "Engine", "Output"]
@@ -56,6 +58,10 @@ class Engine:
     ``credentials`` gives each component that calls a service its ``context.auth``; a flow
     whose components have none does not start.
     ``telemetry`` receives the components' counts of API calls and rate-limit waits.
+    ``leases`` make each polling trigger tick in one process at a time among those sharing the
+    store (:mod:`runtime.leases`); by default a store shared across machines (PostgreSQL,
+    ``ticks_by_lease``) gets them under a new owner id (:attr:`owner`), and another ticks
+    without any.
     ``quotas`` are the rate limits shared by all flows (``context.quotas``); by default the
     service manifests' rules with environment overrides (:class:`~runtime.quota.Quotas`).
     ``circuits`` are the circuit breakers of the services called, also shared by all flows
@@ -80,6 +86,7 @@ class Engine:
         quotas: Quotas | None = None,
         circuits: Circuits | None = None,
         stall_threshold: float | None = DEFAULT_THRESHOLD,
+        leases: TriggerLeases | None = None,
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
@@ -96,6 +103,11 @@ class Engine:
         self._logger: FilteringBoundLogger = logger or structlog.get_logger("flowmixer.engine")
         self.circuits = circuits if circuits is not None else Circuits(logger=self._logger)
         self._flows: dict[str, FlowRunner] = {}
+        if leases is None and getattr(store, "ticks_by_lease", False):
+            leases = TriggerLeases(cast("LeaseStore", store), process_owner(), logger=self._logger)
+        self.leases = leases
+        self.owner: str = process_owner() if leases is None else leases.owner
+        """This process's owner id (``host:pid:random``): the holder of its triggers' leases."""
         self.deadlines = Deadlines()  # one sweeper of handler calls for all the flows
         self._loop_watch = (
             None
@@ -135,6 +147,7 @@ class Engine:
             quotas=self.quotas,
             circuits=self.circuits,
             deadlines=self.deadlines,
+            leases=self.leases,
         )
         self._flows[plan.id] = runner
         try:

@@ -18,7 +18,8 @@
     └── EngineError                     the engine was asked for something it cannot do
         ├── IntakeFullError             a flow's bound stayed reached for the whole wait
         ├── DuplicateEventError         an idempotency key already names an accepted event
-        └── StaleStateError             a fenced state write lost to a newer one: nothing written
+        ├── StaleStateError             a fenced state write lost to a newer one: nothing written
+        └── LeaseLostError              a tick's lease passed to another owner: nothing written
 
 Any other exception a handler raises is handled by the flow's retry policy: retried with
 backoff up to the attempt limit, then dead-lettered with its message.
@@ -174,3 +175,15 @@ class StaleStateError(EngineError):
         self.component_id = component_id
         self.key = key
         self.expected = expected
+
+
+class LeaseLostError(EngineError):
+    """A tick's commit found its polling trigger's lease held by another owner, or with a newer
+    token (another process took the trigger over); nothing of the tick was written."""
+
+    def __init__(self, name: str, token: int) -> None:
+        super().__init__(
+            f"the lease {name!r} is no longer held with token {token}; the write was refused"
+        )
+        self.name = name
+        self.token = token

@@ -22,7 +22,9 @@ in-memory broker, parked messages still held when the flow stops go to the dead 
 Durable brokers: at start, what the broker kept (queued, delayed, taken but never acknowledged,
 parked) is taken up again before the workers start. When the broker is ``atomic_with`` the
 store, each tick runs as a :class:`~runtime.tick_unit.TickUnit`: its state writes and messages
-commit together.
+commit together. With ``leases`` (a database shared by several processes) each polling trigger
+ticks only in the process holding its lease, and its ticks commit fenced by it
+(:mod:`runtime.ticker`); a stop gives the leases up once its ticks are done.
 
 Events from another thread (the server's front, while this flow's loop may be busy) come in
 through :attr:`FlowRunner.from_thread` (:mod:`runtime.flow_intake`); a stop waits for those
@@ -64,10 +66,12 @@ if TYPE_CHECKING:
     from runtime.circuit import Circuits
     from runtime.credentials import CredentialsResolver
     from runtime.http import HttpSessions
+    from runtime.leases import TriggerLeases
     from runtime.node import Output
     from runtime.plan import FlowPlan
     from runtime.quota import Quotas
     from runtime.stores.base import IdempotencyKey, Store
+    from runtime.stores.leases import Lease
     from runtime.telemetry import Telemetry
 
 WEBHOOK_PORT = "webhook"
@@ -101,6 +105,7 @@ class FlowRunner:
         quotas: Quotas | None = None,
         circuits: Circuits | None = None,
         deadlines: Deadlines | None = None,
+        leases: TriggerLeases | None = None,
     ) -> None:
         self.plan = plan
         auth = resolve_credentials(plan, credentials)
@@ -114,7 +119,8 @@ class FlowRunner:
         self._quotas = quotas
         self._log_parent = logger  # bound on first use: most flows never log after their start
         self._bound_logger: FilteringBoundLogger | None = None
-        self._ticker = Ticker(plan.id, self._run_tick, self._resumed)
+        self._leases = leases
+        self._ticker = Ticker(plan.id, self._run_tick, self._resumed, leases)
         self._start_done: LazyEvent | None = None  # set once start() has returned or failed
         self._atomic_ticks = broker.atomic_with(store)
         self.from_thread = ThreadHandover(self, durable=broker.durable)
@@ -318,9 +324,13 @@ class FlowRunner:
             )
         return event_id
 
-    async def _run_tick(self, node: Node) -> float | None:
+    async def _run_tick(self, node: Node, lease: Lease | None) -> float | None:
         broker = self._broker if self._atomic_ticks else None
-        return await run_tick(node, broker, self._store, self.pending, self.pause)
+        if lease is None:
+            return await run_tick(node, broker, self._store, self.pending, self.pause)
+        assert self._leases is not None
+        store = self._leases.store
+        return await run_tick(node, broker, self._store, self.pending, self.pause, lease, store)
 
     # -- pause -------------------------------------------------------------------------
 
@@ -397,6 +407,7 @@ class FlowRunner:
             for task in late:
                 task.cancel()
             await asyncio.gather(*ticks, return_exceptions=True)
+        await self._ticker.release()
         for node in self.nodes.values():
             node.channel.stopping()
         await self.from_thread.settle(max(0.0, deadline - loop.time()))

@@ -10,6 +10,13 @@ nothing of the tick commits). A tick that raises, or whose process dies,
 before that commit commits nothing, so the next tick finds the same items again: none is lost
 and none is sent twice. A tick cancelled while its commit is already under way (a stop that
 timed out) may still commit all of it; never part. Components need no change.
+
+With the trigger's ``lease`` (processes sharing a database take turns, see :mod:`runtime.leases`)
+the commit is also fenced by the lease's token, in the same transaction: a tick whose trigger
+passed to another process meanwhile commits nothing
+(:class:`~runtime.errors.LeaseLostError`). Without a broker that commits with the store, a
+leased tick's messages are sent as they are made and its state writes alone commit, fenced, at
+the end (:meth:`~runtime.stores.leases.LeaseStore.commit_tick_state`).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ if TYPE_CHECKING:
     from runtime.envelope import Envelope
     from runtime.node import Node, Pending
     from runtime.stores.base import StateStore
+    from runtime.stores.leases import Lease, LeaseStore
 
 _DELETED = None
 
@@ -83,9 +91,22 @@ class TickUnit:
     """What one tick's :class:`~runtime.component.Context` uses instead of its node: its own
     ``state`` and ``emit``, the node's everything else."""
 
-    def __init__(self, node: Node, broker: Broker, store: StateStore, pending: Pending) -> None:
+    def __init__(
+        self,
+        node: Node,
+        broker: Broker | None,
+        store: StateStore,
+        pending: Pending,
+        *,
+        lease: Lease | None = None,
+        leases: LeaseStore | None = None,
+    ) -> None:
+        if broker is None and (lease is None or leases is None):
+            raise ValueError("a tick unit without a broker needs a lease and its store")
         self._node = node
         self._broker = broker
+        self._lease = lease
+        self._leases = leases
         self._pending = pending
         self._held = _HeldState(store)
         self._sends: list[tuple[Channel, Envelope]] = []
@@ -98,6 +119,8 @@ class TickUnit:
         return getattr(self._node, name)
 
     def emit(self, context: Context, payload: Any, port: str) -> Awaitable[None]:
+        if self._broker is None:  # nothing to commit messages with: sent as they are made
+            return self._node.emit(context, payload, port)
         return self._node.emit(context, payload, port, hold=self._sends)
 
     async def commit(self) -> None:
@@ -111,7 +134,12 @@ class TickUnit:
         if not sends and not writes:
             return
         try:
-            await self._broker.commit_unit(writes, sends)
+            if self._broker is not None:
+                await self._broker.commit_unit(writes, sends, lease=self._lease)
+            else:
+                assert self._leases is not None
+                assert self._lease is not None
+                await self._leases.commit_tick_state(writes, self._lease)
         except BaseException:
             self._forget(len(sends))
             raise

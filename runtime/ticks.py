@@ -6,8 +6,14 @@ state writes and messages commit together when it returns and are abandoned othe
 :class:`~runtime.errors.ReauthorizeError` pauses the flow; a :class:`~runtime.errors.RetryError`
 asks for the next tick after its ``delay`` (a quota deferral or an outage is a wait, logged at
 debug, counted as ``deferred``); a :class:`~runtime.errors.StaleStateError` (another ticker of
-the same trigger saved its state first) is logged at info; anything else, a timeout included,
-is logged and the next tick comes at its interval.
+the same trigger saved its state first) is logged at info; a
+:class:`~runtime.errors.LeaseLostError` (the trigger's lease passed to another process: nothing
+of the tick was kept) is logged at info and raised for the :class:`~runtime.ticker.Ticker`;
+anything else, a timeout included, is logged and the next tick comes at its interval.
+
+With a ``lease`` the tick always runs as a unit, its commit fenced by the lease's token; without
+a broker that commits with the store, its messages are sent as they are made and only its state
+writes are fenced (:meth:`~runtime.stores.leases.LeaseStore.commit_tick_state`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from runtime.component import Context
-from runtime.errors import ReauthorizeError, RetryError, StaleStateError
+from runtime.errors import LeaseLostError, ReauthorizeError, RetryError, StaleStateError
 from runtime.retry import next_step
 from runtime.tick_unit import TickUnit
 
@@ -26,6 +32,7 @@ if TYPE_CHECKING:
     from runtime.brokers.base import Broker
     from runtime.node import Node, Pending
     from runtime.stores.base import Store
+    from runtime.stores.leases import Lease, LeaseStore
 
 
 async def run_tick(
@@ -34,12 +41,17 @@ async def run_tick(
     store: Store,
     pending: Pending,
     pause: Callable[[Node, str], None],
+    lease: Lease | None = None,
+    leases: LeaseStore | None = None,
 ) -> float | None:
     """Run one tick of ``node``; the seconds until the next one when the tick asked for a
     wait of its own, else None (its interval). ``broker``: the broker to commit the tick's
-    unit of work with, None to let its sends and writes happen as they are made."""
+    unit of work with, None to let its sends and writes happen as they are made. ``lease``:
+    the trigger's, held by this process, with the store that keeps it (``leases``)."""
     pending.add()
-    unit = TickUnit(node, broker, store, pending) if broker is not None else None
+    unit = None
+    if broker is not None or lease is not None:
+        unit = TickUnit(node, broker, store, pending, lease=lease, leases=leases)
     deadline = asyncio.timeout(node.timeout)
     try:
         async with deadline:
@@ -51,6 +63,10 @@ async def run_tick(
     except ReauthorizeError as exc:
         node.stats.failed += 1
         pause(node, str(exc))
+    except LeaseLostError:
+        # Another process took the trigger over; the ticker stops ticking it here.
+        node.logger.info("tick lost its trigger's lease to another process; nothing of it was kept")
+        raise
     except StaleStateError as exc:
         # Another ticker of this trigger (another process) saved first; the next tick reads
         # what it saved. Not a fault of the tick.

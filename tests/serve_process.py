@@ -88,6 +88,12 @@ class ServeProcess:
         await self._finish_reading()
 
     @property
+    def pid(self) -> int:
+        """The process id (once started)."""
+        assert self._process is not None
+        return self._process.pid
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.returncode is None
 

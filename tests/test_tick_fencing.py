@@ -1,7 +1,9 @@
 """Two tickers of one polling trigger (two engines, each with its own connection to one SQLite
 file or its own pool on one PostgreSQL database, as two processes would have): both list the
 same new items, only one tick commits, and the items are sent once. The loser's unit of work
-rolls back with its fenced state write."""
+rolls back with its fenced state write. On PostgreSQL the trigger's lease keeps a second ticker
+from ticking at all; the race here is run without it, as the fence behind the lease. A unit
+whose lease passed to another owner commits nothing either."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from runtime.brokers.sqlite import SQLiteBroker
 from runtime.component import Context
 from runtime.connector.polling_trigger import STATE_KEY, PollingTrigger
 from runtime.engine import Engine, Output
+from runtime.envelope import Envelope
+from runtime.errors import LeaseLostError
 from runtime.manifest import ComponentManifest
 from runtime.plan import FlowPlan, NodePlan, Route
 from runtime.stores.base import Store
@@ -85,12 +89,18 @@ def _plan() -> FlowPlan:
     )
 
 
+class UnleasedPostgresStore(PostgresStore):
+    """A PostgreSQL store whose engines tick without leases: the version fence alone."""
+
+    ticks_by_lease = False
+
+
 async def _open(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> list[Store]:
     """Two stores on one database of ``kind``."""
     if kind == "sqlite":
         return [await SQLiteStore.open(tmp_path / "flowmixer.db") for _ in range(2)]
     url = await create_database(request.getfixturevalue("postgres_cluster"))
-    return [await PostgresStore.open(url) for _ in range(2)]
+    return [await UnleasedPostgresStore.open(url) for _ in range(2)]
 
 
 def _broker(store: Store) -> Broker:
@@ -136,3 +146,41 @@ async def test_two_tickers_of_one_trigger_send_its_items_once_and_the_loser_save
     for store in stores:
         await store.close()
     assert saved.version == 1  # one save: the winner's
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_a_unit_whose_lease_passed_to_another_owner_commits_neither_state_nor_messages(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    stores = await _open(kind, tmp_path, request)
+    brokers = [_broker(store) for store in stores]
+    first, second = stores
+    assert isinstance(first, (SQLiteStore, PostgresStore))
+    assert isinstance(second, (SQLiteStore, PostgresStore))
+    try:
+        stale = await first.acquire("tick:race/watch", "a", 0.2)
+        assert stale is not None
+        async with asyncio.timeout(10):
+            while await second.holder("tick:race/watch") is not None:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        current = await second.acquire("tick:race/watch", "b", 3600)
+        assert current is not None
+        channel = brokers[0].channel("race", "sink", maxsize=10)
+        envelope = Envelope(
+            id="e1", flow_id="race", component_id="sink", port="in", payload=1, correlation_id="e1"
+        )
+        with pytest.raises(LeaseLostError):
+            await brokers[0].commit_unit(
+                [("race", "watch", STATE_KEY, "[]", 0)], [(channel, envelope)], lease=stale
+            )
+        assert channel.depth() == 0
+        await brokers[1].commit_unit(
+            [("race", "watch", STATE_KEY, "[]", 0)], [(channel, envelope)], lease=current
+        )
+        assert (await second.get_versioned_state("race", "watch", STATE_KEY)).version == 1
+        assert channel.depth() == 1  # the current owner's message alone
+    finally:
+        for broker in brokers:
+            await broker.close()
+        for store in stores:
+            await store.close()

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from runtime.envelope import Envelope
     from runtime.stores.base import DeadLetter, EffectStore, IdempotencyKey, Store
+    from runtime.stores.leases import Lease
 
 StateWrite = tuple[str, str, str, "str | None", "int | None"]
 """``(flow_id, component_id, key, value as JSON text or None to delete, expected version or
@@ -222,9 +223,15 @@ class Broker(ABC):
         return False
 
     async def commit_unit(
-        self, writes: Sequence[StateWrite], sends: Sequence[tuple[Channel, Envelope]]
+        self,
+        writes: Sequence[StateWrite],
+        sends: Sequence[tuple[Channel, Envelope]],
+        *,
+        lease: Lease | None = None,
     ) -> None:
-        """Apply state ``writes`` and publish ``sends`` (ignoring the bound) all or nothing."""
+        """Apply state ``writes`` and publish ``sends`` (ignoring the bound) all or nothing;
+        with ``lease`` (a polling trigger's), only while it still holds its name with its
+        token, else :class:`~runtime.errors.LeaseLostError` and nothing is done."""
         raise NotImplementedError(f"{type(self).__name__} cannot commit units of work")
 
     def effect_writes(self, store: EffectStore) -> EffectWrites:

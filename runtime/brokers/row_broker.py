@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from runtime.effect_writes import EffectWrites
     from runtime.envelope import Envelope
     from runtime.stores.base import EffectStore
+    from runtime.stores.leases import Lease
 
 
 class RowBroker(Broker):
@@ -66,7 +67,11 @@ class RowBroker(Broker):
         return super().effect_writes(store)
 
     async def commit_unit(
-        self, writes: Sequence[StateWrite], sends: Sequence[tuple[Channel, Envelope]]
+        self,
+        writes: Sequence[StateWrite],
+        sends: Sequence[tuple[Channel, Envelope]],
+        *,
+        lease: Lease | None = None,
     ) -> None:
         targets: list[tuple[RowQueue, Envelope]] = []
         rows: list[tuple[str, str, str]] = []
@@ -80,7 +85,7 @@ class RowBroker(Broker):
             for (channel, envelope), seq in zip(targets, seqs, strict=True):
                 channel._append(seq, envelope)
 
-        work = partial(self.statements.commit_unit, list(writes), rows, time.time())
+        work = partial(self.statements.commit_unit, list(writes), rows, time.time(), lease)
         await self._writes.submit(work, on_commit=published)
 
     async def flush(self) -> None:

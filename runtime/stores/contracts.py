@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from runtime.stores.base import Store
+from runtime.stores.leases import LeaseStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +215,6 @@ class ServerStore(DeploymentStore, HookSecretStore, Protocol):
     """What the server keeps besides the engine's records."""
 
 
-class DataStore(Store, AuthStore, ServerStore, Protocol):
+class DataStore(Store, AuthStore, ServerStore, LeaseStore, Protocol):
     """Everything a flowmixer database keeps: what :func:`~runtime.stores.urls.open_store`
     opens, on any backend."""

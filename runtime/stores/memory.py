@@ -24,9 +24,10 @@ from runtime.stores.letters import (
 from runtime.stores.memory_auth import MemoryAuthRows
 from runtime.stores.memory_copy import MemoryCopyRows
 from runtime.stores.memory_deployments import MemoryDeploymentRows
+from runtime.stores.memory_leases import MemoryLeaseRows
 
 
-class MemoryStore(MemoryAuthRows, MemoryDeploymentRows, MemoryCopyRows):
+class MemoryStore(MemoryAuthRows, MemoryDeploymentRows, MemoryCopyRows, MemoryLeaseRows):
     """A :class:`~runtime.stores.base.Store` (and the auth and server records of
     :mod:`runtime.stores.contracts`) in dictionaries.
 

@@ -7,7 +7,8 @@ letter goes to one taker), an idempotency key is recorded or found taken by one 
 SQL is split by concern: ``postgres_state`` (component state, fenced writes),
 ``postgres_letters`` (dead letters), ``postgres_effects`` (effects
 and idempotency keys), ``postgres_auth`` (the vault, app configuration, login states, refresh
-locks), ``postgres_deployments`` (flows and hook secrets), ``postgres_schema`` (migrations).
+locks), ``postgres_deployments`` (flows and hook secrets), ``postgres_leases`` (leases of
+polling triggers), ``postgres_schema`` (migrations).
 Needs the ``postgres`` extra.
 """
 
@@ -17,7 +18,7 @@ import asyncio
 import time
 from collections.abc import Collection
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from runtime.errors import ConfigurationError
 from runtime.stores import codec
@@ -35,6 +36,7 @@ from runtime.stores.letters import (
 from runtime.stores.postgres_auth import PostgresAuthRows
 from runtime.stores.postgres_copy import PostgresCopyRows
 from runtime.stores.postgres_deployments import PostgresDeploymentRows
+from runtime.stores.postgres_leases import PostgresLeaseRows
 from runtime.stores.postgres_schema import migrate
 from runtime.stores.urls import DatabaseUrl
 
@@ -61,9 +63,13 @@ def connect_error(url: str, exc: BaseException) -> ConfigurationError:
     return ConfigurationError(f"cannot open the flowmixer database {where}: {exc}")
 
 
-class PostgresStore(PostgresAuthRows, PostgresDeploymentRows, PostgresCopyRows):
+class PostgresStore(PostgresAuthRows, PostgresDeploymentRows, PostgresCopyRows, PostgresLeaseRows):
     """A :class:`~runtime.stores.base.Store` in a PostgreSQL database; make one with
     :meth:`open`."""
+
+    ticks_by_lease: ClassVar[bool] = True
+    """Processes on many machines share the database: each polling trigger ticks in the one
+    holding its lease (:mod:`runtime.leases`)."""
 
     def __init__(self, pool: asyncpg.Pool, where: str, url: str = "", max_size: int = 10) -> None:
         self._pool = pool

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from runtime.errors import StaleStateError
 from runtime.stores import postgres_effects, postgres_letters
+from runtime.stores.postgres_leases import fence as fence_lease
 from runtime.stores.postgres_owners import OWNER_ALIVE
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
     from runtime.brokers.base import StateWrite
     from runtime.stores.base import DeadLetter, IdempotencyKey
+    from runtime.stores.leases import Lease
     from runtime.stores.postgres_letters import Conn
 
 # Rows broker $3 may take: its own, released ones, and those of a broker that is gone.
@@ -162,9 +164,12 @@ async def commit_unit(
     writes: Sequence[StateWrite],
     rows: Sequence[tuple[str, str, str]],
     now: float,
+    lease: Lease | None,
     conn: Conn,
     owner: int,
 ) -> list[int]:
+    if lease is not None:  # first: a tick whose trigger passed to another process writes nothing
+        await fence_lease(conn, lease)
     for flow_id, component_id, key, value_json, expected in writes:
         await write_state(conn, flow_id, component_id, key, value_json, expected)
     return [

@@ -172,6 +172,19 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         ),
     ),
     # -- end of the durable broker's steps ---------------------------------------------------
+    Migration(
+        6,
+        "leases: which process ticks a polling trigger, with a fencing token",
+        (
+            # A released lease keeps its row, so its token keeps growing.
+            """CREATE TABLE leases (
+                name text PRIMARY KEY,
+                owner text NOT NULL,
+                token bigint NOT NULL,
+                expires_at double precision NOT NULL
+            )""",
+        ),
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -33,6 +33,7 @@ from runtime.stores.letters import (
 from runtime.stores.sqlite_auth import SQLiteAuthRows
 from runtime.stores.sqlite_copy import SQLiteCopyRows
 from runtime.stores.sqlite_deployments import SQLiteDeploymentRows
+from runtime.stores.sqlite_leases import SQLiteLeaseRows
 from runtime.stores.sqlite_schema import migrate
 from runtime.stores.sqlite_state import write_state
 
@@ -112,7 +113,7 @@ def write_dead_letter(conn: sqlite3.Connection, letter: DeadLetter, envelope_jso
     )
 
 
-class SQLiteStore(SQLiteAuthRows, SQLiteDeploymentRows, SQLiteCopyRows):
+class SQLiteStore(SQLiteAuthRows, SQLiteDeploymentRows, SQLiteCopyRows, SQLiteLeaseRows):
     """A :class:`~runtime.stores.base.Store` (and the auth and server records of
     :mod:`runtime.stores.contracts`) in one SQLite file; make one with :meth:`open`."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from runtime.stores import sqlite_keys
+from runtime.stores import sqlite_keys, sqlite_leases
 from runtime.stores.sqlite import write_dead_letter, write_state
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from runtime.brokers.base import StateWrite
     from runtime.stores.base import DeadLetter, IdempotencyKey
+    from runtime.stores.leases import Lease
 
 
 def in_one_transaction(
@@ -119,8 +120,11 @@ def commit_unit(
     writes: Sequence[StateWrite],
     rows: Sequence[tuple[str, str, str]],
     now: float,
+    lease: Lease | None,
     conn: sqlite3.Connection,
 ) -> list[int]:
+    if lease is not None:  # first: a tick whose trigger passed to another process writes nothing
+        sqlite_leases.fence(conn, lease)
     for flow_id, component_id, key, value_json, expected in writes:
         write_state(conn, flow_id, component_id, key, value_json, expected)
     return [insert(flow, component, now, text, None, conn) for flow, component, text in rows]

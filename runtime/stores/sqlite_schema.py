@@ -144,6 +144,16 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "ALTER TABLE accounts ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
         "ALTER TABLE state ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
     ),
+    # Leases (runtime.stores.leases): which process ticks a polling trigger, and the fencing
+    # token of its grant; a released lease keeps its row so the token keeps growing.
+    (
+        """CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            token INTEGER NOT NULL,
+            expires_at REAL NOT NULL
+        )""",
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

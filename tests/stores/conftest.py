@@ -17,13 +17,14 @@ import pytest
 
 from runtime.stores.base import Store
 from runtime.stores.contracts import AuthStore, ServerStore
+from runtime.stores.leases import LeaseStore
 from runtime.stores.memory import MemoryStore
 from runtime.stores.postgres import PostgresStore
 from runtime.stores.sqlite import SQLiteStore
 from tests.postgres_server import create_database
 
 
-class AnyStore(Store, AuthStore, ServerStore, Protocol):
+class AnyStore(Store, AuthStore, ServerStore, LeaseStore, Protocol):
     """Everything a store backend keeps."""
 
 
