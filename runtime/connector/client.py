@@ -10,6 +10,7 @@ its error table, its quota categories, its default API base); a component asks
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -103,6 +104,8 @@ class ServiceClient:
         waits: RateLimitWaits = DEFAULT_RATE_LIMIT_WAITS,
     ) -> None:
         self._connector = connector
+        self.telemetry = telemetry
+        """Where the client's calls are counted."""
         self._api_base = api_base.rstrip("/")
         log = logger or structlog.get_logger(__name__)
         self._transport = Transport(
@@ -227,19 +230,37 @@ class ServiceClient:
 
 def client_for(context: Context, connector: Connector) -> ServiceClient:
     """A client for the account the component's flow uses (``context.auth``), held to the
-    engine's quotas and circuits (``context.quotas``, ``context.circuits``)."""
+    engine's quotas and circuits (``context.quotas``, ``context.circuits``).
+
+    The same client serves every message of the account while its API base stays the same
+    (a client holds no state of a call): building one per message showed on the hot path."""
     auth = context.auth
     if auth is None:
         raise CancelError(
             f"this {connector.label} component has no account: the flow must be started with"
             f" credentials for the service {connector.service}"
         )
-    return ServiceClient(
-        context.http,
-        connector,
-        auth,
-        api_base=api_base_for(connector, getattr(auth, "settings", None)),
-        telemetry=context.telemetry,
-        quotas=context.quotas,
-        circuits=context.circuits,
-    )
+    api_base = api_base_for(connector, getattr(auth, "settings", None))
+    # Identities, held alive by the client the entry keeps, so they cannot be reused.
+    key = (id(connector), api_base, id(context.http), id(context.quotas), id(context.circuits))
+    try:
+        clients = _CLIENTS.setdefault(auth, {})
+    except TypeError:  # credentials that cannot be weakly referenced: one client per call
+        clients = {}
+    client = clients.get(key)
+    if client is None or client.telemetry is not context.telemetry:
+        client = clients[key] = ServiceClient(
+            context.http,
+            connector,
+            auth,
+            api_base=api_base,
+            telemetry=context.telemetry,
+            quotas=context.quotas,
+            circuits=context.circuits,
+        )
+    return client
+
+
+_CLIENTS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], ServiceClient]] = (
+    weakref.WeakKeyDictionary()
+)
