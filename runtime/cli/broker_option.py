@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Final
 from runtime.brokers.memory import MemoryBroker
 from runtime.brokers.sqlite import SQLiteBroker
 from runtime.errors import ConfigurationError
+from runtime.stores.memory import MemoryStore
 from runtime.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -36,8 +37,22 @@ def add_broker_option(parser: argparse.ArgumentParser, default: str) -> None:
     )
 
 
-def make_broker(kind: str, store: DataStore) -> Broker:
-    """The broker ``--broker`` asked for, on ``store``'s database; close it before ``store``."""
+def make_broker(kind: str, store: DataStore, redis_url: str | None = None) -> Broker:
+    """The broker ``--broker`` asked for, on ``store``'s database; close it before ``store``.
+
+    With ``redis_url`` (``--redis`` or ``FLOWMIXER_REDIS_URL``) it is the Redis Streams broker
+    whatever ``--broker`` says; it keeps its dead letters and outbox in ``store``, which must
+    be a database (SQLite or PostgreSQL).
+    """
+    if redis_url is not None:
+        if isinstance(store, MemoryStore):
+            raise ConfigurationError(
+                "--redis needs a database for dead letters and effects: a SQLite file or a"
+                " postgresql:// --database (FLOWMIXER_DATABASE_URL), not an in-memory store"
+            )
+        from runtime.brokers.redis import RedisBroker
+
+        return RedisBroker(redis_url, store)
     if kind == "memory":
         return MemoryBroker()
     if isinstance(store, SQLiteStore) and kind == "sqlite":

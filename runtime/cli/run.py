@@ -139,7 +139,7 @@ async def _run(
         local_credentials(settings, registry, store) as credentials,
         contextlib.AsyncExitStack() as closing,
     ):
-        broker = make_broker(args.broker, store)
+        broker = make_broker(args.broker, store, settings.redis_url)
         closing.push_async_callback(broker.close)  # after the engine, before the store
         engine = await closing.enter_async_context(
             Engine(

@@ -159,7 +159,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     queue_size, intake = intake_settings(args)
     check_port(args.host, args.port)  # before any flow starts
-    options = _Options(args.host, args.port, url, token, args.broker, timeouts, queue_size, intake)
+    options = _Options(
+        args.host,
+        args.port,
+        url,
+        token,
+        args.broker,
+        timeouts,
+        queue_size,
+        intake,
+        settings.redis_url,
+    )
     return run(_serve(options, settings, single_loop=args.single_loop))
 
 
@@ -183,6 +193,7 @@ class _Options:
     timeouts: tuple[float, float]  # the header and the body deadlines
     queue_size: int
     intake: HookIntake
+    redis_url: str | None = None  # the Redis Streams broker's server, when given
 
 
 async def _serve(options: _Options, settings: Settings, *, single_loop: bool) -> int:
@@ -256,7 +267,7 @@ class _EngineParts:
         store, registry, box = self._args
         options = self._options
         self._session = aiohttp.ClientSession()
-        self._broker = make_broker(options.broker_kind, store)
+        self._broker = make_broker(options.broker_kind, store, options.redis_url)
         return await assemble(
             store,
             registry,

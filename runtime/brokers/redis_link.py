@@ -1,0 +1,110 @@
+"""What the channels of one Redis broker share: the client, the scripts, the consumer's name.
+
+Every script call goes through :meth:`Link.run`, which waits out a Redis server that went away
+(connection refused, reset, or loading its append-only file after a restart) and runs the
+call again once it is back: the scripts are written so that a second run of a call whose answer
+was lost changes nothing (:mod:`runtime.brokers.redis_scripts`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+from typing import TYPE_CHECKING, Any
+
+from runtime.brokers import redis_scripts as scripts
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Coroutine
+
+    import redis.asyncio as redis
+    from structlog.typing import FilteringBoundLogger
+
+RECONNECT_WAIT = (0.05, 2.0)  # the first and the longest wait between tries, seconds
+
+
+def consumer_name() -> str:
+    """``host:pid:random``: unique to this process (and to this broker in it)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Link:
+    """The Redis client of one broker, its consumer name and its scripts."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        visibility_timeout: float,
+        logger: FilteringBoundLogger,
+    ) -> None:
+        import redis.exceptions
+
+        self.client = client
+        self.consumer = consumer_name()
+        self.visibility_ms = max(1, int(visibility_timeout * 1000))
+        self.logger = logger
+        self.closing = False
+        self._gone: tuple[type[BaseException], ...] = (
+            redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError,
+            OSError,
+        )
+        self.put_script = client.register_script(scripts.PUT)
+        self.promote = client.register_script(scripts.PROMOTE)
+        self.settle_script = client.register_script(scripts.SETTLE)
+        self.touch = client.register_script(scripts.TOUCH)
+        self.unpark = client.register_script(scripts.UNPARK)
+        self.relay = client.register_script(scripts.RELAY)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def gone(self, error: BaseException) -> bool:
+        """Whether ``error`` says the server is out of reach (rather than a refused command)."""
+        return isinstance(error, self._gone)
+
+    async def run(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """``call()``, made again while the server is out of reach (until the broker closes)."""
+        wait, longest = RECONNECT_WAIT
+        warned = False
+        while True:
+            try:
+                result = await call()
+            except Exception as exc:
+                if not self.gone(exc) or self.closing:
+                    raise
+                if not warned:
+                    warned = True
+                    self.logger.warning(
+                        "Redis is out of reach; waiting for it", error=type(exc).__name__
+                    )
+                await asyncio.sleep(wait)
+                wait = min(longest, wait * 2)
+                continue
+            if warned:
+                self.logger.info("Redis is reachable again")
+            return result
+
+    async def script(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """Run ``script`` with ``keys`` and ``args`` (see :meth:`run`)."""
+        return await self.run(lambda: script(keys=keys, args=args))
+
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
+        """Run ``work`` in the background; :meth:`settle` waits for it. Failures are logged."""
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            error = task.exception()
+            self.logger.error(
+                "a Redis broker write failed", error=f"{type(error).__name__}", exc_info=error
+            )
+
+    async def settle(self) -> None:
+        """Wait for the background work spawned so far."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
