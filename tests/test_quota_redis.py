@@ -12,6 +12,7 @@ import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,11 +20,15 @@ import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from runtime.auth.resolution import local_quotas
 from runtime.manifest import QuotaRule
 from runtime.quota import Quotas, QuotaWaitError, quota_state
 from runtime.quota_memory import MemoryQuotaState
 from runtime.quota_redis import STALE, RedisQuotaState
 from runtime.quota_scripts import ACQUIRE, script
+from runtime.registry import Registry
+from runtime.settings import Settings
+from runtime.stores.sqlite import SQLiteStore
 from tests.redis_server import RedisServer, start_server
 
 SERVICE = "test:svc"
@@ -262,3 +267,25 @@ def test_the_scripts_bucket_matches_its_model_and_never_exceeds_its_rate(
         for j in range(i, len(admitted)):
             span = admitted[j] - first
             assert j - i + 1 <= limit + rate * span + 1e-6, "a burst of limit, then limit/window"
+
+
+async def test_run_and_call_keep_their_quotas_on_the_redis_server_of_the_settings(
+    redis_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(home=tmp_path, redis_url=redis_url)
+    settings.ensure_home()
+    async with (
+        await SQLiteStore.open(settings.db_path) as store,
+        local_quotas(settings, Registry.load(), store) as quotas,
+    ):
+        gate = quotas.gate("acme:pinterest", "org_write", account="cook")
+        await gate.acquire()
+        gate.release()
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = sorted(key.decode() for key in client.keys("flowmixer:quota:*"))
+    finally:
+        client.close()
+    assert isinstance(quotas.state, RedisQuotaState)
+    assert any('"bucket","org_write",100,60.0,"account","","cook"' in key for key in keys)

@@ -19,6 +19,7 @@ from runtime.cli.usage import StopSignals
 from runtime.engine import QUEUE_SIZE
 from runtime.errors import ConfigurationError
 from runtime.event_loop import run
+from runtime.quota import quota_state
 from runtime.registry import Registry
 from runtime.server import Server
 from runtime.server.assemble import assemble
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.brokers.base import Broker
+    from runtime.quota import QuotaState
     from runtime.server.context import ServerContext
     from runtime.settings import Settings
     from runtime.stores.contracts import DataStore
@@ -196,7 +198,7 @@ async def _serve(options: _Options, settings: Settings, *, single_loop: bool) ->
     async with opened_store(settings.database) as store:
         engine_loop = None if single_loop else EngineLoop()
         bridge = Bridge(None if engine_loop is None else engine_loop.start())
-        parts = _EngineParts(store, registry, box, options, logger)
+        parts = _EngineParts(store, registry, box, options, logger, settings.redis_url)
         try:
             if bridge.crosses:
                 await bridge.call(join_loop(store))
@@ -236,7 +238,8 @@ async def _serve(options: _Options, settings: Settings, *, single_loop: bool) ->
 
 class _EngineParts:
     """What runs the flows, made and closed on the engine's loop: the components' HTTP
-    session, the broker, and the engine with its credentials and quotas (in ``open``)."""
+    session, the broker, and the engine with its credentials and quotas (in ``open``; shared
+    on the Redis server of ``redis_url`` when one is set)."""
 
     def __init__(
         self,
@@ -245,8 +248,11 @@ class _EngineParts:
         box: SecretBox,
         options: _Options,
         logger: FilteringBoundLogger,
+        redis_url: str | None = None,
     ) -> None:
         self._args = (store, registry, box)
+        self._redis_url = redis_url
+        self._quota_state: QuotaState | None = None
         self._options = options
         self._logger = logger
         self._session: aiohttp.ClientSession | None = None
@@ -257,6 +263,7 @@ class _EngineParts:
         options = self._options
         self._session = aiohttp.ClientSession()
         self._broker = make_broker(options.broker_kind, store)
+        self._quota_state = quota_state(self._redis_url)
         return await assemble(
             store,
             registry,
@@ -268,6 +275,7 @@ class _EngineParts:
             broker=self._broker,
             queue_size=options.queue_size,
             intake=options.intake,
+            quota_state=self._quota_state,
         )
 
     async def close(self) -> None:
@@ -275,5 +283,9 @@ class _EngineParts:
             if self._broker is not None:
                 await self._broker.close()
         finally:
-            if self._session is not None:
-                await self._session.close()
+            try:
+                if self._quota_state is not None:
+                    await self._quota_state.aclose()
+            finally:
+                if self._session is not None:
+                    await self._session.close()
