@@ -114,7 +114,7 @@ class _Line:
 class RedisGate(QuotaGate):
     """A gate whose buckets and window are on the Redis server (see the module docstring)."""
 
-    __slots__ = ("_buckets", "_calls", "_keys", "_line", "_queued", "_state", "_waiting")
+    __slots__ = ("_buckets", "_calls", "_keys", "_line", "_queued", "_sleeps", "_state", "_waiting")
 
     def __init__(
         self,
@@ -139,12 +139,14 @@ class RedisGate(QuotaGate):
         self._waiting = waiting
         self._line = _Line()
         self._queued = 0
+        self._sleeps = 0  # quota waits begun here: a turn that came after none was not one
         self._calls: list[str] = []  # ids of this process's calls in flight here
 
     async def acquire(self) -> float:
         loop = asyncio.get_running_loop()
         start = loop.time()
-        trips = 0.0  # the round trips to the server: not the quota's wait
+        other = 0.0  # round trips, and turns behind callers that did not wait: not the quota's
+        sleeps = self._sleeps
         ahead = self._queued
         turn = self._line.join()  # at once, so that callers keep the order they came in
         self._queued += 1
@@ -153,25 +155,29 @@ class RedisGate(QuotaGate):
             self._waiting.add(task)
         try:
             if turn is not None:  # foresee the wait behind the callers before this one
-                foreseen, trips = await self._ask(loop, start, ahead, "")
+                foreseen, other = await self._ask(loop, start, ahead, "")
                 if foreseen > self.max_wait:
                     raise self._too_long(foreseen)
+                queued = loop.time()
                 await turn
+                if self._sleeps == sleeps:
+                    other += loop.time() - queued
             call = self._state.new_call()
             while True:
                 wait, trip = await self._ask(loop, start, 0, call)
-                trips += trip
+                other += trip
                 if wait <= 0:
                     break
                 if loop.time() + wait - start > self.max_wait:
                     raise self._too_long(wait)  # deliver again when it opens, not later
+                self._sleeps += 1
                 await asyncio.sleep(wait)
             self._calls.append(call)
         finally:
             self._queued -= 1
             self._waiting.discard(task)
             self._line.leave(turn)
-        waited = loop.time() - start - trips
+        waited = loop.time() - start - other
         return waited if waited >= NOTICEABLE_WAIT else 0.0
 
     async def _ask(
