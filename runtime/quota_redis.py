@@ -163,15 +163,20 @@ class RedisGate(QuotaGate):
                 if self._sleeps == sleeps:
                     other += loop.time() - queued
             call = self._state.new_call()
-            while True:
-                wait, trip = await self._ask(loop, start, 0, call)
-                other += trip
-                if wait <= 0:
-                    break
-                if loop.time() + wait - start > self.max_wait:
-                    raise self._too_long(wait)  # deliver again when it opens, not later
-                self._sleeps += 1
-                await asyncio.sleep(wait)
+            try:
+                while True:
+                    wait, trip = await self._ask(loop, start, 0, call)
+                    other += trip
+                    if wait <= 0:
+                        break
+                    if loop.time() + wait - start > self.max_wait:
+                        raise self._too_long(wait)  # deliver again when it opens, not later
+                    self._sleeps += 1
+                    await asyncio.sleep(wait)
+            except asyncio.CancelledError:
+                # The server may have let the call through before the answer was lost.
+                self._state.writes.add(None, self._keys[1:2], [call])
+                raise
             self._calls.append(call)
         finally:
             self._queued -= 1

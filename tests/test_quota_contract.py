@@ -218,3 +218,18 @@ async def test_a_hold_longer_than_max_wait_is_raised_at_once(make: MakeQuotas) -
         await gate.acquire()
 
     assert 29 < raised.value.delay <= 30  # type: ignore[operator]
+
+
+async def test_a_caller_cancelled_while_it_waits_holds_no_one_up(make: MakeQuotas) -> None:
+    gate = make(rule(limit=1, window=0.3, max_wait=5)).gate(SERVICE, "writes", account="x")
+    await gate.acquire()
+    gate.release()
+    cancelled = asyncio.ensure_future(gate.acquire())
+    after = asyncio.ensure_future(gate.acquire())
+    await asyncio.sleep(0.05)
+
+    cancelled.cancel()
+    await asyncio.wait_for(after, 5)
+
+    assert cancelled.cancelled()
+    assert after.done(), "the caller behind the cancelled one got its turn"
