@@ -1,4 +1,4 @@
-"""Rate limits of the services that components call, per app and per account, process-wide.
+"""Rate limits of the services that components call, per app and per account.
 
 A service's quota rules (``quota`` in its ``service.json``, :class:`~runtime.manifest.QuotaRule`;
 overridden per app through :mod:`runtime.quota_rules`) allow ``limit`` calls per ``window``
@@ -15,18 +15,21 @@ through the gate before each request::
     finally:
         gate.release()
 
-A gate serves its callers in arrival order (a fair lock) and makes each wait for:
+A gate serves its callers in arrival order and makes each wait for:
 
-1. every rule that applies: one :class:`aiolimiter.AsyncLimiter` per rule and key, a bucket
-   of ``limit`` calls that drains at ``limit / window`` per second. A fresh window is thus used
-   fully at once (a burst of ``limit`` calls), and a steady stream gets ``limit`` per window.
-   A fair lock in front of each bucket keeps its waiters in arrival order: aiolimiter alone
-   lets a newcomer take capacity freed for a waiter that has not resumed yet;
+1. every rule that applies: a bucket per rule and key of ``limit`` calls that drains at
+   ``limit / window`` per second. A fresh window is thus used fully at once (a burst of
+   ``limit`` calls), and a steady stream gets ``limit`` per window;
 2. what the service said: an answer whose remaining quota is 0 closes the gate until the reset
    it announced, and :meth:`QuotaGate.hold` (after a 429) closes it for the time the service
    asked. This is also what keeps a bucket, which cannot know where a service's fixed windows
    begin, from spending two windows' worth of calls within one: right after a burst the bucket
    fills again while the service's window still counts the burst.
+
+Where the buckets and what the services said are kept is a :class:`QuotaState`: this
+process's memory by default (:mod:`runtime.quota_memory`), or a Redis server shared by every
+process of a scale-out (:mod:`runtime.quota_redis`, chosen by :func:`quota_state` when
+``Settings.redis_url`` is set), so that all of them together keep within the limits.
 
 A wait longer than the rules' ``maxWait`` is not waited: :class:`QuotaWaitError`, a
 :class:`~runtime.errors.DeferError` whose ``delay`` is the wait, has the engine deliver the
@@ -36,10 +39,9 @@ message again then, without using one of its attempts, and nothing is lost.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
-
-from aiolimiter import AsyncLimiter
+from typing import Any, Final, Protocol
 
 from runtime.errors import DeferError
 from runtime.manifest import EVERY_CALL, QuotaRule
@@ -56,6 +58,9 @@ NOTICEABLE_WAIT: Final = 0.001
 
 RulesSource = Callable[[], Mapping[str, tuple[QuotaRule, ...]]]
 
+GateKey = tuple[str, str, str, str | None]
+"""What a gate is for: (service, resource, app, account)."""
+
 
 class QuotaWaitError(DeferError):
     """A call would wait longer than its quota rules allow (``maxWait``); ``delay`` is the wait."""
@@ -66,185 +71,35 @@ class QuotaWaitError(DeferError):
         self.resource = resource
 
 
-class _Bucket:
-    """One rule applied to one key: a fair lock in front of a leaky bucket."""
-
-    __slots__ = ("_checked", "_level", "_limiter", "_lock", "_rate", "pending", "rule")
-
-    def __init__(self, rule: QuotaRule) -> None:
-        self.rule = rule
-        self._limiter = AsyncLimiter(rule.limit, rule.window)
-        self._lock = asyncio.Lock()  # asyncio.Lock is fair: first come, first served
-        self._rate = rule.limit / rule.window
-        # A copy of the bucket's level (aiolimiter keeps its own private) to foresee waits.
-        self._level = 0.0
-        self._checked = 0.0
-        self.pending = 0
-        """Callers that will take capacity here and have not yet."""
-
-    def _level_at(self, now: float) -> float:
-        return max(0.0, self._level - (now - self._checked) * self._rate)
-
-    def wait_for(self, ahead: int, now: float) -> float:
-        """Seconds before a caller with ``ahead`` callers before it gets capacity."""
-        excess = self._level_at(now) + ahead + 1 - self.rule.limit
-        return max(0.0, excess / self._rate)
-
-    async def take(self) -> None:
-        async with self._lock:
-            await self._limiter.acquire()
-        now = asyncio.get_running_loop().time()
-        self._level = self._level_at(now) + 1
-        self._checked = now
-
-
-class _Window:
-    """What the service said of one key's quota: calls left before its window resets."""
-
-    __slots__ = ("held_until", "in_flight", "limit", "remaining", "reset_at")
-
-    def __init__(self) -> None:
-        self.limit: int | None = None
-        self.remaining: int | None = None  # None: unknown, only the buckets decide
-        self.reset_at: float | None = None  # loop time
-        self.held_until = 0.0  # loop time before which a 429 closed the key, whatever answers say
-        self.in_flight = 0
-
-    def closed_for(self, ahead: int, now: float) -> float:
-        """Seconds the key stays closed to a caller with ``ahead`` callers before it."""
-        if now < self.held_until:
-            return self.held_until - now
-        if self.reset_at is not None and now >= self.reset_at:
-            # A new window: calls still unanswered may be counted in it.
-            self.reset_at = None
-            self.remaining = None if self.limit is None else max(0, self.limit - self.in_flight)
-        if self.remaining is None or self.reset_at is None or self.remaining > ahead:
-            return 0.0
-        return self.reset_at - now
-
-    def admit(self) -> None:
-        self.in_flight += 1
-        if self.remaining is not None:
-            self.remaining -= 1
-
-    def observe(
-        self, limit: int | None, remaining: int | None, reset: float | None, now: float
-    ) -> None:
-        if limit is not None:
-            self.limit = limit
-        if reset is not None:
-            until = now + reset
-            if self.reset_at is None or until > self.reset_at + SAME_WINDOW:
-                self.reset_at, self.remaining = until, None  # a later window than known
-            elif until < self.reset_at - SAME_WINDOW:
-                return  # an answer from an earlier window, overtaken by later ones
-            else:
-                self.reset_at = max(self.reset_at, until)
-        if remaining is not None:
-            # Calls still unanswered may have been counted after this one: assume they were not.
-            left = max(0, remaining - max(0, self.in_flight - 1))
-            self.remaining = left if self.remaining is None else min(self.remaining, left)
-
-    def hold(self, seconds: float, now: float) -> None:
-        # Kept apart from what answers say: one already in flight must not reopen the key.
-        self.held_until = max(self.held_until, now + max(0.0, seconds))
-
-
-class QuotaGate:
+class QuotaGate(ABC):
     """What one kind of call (a resource of a service, by one account of one app) waits for.
 
     Get one from :meth:`Quotas.gate`; every call is :meth:`acquire` then :meth:`release`, with
     :meth:`observe` in between when the service answered.
     """
 
-    __slots__ = (
-        "_buckets",
-        "_lock",
-        "_queued",
-        "_waiting",
-        "_window",
-        "account",
-        "max_wait",
-        "resource",
-        "service",
-    )
+    __slots__ = ("account", "max_wait", "resource", "rules", "service")
 
-    def __init__(
-        self,
-        service: str,
-        resource: str,
-        account: str | None,
-        buckets: tuple[_Bucket, ...],
-        max_wait: float,
-        waiting: set[asyncio.Task[Any]] | None = None,
-    ) -> None:
-        self.service = service
-        self.resource = resource
-        self.account = account
+    def __init__(self, key: GateKey, rules: tuple[QuotaRule, ...], max_wait: float) -> None:
+        self.service, self.resource, _, self.account = key
+        self.rules = rules
+        """The rules this gate applies (app-wide ones first)."""
         self.max_wait = max_wait
         """The longest wait a call accepts: the smallest ``maxWait`` of the rules that apply."""
-        self._buckets = buckets
-        self._window = _Window()
-        self._lock = asyncio.Lock()
-        self._queued = 0
-        self._waiting = waiting if waiting is not None else set()
 
-    @property
-    def rules(self) -> tuple[QuotaRule, ...]:
-        """The rules this gate applies (app-wide ones first)."""
-        return tuple(bucket.rule for bucket in self._buckets)
-
+    @abstractmethod
     async def acquire(self) -> float:
         """Wait for this call's turn; the seconds waited (0.0 for no noticeable wait).
 
         Raises :class:`QuotaWaitError` without waiting when the wait would exceed
         :attr:`max_wait`, and after waiting when a hold made it exceed that meanwhile.
         """
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        foreseen = self._window.closed_for(self._queued, start)
-        for bucket in self._buckets:
-            foreseen = max(foreseen, bucket.wait_for(bucket.pending, start))
-        if foreseen > self.max_wait:
-            raise self._too_long(foreseen)
-        buckets = self._buckets
-        for bucket in buckets:
-            bucket.pending += 1
-        taken = 0
-        self._queued += 1
-        task = asyncio.current_task()
-        if task is not None:  # a stop need not wait for a call that has sent nothing yet
-            self._waiting.add(task)
-        try:
-            async with self._lock:
-                for bucket in buckets:
-                    await bucket.take()
-                    bucket.pending -= 1
-                    taken += 1
-                await self._opened(loop, start)
-                self._window.admit()
-        finally:
-            self._queued -= 1
-            self._waiting.discard(task)
-            for bucket in buckets[taken:]:
-                bucket.pending -= 1
-        waited = loop.time() - start
-        return waited if waited >= NOTICEABLE_WAIT else 0.0
 
-    async def _opened(self, loop: asyncio.AbstractEventLoop, start: float) -> None:
-        while True:
-            now = loop.time()
-            closed = self._window.closed_for(0, now)
-            if closed <= 0:
-                return
-            if now + closed - start > self.max_wait:
-                raise self._too_long(closed)  # deliver again when it opens, not later
-            await asyncio.sleep(closed)
-
+    @abstractmethod
     def release(self) -> None:
         """The call is over (answered or not)."""
-        self._window.in_flight -= 1
 
+    @abstractmethod
     def observe(
         self,
         *,
@@ -254,11 +109,10 @@ class QuotaGate:
     ) -> None:
         """What an answer said of the quota: ``remaining`` calls of ``limit`` until the window
         resets in ``reset`` seconds. Call it before :meth:`release`."""
-        self._window.observe(limit, remaining, reset, asyncio.get_running_loop().time())
 
+    @abstractmethod
     def hold(self, seconds: float) -> None:
         """Close the gate to every caller for ``seconds`` (the service refused a call, 429)."""
-        self._window.hold(seconds, asyncio.get_running_loop().time())
 
     def _too_long(self, wait: float) -> QuotaWaitError:
         who = f" of account {self.account!r}" if self.account else ""
@@ -272,15 +126,51 @@ class QuotaGate:
         )
 
 
+class QuotaState(Protocol):
+    """Where the gates keep their buckets and what the services said."""
+
+    def gate(
+        self,
+        key: GateKey,
+        rules: tuple[QuotaRule, ...],
+        max_wait: float,
+        waiting: set[asyncio.Task[Any]],
+    ) -> QuotaGate:
+        """A new gate for ``key`` applying ``rules`` (app-wide ones first); it adds the tasks
+        waiting in :meth:`QuotaGate.acquire` to ``waiting`` while they wait."""
+        ...
+
+    def forget(self, service: str) -> None:
+        """``service`` has new rules: its buckets start afresh."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the gates are not used afterwards."""
+        ...
+
+
+def quota_state(redis_url: str | None) -> QuotaState:
+    """The state of a process's quotas: shared by every process on the Redis server at
+    ``redis_url`` (``Settings.redis_url``) when one is set, else in this process's memory."""
+    if redis_url is None:
+        from runtime.quota_memory import MemoryQuotaState
+
+        return MemoryQuotaState()
+    from runtime.quota_redis import RedisQuotaState  # needs the redis extra: only when used
+
+    return RedisQuotaState(redis_url)
+
+
 class Quotas:
-    """The quota rules of every service and their limiters, for one process (one engine).
+    """The quota rules of every service and their gates, for one process (one engine).
 
     ``rules`` maps a service to its rules; a service it does not name has none (calls are
     held back only by what its answers say). Without ``rules``, the rules come from ``source``
     the first time a gate is asked for, by default the installed service manifests with the
     ``FLOWMIXER_<SERVICE>_QUOTA`` overrides of the environment
-    (:func:`runtime.quota_rules.packaged_rules`). Limiters belong to the event loop that first
-    uses them: use a Quotas in one loop only.
+    (:func:`runtime.quota_rules.packaged_rules`). ``state`` keeps the buckets (default: this
+    process's memory, see :func:`quota_state`); close it with :meth:`aclose`. Gates belong to
+    the event loop that first uses them: use a Quotas in one loop only.
     """
 
     def __init__(
@@ -288,13 +178,15 @@ class Quotas:
         rules: Mapping[str, Iterable[QuotaRule]] | None = None,
         *,
         source: RulesSource | None = None,
+        state: QuotaState | None = None,
     ) -> None:
         self._rules: dict[str, tuple[QuotaRule, ...]] | None = None
         if rules is not None:
             self._rules = {service: tuple(found) for service, found in rules.items()}
         self._source = source
-        self._gates: dict[tuple[str, str, str, str | None], QuotaGate] = {}
-        self._buckets: dict[tuple[str, QuotaRule, str, str | None], _Bucket] = {}
+        self.state = state if state is not None else quota_state(None)
+        """Where the buckets and the services' feedback are kept."""
+        self._gates: dict[GateKey, QuotaGate] = {}
         self.waiting: set[asyncio.Task[Any]] = set()
         """The tasks waiting at a gate now: their calls have not been sent, so a flow's stop
         on a durable broker need not wait for them (:mod:`runtime.flow_runner`)."""
@@ -315,7 +207,7 @@ class Quotas:
         assert self._rules is not None
         self._rules[service] = tuple(rules)
         self._gates = {k: g for k, g in self._gates.items() if k[0] != service}
-        self._buckets = {k: b for k, b in self._buckets.items() if k[0] != service}
+        self.state.forget(service)
 
     def gate(self, service: str, resource: str, *, app: str = "", account: str | None) -> QuotaGate:
         """The gate of calls in ``resource`` of ``service`` by ``account`` of ``app``.
@@ -326,18 +218,15 @@ class Quotas:
         key = (service, resource, app, account)
         gate = self._gates.get(key)
         if gate is None:
-            gate = self._gates[key] = self._new_gate(service, resource, app, account)
+            gate = self._gates[key] = self._new_gate(key)
         return gate
 
-    def _new_gate(self, service: str, resource: str, app: str, account: str | None) -> QuotaGate:
-        applied = [r for r in self.rules(service) if r.resource in (resource, EVERY_CALL)]
+    def _new_gate(self, key: GateKey) -> QuotaGate:
+        applied = [r for r in self.rules(key[0]) if r.resource in (key[1], EVERY_CALL)]
         applied.sort(key=lambda r: (r.scope != "app", r.resource == EVERY_CALL, r.window))
-        buckets = []
-        for rule in applied:
-            key = (service, rule, app, account if rule.scope == "account" else None)
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = self._buckets[key] = _Bucket(rule)
-            buckets.append(bucket)
         max_wait = min((rule.max_wait for rule in applied), default=DEFAULT_MAX_WAIT)
-        return QuotaGate(service, resource, account, tuple(buckets), max_wait, self.waiting)
+        return self.state.gate(key, tuple(applied), max_wait, self.waiting)
+
+    async def aclose(self) -> None:
+        """Close the state (a Redis state's connections); the gates are not used afterwards."""
+        await self.state.aclose()

@@ -164,8 +164,11 @@ def test_a_value_without_a_key_is_refused_without_echoing_it(cli):
 def test_a_quota_set_with_the_cli_is_what_run_and_call_apply(home: Path) -> None:
     async def quotas_of_a_local_run() -> Quotas:
         settings = Settings.from_env()
-        async with await SQLiteStore.open(settings.db_path) as store:
-            return await local_quotas(settings, Registry.load(), store)
+        async with (
+            await SQLiteStore.open(settings.db_path) as store,
+            local_quotas(settings, Registry.load(), store) as quotas,
+        ):
+            return quotas
 
     assert main(["config", "set", SERVICE, "quota=org_write=7/60"]) == 0
     quotas = asyncio.run(quotas_of_a_local_run())

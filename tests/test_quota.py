@@ -1,12 +1,11 @@
-"""Quotas: limiters per app and per account, arrival order, the longest wait, the service's word.
+"""Quotas in a flow, and their rules: the service manifests and their overrides.
 
-Waits here are real but short (windows of a fraction of a second); what is asserted is who
-waits and in which order, never how fast anything ran.
+The gates' own promises (keys, order, waits, what the service said) are in
+``tests/test_quota_contract.py``, run against both quota states.
 """
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,10 @@ from runtime.auth.app_config import AppConfigStore, env_var
 from runtime.auth.secretbox import SecretBox, generate_key
 from runtime.component import Component, Context
 from runtime.engine import Engine, Output
-from runtime.errors import ConfigurationError, ManifestError, RetryError
+from runtime.errors import ConfigurationError, ManifestError
 from runtime.manifest import ComponentManifest, QuotaRule
 from runtime.plan import FlowPlan, NodePlan, Route
-from runtime.quota import Quotas, QuotaWaitError
+from runtime.quota import Quotas
 from runtime.quota_rules import configured_rules, packaged_rules, parse_override, with_override
 from runtime.registry import Registry
 from runtime.retry import RetryPolicy
@@ -38,147 +37,6 @@ def rule(resource: str = "writes", limit: int = 1, window: float = 60, **more: A
 
 def quotas(*rules: QuotaRule) -> Quotas:
     return Quotas({SERVICE: rules})
-
-
-# -- keys ------------------------------------------------------------------------------------
-
-
-async def test_accounts_and_apps_each_have_their_own_limiters() -> None:
-    q = quotas(rule(max_wait=0), rule("*", limit=2, scope="app", max_wait=0))
-
-    await q.gate(SERVICE, "writes", app="a", account="x").acquire()
-    with pytest.raises(QuotaWaitError):
-        await q.gate(SERVICE, "writes", app="a", account="x").acquire()
-    await q.gate(SERVICE, "writes", app="a", account="y").acquire()  # another account
-    with pytest.raises(QuotaWaitError):  # the app's 2 calls are spent, whoever makes the third
-        await q.gate(SERVICE, "writes", app="a", account="z").acquire()
-    await q.gate(SERVICE, "writes", app="b", account="x").acquire()  # another app
-
-
-async def test_a_rule_applies_to_its_resource_and_star_to_every_resource() -> None:
-    q = quotas(rule(max_wait=0), rule("*", limit=2, max_wait=0))
-
-    await q.gate(SERVICE, "writes", account="x").acquire()
-    await q.gate(SERVICE, "reads", account="x").acquire()  # "writes" does not limit reads
-    with pytest.raises(QuotaWaitError):
-        await q.gate(SERVICE, "reads", account="x").acquire()  # but "*" counts both
-    assert q.gate(SERVICE, "reads", account="x").rules == (rule("*", limit=2, max_wait=0),)
-
-
-async def test_a_service_without_rules_is_not_held_back() -> None:
-    gate = quotas().gate("other:svc", "writes", account="x")
-
-    waits = [await gate.acquire() for _ in range(50)]
-
-    assert waits == [0.0] * 50
-    assert gate.max_wait == 60
-
-
-# -- order and the longest wait -----------------------------------------------------------------
-
-
-async def test_waiters_are_served_in_the_order_they_arrived() -> None:
-    gate = quotas(rule(limit=1, window=0.05, max_wait=10)).gate(SERVICE, "writes", account="x")
-    served: list[int] = []
-
-    async def call(n: int) -> None:
-        await gate.acquire()
-        served.append(n)
-        gate.release()
-
-    first = [asyncio.create_task(call(n)) for n in range(5)]
-    await asyncio.sleep(0.07)  # newcomers arrive while the first ones wait
-    later = [asyncio.create_task(call(n)) for n in range(5, 8)]
-    await asyncio.gather(*first, *later)
-
-    assert served == list(range(8))
-
-
-async def test_a_wait_longer_than_max_wait_is_not_waited_but_raised_with_its_delay() -> None:
-    gate = quotas(rule(limit=1, window=60, max_wait=5)).gate(SERVICE, "writes", account="cook")
-    await gate.acquire()
-
-    with pytest.raises(QuotaWaitError) as raised:
-        await gate.acquire()
-
-    assert isinstance(raised.value, RetryError)
-    assert 59 < raised.value.delay <= 60  # type: ignore[operator]
-    assert "writes quota of test:svc of account 'cook'" in str(raised.value)
-    assert "maxWait 5 s" in str(raised.value)
-
-
-# -- what the service said ----------------------------------------------------------------------
-
-
-async def test_a_remaining_quota_of_zero_closes_the_gate_until_the_reset() -> None:
-    gate = quotas().gate(SERVICE, "writes", account="x")
-    await gate.acquire()
-    gate.observe(limit=3, remaining=0, reset=0.3)
-    gate.release()
-
-    waited = await gate.acquire()
-    gate.release()
-    after_the_reset = [await gate.acquire() for _ in range(3)]
-
-    assert waited >= 0.25
-    assert after_the_reset == [0.0, 0.0, 0.0], "a new window has the whole limit"
-
-
-async def test_calls_still_unanswered_are_counted_against_what_remains() -> None:
-    gate = quotas(rule(limit=100, max_wait=0)).gate(SERVICE, "writes", account="x")
-    for _ in range(3):
-        await gate.acquire()
-    gate.observe(limit=10, remaining=2, reset=30)  # the two others may take those two
-    gate.release()
-
-    with pytest.raises(QuotaWaitError):
-        await gate.acquire()
-
-
-async def test_a_hold_makes_every_caller_wait() -> None:
-    gate = quotas().gate(SERVICE, "writes", account="x")
-    gate.hold(0.3)
-
-    waits = await asyncio.gather(gate.acquire(), gate.acquire())
-
-    assert min(waits) >= 0.25
-
-
-async def test_an_answer_already_in_flight_does_not_reopen_a_held_gate() -> None:
-    gate = quotas(rule(limit=100, max_wait=0)).gate(SERVICE, "writes", account="x")
-    await gate.acquire()
-    gate.hold(30)  # a 429 told everyone to wait
-    gate.observe(limit=100, remaining=50, reset=40)  # an answer sent before the 429
-    gate.release()
-
-    with pytest.raises(QuotaWaitError) as held:
-        await gate.acquire()
-
-    assert 29 < held.value.delay <= 30  # type: ignore[operator]
-
-
-async def test_a_wait_that_grew_past_max_wait_asks_only_for_what_is_left() -> None:
-    gate = quotas(rule(limit=100, max_wait=0.5)).gate(SERVICE, "writes", account="x")
-    gate.hold(0.4)
-    waiting = asyncio.ensure_future(gate.acquire())
-    await asyncio.sleep(0.3)
-    gate.hold(0.3)  # another 429 meanwhile: 0.6 s in all, over maxWait
-
-    with pytest.raises(QuotaWaitError) as raised:
-        await waiting
-
-    assert raised.value.delay is not None
-    assert raised.value.delay <= 0.31  # when the gate opens, not the whole wait since the start
-
-
-async def test_a_hold_longer_than_max_wait_is_raised_at_once() -> None:
-    gate = quotas(rule(limit=100, max_wait=1)).gate(SERVICE, "writes", account="x")
-    gate.hold(30)
-
-    with pytest.raises(QuotaWaitError) as raised:
-        await gate.acquire()
-
-    assert 29 < raised.value.delay <= 30  # type: ignore[operator]
 
 
 # -- in a flow --------------------------------------------------------------------------------

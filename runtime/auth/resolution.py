@@ -21,7 +21,7 @@ from runtime.auth.secretbox import SecretBox
 from runtime.auth.vault import TokenVault
 from runtime.credentials import environment_credentials, token_variable
 from runtime.errors import ConfigurationError
-from runtime.quota import Quotas
+from runtime.quota import Quotas, quota_state
 from runtime.quota_rules import configured_rules
 from runtime.telemetry import NO_TELEMETRY
 
@@ -203,11 +203,20 @@ class AccountCredentials:
         return self.provider.resolver(account)
 
 
-async def local_quotas(settings: Settings, registry: Registry, store: DataStore) -> Quotas:
+@asynccontextmanager
+async def local_quotas(
+    settings: Settings, registry: Registry, store: DataStore
+) -> AsyncIterator[Quotas]:
     """The quotas of a command that runs flows in this process (``run``, ``call``): the
-    services' rules with the app configuration's ``quota`` overrides, as the server has them."""
+    services' rules with the app configuration's ``quota`` overrides, as the server has them,
+    shared with every process on the Redis server of ``settings.redis_url`` when one is set."""
     app_config = AppConfigStore(store, SecretBox.from_settings(settings), registry.services())
-    return Quotas(await configured_rules(registry.services(), app_config))
+    rules = await configured_rules(registry.services(), app_config)
+    quotas = Quotas(rules, state=quota_state(settings.redis_url))
+    try:
+        yield quotas
+    finally:
+        await quotas.aclose()
 
 
 @asynccontextmanager

@@ -147,11 +147,12 @@ async def _call(
     async with (
         opened_store(settings.database) as accounts,
         local_credentials(settings, registry, accounts, account=account) as credentials,
+        local_quotas(settings, registry, accounts) as quotas,
         Engine(
             store,
             on_output=_print,
             credentials=_only(credentials_for(manifest, credentials, account)),
-            quotas=await local_quotas(settings, registry, accounts),
+            quotas=quotas,
         ) as engine,
     ):
         await engine.start_flow(plan)

@@ -141,13 +141,14 @@ async def _run(
     ):
         broker = make_broker(args.broker, store, settings.redis_url)
         closing.push_async_callback(broker.close)  # after the engine, before the store
+        quotas = await closing.enter_async_context(local_quotas(settings, registry, store))
         engine = await closing.enter_async_context(
             Engine(
                 store,
                 broker=broker,
                 on_output=_print_output,
                 credentials=credentials,
-                quotas=await local_quotas(settings, registry, store),
+                quotas=quotas,
             )
         )
         await engine.start_flow(plan)

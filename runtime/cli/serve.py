@@ -19,6 +19,7 @@ from runtime.cli.usage import StopSignals
 from runtime.engine import QUEUE_SIZE
 from runtime.errors import ConfigurationError
 from runtime.event_loop import run
+from runtime.quota import quota_state
 from runtime.registry import Registry
 from runtime.server import Server
 from runtime.server.assemble import assemble
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.brokers.base import Broker
+    from runtime.quota import QuotaState
     from runtime.server.context import ServerContext
     from runtime.settings import Settings
     from runtime.stores.contracts import DataStore
@@ -247,7 +249,8 @@ async def _serve(options: _Options, settings: Settings, *, single_loop: bool) ->
 
 class _EngineParts:
     """What runs the flows, made and closed on the engine's loop: the components' HTTP
-    session, the broker, and the engine with its credentials and quotas (in ``open``)."""
+    session, the broker, and the engine with its credentials and quotas (in ``open``; shared
+    on the Redis server of ``options.redis_url`` when one is set)."""
 
     def __init__(
         self,
@@ -258,6 +261,7 @@ class _EngineParts:
         logger: FilteringBoundLogger,
     ) -> None:
         self._args = (store, registry, box)
+        self._quota_state: QuotaState | None = None
         self._options = options
         self._logger = logger
         self._session: aiohttp.ClientSession | None = None
@@ -268,6 +272,7 @@ class _EngineParts:
         options = self._options
         self._session = aiohttp.ClientSession()
         self._broker = make_broker(options.broker_kind, store, options.redis_url)
+        self._quota_state = quota_state(options.redis_url)
         return await assemble(
             store,
             registry,
@@ -279,6 +284,7 @@ class _EngineParts:
             broker=self._broker,
             queue_size=options.queue_size,
             intake=options.intake,
+            quota_state=self._quota_state,
         )
 
     async def close(self) -> None:
@@ -286,5 +292,9 @@ class _EngineParts:
             if self._broker is not None:
                 await self._broker.close()
         finally:
-            if self._session is not None:
-                await self._session.close()
+            try:
+                if self._quota_state is not None:
+                    await self._quota_state.aclose()
+            finally:
+                if self._session is not None:
+                    await self._session.close()

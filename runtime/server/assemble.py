@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from runtime.auth.secretbox import SecretBox
     from runtime.brokers.base import Broker
     from runtime.engine import Output
+    from runtime.quota import QuotaState
     from runtime.registry import Registry
     from runtime.stores.contracts import DataStore
 
@@ -44,12 +45,14 @@ async def assemble(
     broker: Broker | None = None,
     queue_size: int = QUEUE_SIZE,
     intake: HookIntake | None = None,
+    quota_state: QuotaState | None = None,
 ) -> ServerContext:
     """The server's context: an engine whose flows get connected accounts (then environment
     tokens, from ``environ``, default ``os.environ``), the vault, the app configuration, and
     browser logins that make new accounts available to flows started afterwards. The engine's
     quotas are the service manifests' rules with the app configuration's ``quota`` overrides,
-    read again whenever the app configuration changes.
+    read again whenever the app configuration changes; ``quota_state`` keeps their buckets
+    (default: this process's memory; the caller's to close, after the engine).
 
     ``broker`` (default: in-memory) is the caller's to close, after the engine. ``queue_size``
     bounds each component's channel; ``intake`` says how long a webhook event waits for room
@@ -60,7 +63,7 @@ async def assemble(
     credentials = await AccountCredentials.create(
         registry, app_config, vault, session, environ, telemetry=metrics
     )
-    quotas = Quotas(await configured_rules(registry.services(), app_config))
+    quotas = Quotas(await configured_rules(registry.services(), app_config), state=quota_state)
     engine = Engine(
         store,
         broker=broker,
