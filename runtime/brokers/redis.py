@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from runtime.brokers.base import StateWrite
     from runtime.envelope import Envelope
+    from runtime.stores.leases import Lease
 
 VISIBILITY_TIMEOUT = 30.0
 
@@ -157,7 +158,11 @@ class RedisBroker(Broker):
         return store is self.store
 
     async def commit_unit(
-        self, writes: Sequence[StateWrite], sends: Sequence[tuple[Channel, Envelope]]
+        self,
+        writes: Sequence[StateWrite],
+        sends: Sequence[tuple[Channel, Envelope]],
+        *,
+        lease: Lease | None = None,
     ) -> None:
         targets: list[RedisChannel] = []
         for channel, _ in sends:
@@ -165,7 +170,7 @@ class RedisBroker(Broker):
                 raise TypeError(f"{channel!r} is not a channel of this broker")
             targets.append(channel)
         rows = [(envelope.flow_id, envelope.component_id, envelope) for _, envelope in sends]
-        await self._outbox.commit_unit(writes, rows)
+        await self._outbox.commit_unit(writes, rows, lease)
         for channel in targets:
             channel._held += 1
             channel._depth += 1

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from runtime.brokers.base import StateWrite
     from runtime.envelope import Envelope
     from runtime.stores.base import IdempotencyKey
+    from runtime.stores.leases import Lease
 
     Relay = Callable[..., Awaitable[Any]]
 
@@ -60,11 +61,16 @@ class Outbox:
             self._sql = postgres_messages
 
     async def commit_unit(
-        self, writes: Sequence[StateWrite], sends: Sequence[tuple[str, str, Envelope]]
+        self,
+        writes: Sequence[StateWrite],
+        sends: Sequence[tuple[str, str, Envelope]],
+        lease: Lease | None = None,
     ) -> None:
-        """Commit ``writes`` with ``sends`` (flow, component, envelope) as rows, then relay."""
+        """Commit ``writes`` with ``sends`` (flow, component, envelope) as rows, fenced by
+        ``lease`` when given (a tick whose trigger passed to another process writes nothing),
+        then relay."""
         rows = [(flow, component, codec.encode_envelope(env)) for flow, component, env in sends]
-        work = partial(self._sql.commit_unit, list(writes), rows, time.time())
+        work = partial(self._sql.commit_unit, list(writes), rows, time.time(), lease)
         seqs: list[int] = await self._writes.submit(work)
         for flow, component, text in rows:
             await self._publish(flow, component, text, parked=False, due=0.0, error=None)
