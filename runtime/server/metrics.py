@@ -36,7 +36,7 @@ engine's and the auth provider's :class:`~runtime.telemetry.Telemetry`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -95,6 +95,7 @@ class Metrics:
             ["service"],
             registry=self.registry,
         )
+        self._api_call_counts: dict[tuple[str, int | str], Any] = {}
         self._token_refreshes = Counter(
             "flowmixer_token_refreshes",
             "Access-token refreshes, by outcome (ok, failed)",
@@ -124,7 +125,15 @@ class Metrics:
 
     def api_call(self, service: str, status: int | str) -> None:
         """Count one call to ``service`` answered with HTTP ``status`` (or ``"error"``)."""
-        self._api_calls.labels(service=service, status=str(status)).inc()
+        # One labelled child per service and status, looked up once: labels() costs a lock
+        # and a few microseconds on every call (statuses and services are few).
+        key = (service, status)
+        child = self._api_call_counts.get(key)
+        if child is None:
+            child = self._api_call_counts[key] = self._api_calls.labels(
+                service=service, status=str(status)
+            )
+        child.inc()
 
     def rate_limit_wait(self, service: str, seconds: float) -> None:
         """Count one wait of ``seconds`` for ``service``'s rate limit."""
