@@ -61,7 +61,6 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Collection
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
 from runtime.effect_writes import EffectWrites
@@ -222,8 +221,7 @@ class Effect:
         now = self._clock()
         record = self._record
         first = now if record.first_sent_at is None else record.first_sent_at
-        claim = replace(
-            record,
+        claim = record.changed(
             updated_at=now,
             attempts=record.attempts + 1,
             first_sent_at=first,
@@ -285,7 +283,7 @@ class Effect:
                 " coming back for its outcome",
                 delay=0.0,
             )
-        record = replace(self._record, updated_at=self._clock(), uncertain=False)
+        record = self._record.changed(updated_at=self._clock(), uncertain=False)
         await self._save(record)
         self._before = record
 
@@ -294,8 +292,7 @@ class Effect:
         of sends and the time of the first go back to what they were (notes are kept)."""
         self.landed()
         before = self._before
-        record = replace(
-            self._record,
+        record = self._record.changed(
             updated_at=self._clock(),
             uncertain=before.uncertain,
             attempts=before.attempts,
@@ -309,7 +306,7 @@ class Effect:
         Kept only for this attempt when another delivery wrote the effect since this one read
         it (a plain write would undo that delivery's claim)."""
         record = self._record
-        noted = replace(record, updated_at=self._clock(), notes={**record.notes, **progress})
+        noted = record.changed(updated_at=self._clock(), notes={**record.notes, **progress})
         if not self._stored:  # inserted only while no record exists: atomic on every store
             if await self._writes.claim(noted):
                 self._kept(noted)
@@ -330,8 +327,8 @@ class Effect:
         not necessarily when this returns: a crash before that commit loses the ack too."""
         self.landed()
         now = self._clock()
-        record = replace(
-            self._record, updated_at=now, completed_at=now, uncertain=False, result=result, ref=ref
+        record = self._record.changed(
+            updated_at=now, completed_at=now, uncertain=False, result=result, ref=ref
         )
         await self._writes.put_before_ack(record)
         self._kept(record)
