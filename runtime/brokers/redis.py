@@ -37,6 +37,7 @@ from runtime.brokers.redis_channel import RedisChannel
 from runtime.brokers.redis_link import Link
 from runtime.brokers.redis_outbox import Outbox
 from runtime.errors import ConfigurationError
+from runtime.settings import REDIS_VISIBILITY
 from runtime.stores import codec
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from runtime.envelope import Envelope
     from runtime.stores.leases import Lease
 
-VISIBILITY_TIMEOUT = 30.0
+VISIBILITY_TIMEOUT = REDIS_VISIBILITY  # FLOWMIXER_REDIS_VISIBILITY
 
 
 class RedisBroker(Broker):
