@@ -8,7 +8,9 @@ the server under test. The baseline, measured in the same run, is a bare aiohttp
 better run counts). Then ``flowmixer serve`` runs the flow
 ``Webhook -> acme.pinterest.CreatePin`` on each backend, its quota raised so that it never
 waits (``FLOWMIXER_PINTEREST_QUOTA``), with the same load. ``--postgres`` starts a throwaway
-PostgreSQL cluster (``tests/postgres_server.py``) for the postgres backend.
+PostgreSQL cluster (``tests/postgres_server.py``) for the postgres backend; ``--redis`` starts a
+throwaway ``redis-server`` (``tests/redis_server.py``) and runs each backend once more with its
+queues on Redis Streams (``FLOWMIXER_REDIS_URL``; the backend's database keeps the rest).
 
 Per run it prints accepted requests/s (202), pins/s at the stand-in during the load,
 latency p50/p99, store round trips per accepted event (every call the SQLite store makes on
@@ -19,7 +21,7 @@ NAME=VALUE`` once more with that variable set for the server (paired runs, alter
 when ``--rounds`` is above 1).
 
     python bench/webhook_to_pin.py [--duration 15] [--connections 32]
-        [--backends memory,sqlite] [--database postgresql://... | --postgres]
+        [--backends memory,sqlite] [--database postgresql://... | --postgres] [--redis]
         [--hook-concurrency N,...] [--against NAME=VALUE] [--rounds N]
 """
 
@@ -349,14 +351,39 @@ def main() -> None:
         help="also run each backend with these variables set for the server (paired runs)",
     )
     parser.add_argument(
+        "--redis",
+        action="store_true",
+        help="start a throwaway redis-server and run each backend with its queues there too",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=1, help="run every variant this many times, alternating"
     )
     args = parser.parse_args()
-    if not args.postgres:
-        asyncio.run(run(args, args.database))
-        return
-    with throwaway_postgres() as url:
+    with contextlib.ExitStack() as stack:
+        if args.redis:
+            args.against.append({"FLOWMIXER_REDIS_URL": stack.enter_context(throwaway_redis())})
+        if not args.postgres:
+            asyncio.run(run(args, args.database))
+            return
+        url = stack.enter_context(throwaway_postgres())
         asyncio.run(run(args, url))
+
+
+@contextlib.contextmanager
+def throwaway_redis() -> Iterator[str]:
+    """A new ``redis-server`` on a free loopback port (append-only file on); its URL."""
+    import pytest
+
+    from tests.redis_server import start_server
+
+    try:
+        server = start_server()
+    except (pytest.skip.Exception, pytest.fail.Exception) as exc:
+        raise SystemExit(f"no Redis server: {exc}") from None
+    try:
+        yield server.url()
+    finally:
+        server.stop()
 
 
 @contextlib.contextmanager

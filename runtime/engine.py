@@ -224,8 +224,11 @@ class Engine:
         return {cid: node.stats for cid, node in self._runner(flow_id).nodes.items()}
 
     def depths(self, flow_id: str) -> dict[str, int]:
-        """Messages waiting for each component of a running flow."""
-        return {cid: node.channel.depth() for cid, node in self._runner(flow_id).nodes.items()}
+        """Messages waiting for each component of a running flow (all processes' together on
+        a broker they share)."""
+        return {
+            cid: node.channel.reported_depth() for cid, node in self._runner(flow_id).nodes.items()
+        }
 
     # -- events --------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@
     │   └── ReauthorizeError            the account's grant is gone; a person must reconnect it
     └── EngineError                     the engine was asked for something it cannot do
         ├── IntakeFullError             a flow's bound stayed reached for the whole wait
+        ├── BrokerUnavailableError      the broker's server stayed out of reach for the wait
         ├── DuplicateEventError         an idempotency key already names an accepted event
         ├── StaleStateError             a fenced state write lost to a newer one: nothing written
         └── LeaseLostError              a tick's lease passed to another owner: nothing written
@@ -152,6 +153,11 @@ class EngineError(FlowmixerError):
 
 class IntakeFullError(EngineError):
     """A push found its component's channel full for the whole wait; nothing was accepted."""
+
+
+class BrokerUnavailableError(EngineError):
+    """A push found the broker's server (Redis) out of reach for the whole wait; the event was
+    not acknowledged (it may have reached the server just before it went away)."""
 
 
 class DuplicateEventError(EngineError):

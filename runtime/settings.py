@@ -32,6 +32,7 @@ def _default_home() -> Path:
 
 
 REDIS_SCHEMES: Final = ("redis", "rediss", "unix")
+REDIS_VISIBILITY: Final = 30.0
 
 
 def check_redis_url(url: str, *, name: str) -> str:
@@ -103,6 +104,9 @@ class Settings:
     """Where the data lives (``sqlite:///PATH`` or ``postgresql://...``); None: ``db_path``."""
     redis_url: str | None = None
     """The Redis server of a scale-out (``redis://``, ``rediss://`` or ``unix://``); None: none."""
+    redis_visibility: float = REDIS_VISIBILITY
+    """Seconds a message delivered from Redis may go without a sign of life from its process
+    before another process takes it (a process killed with its messages in hand)."""
 
     def __post_init__(self) -> None:
         # The same checks as from_env, for settings built in code (tests, embedding).
@@ -154,6 +158,8 @@ class Settings:
         ``FLOWMIXER_DATABASE_URL``: ``sqlite:///PATH`` or ``postgresql://...`` (default the
         SQLite file ``$FLOWMIXER_HOME/flowmixer.db``).
         ``FLOWMIXER_REDIS_URL``: the Redis server of a scale-out (default none).
+        ``FLOWMIXER_REDIS_VISIBILITY``: seconds before the messages of a process that died are
+        taken by another (default 30).
         """
         env = os.environ if environ is None else environ
 
@@ -185,6 +191,7 @@ class Settings:
             max_components=_positive(env, "FLOWMIXER_MAX_COMPONENTS", DEFAULT_MAX_COMPONENTS),
             database_url=database_url,
             redis_url=redis_url,
+            redis_visibility=seconds("FLOWMIXER_REDIS_VISIBILITY", REDIS_VISIBILITY),
         )
 
     def ensure_home(self) -> Path:

@@ -63,7 +63,7 @@ class ServeProcess:
         self._reader = asyncio.create_task(self._read(listening))
         try:
             port = await asyncio.wait_for(listening, timeout)
-        except TimeoutError:
+        except (TimeoutError, AssertionError):
             await self.kill()
             raise AssertionError("the server never listened:\n" + "".join(self.lines)) from None
         self.url = f"http://127.0.0.1:{port}"

@@ -52,7 +52,10 @@ def test_the_log_folder_defaults_to_logs_in_the_home(tmp_path: Path):
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-1", "nan", "1e9"])
-@pytest.mark.parametrize("name", ["FLOWMIXER_HEADER_TIMEOUT", "FLOWMIXER_BODY_TIMEOUT"])
+@pytest.mark.parametrize(
+    "name",
+    ["FLOWMIXER_HEADER_TIMEOUT", "FLOWMIXER_BODY_TIMEOUT", "FLOWMIXER_REDIS_VISIBILITY"],
+)
 def test_a_timeout_that_is_not_a_positive_number_of_seconds_is_refused_naming_it(
     name: str, value: str
 ):
@@ -201,3 +204,8 @@ def test_a_url_that_is_not_redis_is_refused_naming_the_variable_and_not_the_url(
 
 def test_no_redis_url_by_default() -> None:
     assert Settings.from_env({}).redis_url is None
+
+
+def test_the_redis_visibility_timeout_is_30_seconds_unless_the_environment_says_otherwise() -> None:
+    assert Settings.from_env({}).redis_visibility == 30.0
+    assert Settings.from_env({"FLOWMIXER_REDIS_VISIBILITY": "2.5"}).redis_visibility == 2.5

@@ -116,6 +116,11 @@ class Channel(ABC):
     def depth(self) -> int:
         """Envelopes waiting in this channel, including those waiting for a retry."""
 
+    def reported_depth(self) -> int:
+        """The depth ``/metrics`` and the admin API show: :meth:`depth`, unless the channel is
+        shared by several processes (then theirs together)."""
+        return self.depth()
+
     @abstractmethod
     def drain(self) -> list[Envelope]:
         """Take every envelope still held (waiting or delayed); non-durable brokers, on stop."""
@@ -238,6 +243,12 @@ class Broker(ABC):
         """How the effects ledger reaches its records in ``store``: this default goes straight
         to the store; a broker ``atomic_with`` it may queue them with its own commits."""
         return EffectWrites(store)
+
+    def servers(self) -> dict[str, bool]:
+        """Whether each server the broker needs (beyond the store) was reachable when last
+        seen, by name (``{"redis": True}``); none by default. A plain read, safe from any
+        thread."""
+        return {}
 
     async def close(self) -> None:
         """Release connections and files."""

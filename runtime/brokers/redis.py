@@ -36,7 +36,9 @@ from runtime.brokers.base import Broker, Channel
 from runtime.brokers.redis_channel import RedisChannel
 from runtime.brokers.redis_link import Link
 from runtime.brokers.redis_outbox import Outbox
+from runtime.brokers.redis_watch import Watch
 from runtime.errors import ConfigurationError
+from runtime.settings import REDIS_VISIBILITY
 from runtime.stores import codec
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
     from runtime.envelope import Envelope
     from runtime.stores.leases import Lease
 
-VISIBILITY_TIMEOUT = 30.0
+VISIBILITY_TIMEOUT = REDIS_VISIBILITY  # FLOWMIXER_REDIS_VISIBILITY
 
 
 class RedisBroker(Broker):
@@ -84,6 +86,8 @@ class RedisBroker(Broker):
         self._outbox = Outbox(store, self._relay, self._logger)
         self._channels: dict[tuple[str, str], RedisChannel] = {}
         self._toucher: asyncio.Task[None] | None = None
+        self._watch = Watch(self._link, self._outbox, self._channels.values)
+        self._watching: asyncio.Task[None] | None = None
 
     @property
     def consumer(self) -> str:
@@ -104,6 +108,10 @@ class RedisBroker(Broker):
             if self._toucher is None:
                 self._toucher = asyncio.get_running_loop().create_task(
                     self._touch_forever(), name="flowmixer:broker:touch"
+                )
+            if self._watching is None:
+                self._watching = asyncio.get_running_loop().create_task(
+                    self._watch.forever(), name="flowmixer:broker:watch"
                 )
         return channel
 
@@ -189,12 +197,16 @@ class RedisBroker(Broker):
                         "could not keep messages in hand", error=f"{type(exc).__name__}: {exc}"
                     )
 
+    def servers(self) -> dict[str, bool]:
+        return {"redis": self._link.reachable}
+
     async def close(self) -> None:
-        if self._toucher is not None:
-            self._toucher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._toucher
-            self._toucher = None
+        for task in (self._toucher, self._watching):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._toucher = self._watching = None
         for key in list(self._channels):
             self.release(key[0])
         await self._link.settle()

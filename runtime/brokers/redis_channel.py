@@ -10,7 +10,8 @@ publishes what the handler sent.
 The bound counts what Redis holds for the component and no consumer has taken (stream entries
 not pending, delayed retries, parked messages) plus the sends this process holds in open hops.
 ``put`` waits (polling, and woken by this process's own reads) while it is full; nothing is ever
-trimmed. ``depth`` is the count last seen in Redis, kept current by this process's own moves.
+trimmed. ``depth`` is the count last seen in Redis, kept current by this process's own moves;
+``reported_depth`` (``/metrics``) is the whole cluster's, read every second while it is read.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class RedisChannel(Channel):
         self._reading = asyncio.Lock()
         self._wanting = 0  # workers waiting in get
         self._group_made = False
+        self.cluster_depth: int | None = None  # read by the broker's watch
         self.restored = False
         self.closed = False
 
@@ -113,16 +115,20 @@ class RedisChannel(Channel):
         store: Store | None = None,
     ) -> bool:
         """With an idempotency ``key`` for the broker's store, the event and its key commit in
-        the store first and are relayed (:mod:`runtime.brokers.redis_outbox`)."""
-        if key is None or store is not self._store:
-            return await super().admit(envelope, wait, key=key, store=store)
-        try:
-            async with asyncio.timeout(wait):
-                await self.wait_for_room()
-        except TimeoutError:
-            return False
-        await self._make_group()
-        await self._outbox.admit_event(envelope, key)
+        the store first and are relayed (:mod:`runtime.brokers.redis_outbox`). A Redis server
+        out of reach for the whole ``wait`` raises
+        :class:`~runtime.errors.BrokerUnavailableError` (an event committed in the store by
+        then is relayed by the outbox's sweep)."""
+        with self._link.patience(wait):  # a server away for the whole wait: refused
+            if key is None or store is not self._store:
+                return await super().admit(envelope, wait, key=key, store=store)
+            try:
+                async with asyncio.timeout(wait):
+                    await self.wait_for_room()
+            except TimeoutError:
+                return False
+            await self._make_group()
+            await self._outbox.admit_event(envelope, key)
         self._held += 1
         self._depth += 1
         return True
@@ -326,6 +332,13 @@ class RedisChannel(Channel):
 
     def depth(self) -> int:
         return max(0, self._depth - len(self._taken))
+
+    def reported_depth(self) -> int:
+        """The whole cluster's count, read from Redis at most a second ago (see
+        :mod:`runtime.brokers.redis_watch`); this process's own until it was first read."""
+        self._link.depths_wanted_at = time.monotonic()
+        found = self.cluster_depth
+        return self.depth() if found is None else found
 
     def drain(self) -> list[Envelope]:
         """Take the messages read into this process and not handed out (the rest stays in

@@ -3,26 +3,34 @@
 Every script call goes through :meth:`Link.run`, which waits out a Redis server that went away
 (connection refused, reset, or loading its append-only file after a restart) and runs the
 call again once it is back: the scripts are written so that a second run of a call whose answer
-was lost changes nothing (:mod:`runtime.brokers.redis_scripts`).
+was lost changes nothing (:mod:`runtime.brokers.redis_scripts`). Calls made within
+:meth:`Link.patience` give up instead, once the server has been away past their deadline: a
+webhook is answered 503 rather than kept waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
+import time
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from runtime.brokers import redis_scripts as scripts
+from runtime.errors import BrokerUnavailableError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine
+    from collections.abc import Awaitable, Callable, Coroutine, Iterator
 
     import redis.asyncio as redis
     from structlog.typing import FilteringBoundLogger
 
 RECONNECT_WAIT = (0.05, 2.0)  # the first and the longest wait between tries, seconds
+# The monotonic time past which the calls of this task stop waiting for the server (None: never).
+_DEADLINE: ContextVar[float | None] = ContextVar("flowmixer_redis_deadline", default=None)
 
 
 def consumer_name() -> str:
@@ -47,6 +55,8 @@ class Link:
         self.visibility_ms = max(1, int(visibility_timeout * 1000))
         self.logger = logger
         self.closing = False
+        self.reachable = True  # as last seen: a call failed for want of the server, or not
+        self.depths_wanted_at = float("-inf")  # monotonic time someone last read the depths
         self._gone: tuple[type[BaseException], ...] = (
             redis.exceptions.ConnectionError,
             redis.exceptions.TimeoutError,
@@ -64,8 +74,23 @@ class Link:
         """Whether ``error`` says the server is out of reach (rather than a refused command)."""
         return isinstance(error, self._gone)
 
+    @contextlib.contextmanager
+    def patience(self, seconds: float | None) -> Iterator[None]:
+        """Within this block, calls that find the server out of reach try again for at most
+        ``seconds`` (from now) and then raise :class:`BrokerUnavailableError`; ``None``: as
+        long as it takes."""
+        if seconds is None:
+            yield
+            return
+        token = _DEADLINE.set(time.monotonic() + seconds)
+        try:
+            yield
+        finally:
+            _DEADLINE.reset(token)
+
     async def run(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        """``call()``, made again while the server is out of reach (until the broker closes)."""
+        """``call()``, made again while the server is out of reach (until the broker closes,
+        or the deadline of :meth:`patience` passes)."""
         wait, longest = RECONNECT_WAIT
         warned = False
         while True:
@@ -74,14 +99,20 @@ class Link:
             except Exception as exc:
                 if not self.gone(exc) or self.closing:
                     raise
+                self.reachable = False
+                deadline = _DEADLINE.get()
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise BrokerUnavailableError("the Redis server is out of reach") from None
                 if not warned:
                     warned = True
                     self.logger.warning(
                         "Redis is out of reach; waiting for it", error=type(exc).__name__
                     )
-                await asyncio.sleep(wait)
+                await asyncio.sleep(wait if left is None else min(wait, left))
                 wait = min(longest, wait * 2)
                 continue
+            self.reachable = True
             if warned:
                 self.logger.info("Redis is reachable again")
             return result

@@ -8,6 +8,9 @@ key, then relayed into Redis by a script that marks each envelope as sent, then 
 deleted. A crash before the commit loses the tick (or the event, never acknowledged) as a
 whole; a crash after it leaves rows that the next start of the flow (any process's) relays;
 a relay that runs twice publishes once (the mark). Nothing is lost, nothing is repeated.
+While flows run, :meth:`Outbox.sweep` relays the rows left by a process that died (PostgreSQL:
+rows whose owner is gone; SQLite: rows older than :data:`SWEEP_AGE`) and those whose relay
+failed here (Redis was away), so they wait a sweep's interval, not the flow's next start.
 
 Rows of the same table left by the SQLite or PostgreSQL broker (a server moved onto Redis) are
 relayed the same way: queued, delayed and parked alike.
@@ -27,7 +30,7 @@ from runtime.stores import codec, sqlite_messages
 from runtime.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Collection, Sequence
 
     from structlog.typing import FilteringBoundLogger
 
@@ -38,12 +41,15 @@ if TYPE_CHECKING:
 
     Relay = Callable[..., Awaitable[Any]]
 
+SWEEP_AGE = 10.0  # seconds a SQLite row waits before a sweep takes it as left by a crash
+
 
 class Outbox:
     """Rows of ``store``'s ``messages`` table on their way into Redis (see the module docs)."""
 
     def __init__(self, store: object, relay: Relay, logger: FilteringBoundLogger) -> None:
         self._relay = relay
+        self._unsent: set[tuple[str, str]] = set()  # channels with a relay failed here
         self._postgres_owner: Any = None
         self._writes: BatchCommit
         self._sql: ModuleType
@@ -73,7 +79,7 @@ class Outbox:
         work = partial(self._sql.commit_unit, list(writes), rows, time.time(), lease)
         seqs: list[int] = await self._writes.submit(work)
         for flow, component, text in rows:
-            await self._publish(flow, component, text, parked=False, due=0.0, error=None)
+            await self._publish_or_keep(flow, component, text)
         if seqs:
             await self._writes.submit(partial(self._sql.delete, seqs))
 
@@ -84,7 +90,7 @@ class Outbox:
         text = codec.encode_envelope(envelope)
         work = partial(self._sql.insert_event, flow, component, text, envelope.id, key)
         seq: int = await self._writes.submit(work)
-        await self._publish(flow, component, text, parked=False, due=0.0, error=None)
+        await self._publish_or_keep(flow, component, text)
         await self._writes.submit(partial(self._sql.delete, [seq]))
 
     async def relay_left(self, flow_id: str, component_id: str) -> int:
@@ -102,6 +108,32 @@ class Outbox:
         if seqs:
             await self._writes.submit(partial(self._sql.delete, seqs))
         return len(seqs)
+
+    async def sweep(self, channels: Collection[tuple[str, str]]) -> int:
+        """Relay the rows of ``channels`` (flow, component) left by a process that died or by
+        a relay that failed here; how many."""
+        if self._sql is sqlite_messages:
+            work = partial(self._sql.waiting, list(channels), time.time() - SWEEP_AGE)
+        else:
+            work = partial(self._sql.orphaned, list(channels))
+        found = {(str(row[0]), str(row[1])) for row in await self._writes.submit(work)}
+        retry, self._unsent = self._unsent & set(channels), self._unsent - set(channels)
+        count = 0
+        for flow, component in sorted(found | retry):
+            try:
+                count += await self.relay_left(flow, component)
+            except BaseException:
+                self._unsent.add((flow, component))
+                raise
+        return count
+
+    async def _publish_or_keep(self, flow: str, component: str, text: str) -> None:
+        """Publish a committed row; if that fails, its row stays for the next sweep."""
+        try:
+            await self._publish(flow, component, text, parked=False, due=0.0, error=None)
+        except BaseException:
+            self._unsent.add((flow, component))
+            raise
 
     async def _publish(
         self, flow: str, component: str, text: str, *, parked: bool, due: float, error: str | None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Final
 from runtime.brokers.memory import MemoryBroker
 from runtime.brokers.sqlite import SQLiteBroker
 from runtime.errors import ConfigurationError
+from runtime.settings import REDIS_VISIBILITY
 from runtime.stores.memory import MemoryStore
 from runtime.stores.sqlite import SQLiteStore
 
@@ -37,12 +38,18 @@ def add_broker_option(parser: argparse.ArgumentParser, default: str) -> None:
     )
 
 
-def make_broker(kind: str, store: DataStore, redis_url: str | None = None) -> Broker:
+def make_broker(
+    kind: str,
+    store: DataStore,
+    redis_url: str | None = None,
+    *,
+    redis_visibility: float = REDIS_VISIBILITY,
+) -> Broker:
     """The broker ``--broker`` asked for, on ``store``'s database; close it before ``store``.
 
     With ``redis_url`` (``--redis`` or ``FLOWMIXER_REDIS_URL``) it is the Redis Streams broker
     whatever ``--broker`` says; it keeps its dead letters and outbox in ``store``, which must
-    be a database (SQLite or PostgreSQL).
+    be a database (SQLite or PostgreSQL); ``redis_visibility`` is its visibility timeout.
     """
     if redis_url is not None:
         if isinstance(store, MemoryStore):
@@ -52,7 +59,7 @@ def make_broker(kind: str, store: DataStore, redis_url: str | None = None) -> Br
             )
         from runtime.brokers.redis import RedisBroker
 
-        return RedisBroker(redis_url, store)
+        return RedisBroker(redis_url, store, visibility_timeout=redis_visibility)
     if kind == "memory":
         return MemoryBroker()
     if isinstance(store, SQLiteStore) and kind == "sqlite":

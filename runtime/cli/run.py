@@ -139,7 +139,9 @@ async def _run(
         local_credentials(settings, registry, store) as credentials,
         contextlib.AsyncExitStack() as closing,
     ):
-        broker = make_broker(args.broker, store, settings.redis_url)
+        broker = make_broker(
+            args.broker, store, settings.redis_url, redis_visibility=settings.redis_visibility
+        )
         closing.push_async_callback(broker.close)  # after the engine, before the store
         quotas = await closing.enter_async_context(local_quotas(settings, registry, store))
         engine = await closing.enter_async_context(

@@ -26,6 +26,7 @@ from runtime.server.assemble import assemble
 from runtime.server.bridge import Bridge
 from runtime.server.engine_loop import EngineLoop
 from runtime.server.intake import HOOK_WAIT, KEY_WINDOW, HookIntake
+from runtime.settings import REDIS_VISIBILITY
 from runtime.stores.urls import join_loop, leave_loop, opened_store
 
 if TYPE_CHECKING:
@@ -171,6 +172,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         queue_size,
         intake,
         settings.redis_url,
+        settings.redis_visibility,
     )
     return run(_serve(options, settings, single_loop=args.single_loop))
 
@@ -196,6 +198,7 @@ class _Options:
     queue_size: int
     intake: HookIntake
     redis_url: str | None = None  # the Redis Streams broker's server, when given
+    redis_visibility: float = REDIS_VISIBILITY
 
 
 async def _serve(options: _Options, settings: Settings, *, single_loop: bool) -> int:
@@ -271,7 +274,12 @@ class _EngineParts:
         store, registry, box = self._args
         options = self._options
         self._session = aiohttp.ClientSession()
-        self._broker = make_broker(options.broker_kind, store, options.redis_url)
+        self._broker = make_broker(
+            options.broker_kind,
+            store,
+            options.redis_url,
+            redis_visibility=options.redis_visibility,
+        )
         self._quota_state = quota_state(options.redis_url)
         return await assemble(
             store,

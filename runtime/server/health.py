@@ -26,11 +26,18 @@ _METRICS_PARAMS: Final = ("flow", "flows")
 
 @on_front
 async def healthz(request: web.Request) -> web.Response:
-    """A document of constant size however many flows run: counts, not ids."""
+    """A document of constant size however many flows run: counts, not ids. With a broker on a
+    server of its own (Redis), whether it was reachable a second ago: ``"degraded"`` while it
+    is not (still 200: the process waits and reconnects by itself, a restart would not help)."""
     engine = request.app[CONTEXT].engine
     states = Counter[str](engine.status(flow_id) for flow_id in engine.flows())
     flows = {state: states[state] for state in STATES}
-    return web.json_response({"status": "ok", "flows": flows})
+    body: dict[str, object] = {"status": "ok", "flows": flows}
+    for name, reachable in engine.broker.servers().items():
+        body[name] = "reachable" if reachable else "unreachable"
+        if not reachable:
+            body["status"] = "degraded"
+    return web.json_response(body)
 
 
 def flow_selection(request: web.Request) -> FlowSelection:

@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from runtime.errors import DuplicateEventError, EngineError, IntakeFullError
+from runtime.errors import (
+    BrokerUnavailableError,
+    DuplicateEventError,
+    EngineError,
+    IntakeFullError,
+)
 from runtime.server.bodies import read_json
 from runtime.server.bridge import on_front
 from runtime.server.context import CONTEXT
@@ -128,6 +133,13 @@ async def admit(
             503,
             f"flow {flow_id!r} holds as many messages as its bound allows and had no room for"
             f" {intake.wait:g} s; nothing was accepted: send the event again later",
+            headers={"Retry-After": str(intake.retry_after)},
+        ) from None
+    except BrokerUnavailableError:
+        raise fail(
+            503,
+            f"flow {flow_id!r} cannot queue events now: its broker's server stayed out of reach"
+            f" for {intake.wait:g} s; send the event again later",
             headers={"Retry-After": str(intake.retry_after)},
         ) from None
     except DuplicateEventError:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 COUNTED = ("received", "sent", "failed", "retried", "deferred", "dead_lettered")
 STATES = ("starting", "running", "paused", "stopping")
-_depth = methodcaller("depth")
+_depth = methodcaller("reported_depth")
 _status = attrgetter("status")
 
 
@@ -157,7 +157,7 @@ def _per_flow(runners: list[tuple[str, FlowRunner]]) -> Iterator[Metric]:
             values = node.stats.as_dict()
             for name, family in counters.items():
                 family.add_metric(labels, values[name])
-            depth.add_metric(labels, node.channel.depth())
+            depth.add_metric(labels, node.channel.reported_depth())
     yield from counters.values()
     yield depth
 

@@ -103,6 +103,18 @@ def load(flow_id: str, component_id: str, conn: sqlite3.Connection) -> list[Any]
     ).fetchall()
 
 
+def waiting(
+    channels: Collection[tuple[str, str]], before: float, conn: sqlite3.Connection
+) -> list[Any]:
+    """Which of ``channels`` (flow, component) have a row not parked, due before ``before``."""
+    found = conn.execute(
+        "SELECT DISTINCT flow_id, component_id FROM messages WHERE NOT parked AND available_at < ?",
+        (before,),
+    ).fetchall()
+    wanted = set(channels)
+    return [row for row in found if (row[0], row[1]) in wanted]
+
+
 def delete_flow(flow_id: str, conn: sqlite3.Connection) -> int:
     return conn.execute("DELETE FROM messages WHERE flow_id = ?", (flow_id,)).rowcount
 
