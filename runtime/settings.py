@@ -103,6 +103,9 @@ class Settings:
     """Where the data lives (``sqlite:///PATH`` or ``postgresql://...``); None: ``db_path``."""
     redis_url: str | None = None
     """The Redis server of a scale-out (``redis://``, ``rediss://`` or ``unix://``); None: none."""
+    redis_visibility: float | None = None
+    """Seconds a message delivered by Redis may go without a sign of life from its consumer
+    before another takes it; None: the broker's default (30)."""
 
     def __post_init__(self) -> None:
         # The same checks as from_env, for settings built in code (tests, embedding).
@@ -154,6 +157,8 @@ class Settings:
         ``FLOWMIXER_DATABASE_URL``: ``sqlite:///PATH`` or ``postgresql://...`` (default the
         SQLite file ``$FLOWMIXER_HOME/flowmixer.db``).
         ``FLOWMIXER_REDIS_URL``: the Redis server of a scale-out (default none).
+        ``FLOWMIXER_REDIS_VISIBILITY``: seconds before a dead consumer's messages are taken
+        by another (default 30).
         """
         env = os.environ if environ is None else environ
 
@@ -185,6 +190,7 @@ class Settings:
             max_components=_positive(env, "FLOWMIXER_MAX_COMPONENTS", DEFAULT_MAX_COMPONENTS),
             database_url=database_url,
             redis_url=redis_url,
+            redis_visibility=seconds("FLOWMIXER_REDIS_VISIBILITY", 0) or None,
         )
 
     def ensure_home(self) -> Path:

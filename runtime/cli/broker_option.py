@@ -37,12 +37,15 @@ def add_broker_option(parser: argparse.ArgumentParser, default: str) -> None:
     )
 
 
-def make_broker(kind: str, store: DataStore, redis_url: str | None = None) -> Broker:
+def make_broker(
+    kind: str, store: DataStore, redis_url: str | None = None, *, visibility: float | None = None
+) -> Broker:
     """The broker ``--broker`` asked for, on ``store``'s database; close it before ``store``.
 
     With ``redis_url`` (``--redis`` or ``FLOWMIXER_REDIS_URL``) it is the Redis Streams broker
     whatever ``--broker`` says; it keeps its dead letters and outbox in ``store``, which must
-    be a database (SQLite or PostgreSQL).
+    be a database (SQLite or PostgreSQL); ``visibility`` is its visibility timeout in seconds
+    (``FLOWMIXER_REDIS_VISIBILITY``; default the broker's).
     """
     if redis_url is not None:
         if isinstance(store, MemoryStore):
@@ -52,7 +55,9 @@ def make_broker(kind: str, store: DataStore, redis_url: str | None = None) -> Br
             )
         from runtime.brokers.redis import RedisBroker
 
-        return RedisBroker(redis_url, store)
+        if visibility is None:
+            return RedisBroker(redis_url, store)
+        return RedisBroker(redis_url, store, visibility_timeout=visibility)
     if kind == "memory":
         return MemoryBroker()
     if isinstance(store, SQLiteStore) and kind == "sqlite":

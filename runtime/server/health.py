@@ -9,12 +9,13 @@ from typing import Final
 
 from aiohttp import web
 
-from runtime.server.bridge import on_front
+from runtime.server.bridge import BRIDGE, on_front
 from runtime.server.context import CONTEXT
 from runtime.server.errors import fail
 from runtime.server.metrics import CONTENT_TYPE
 from runtime.server.metrics_engine import STATES, FlowSelection
 from runtime.server.metrics_render import ScrapeCache
+from runtime.server.probes import reachable
 
 SCRAPES: Final = web.AppKey("scrapes", ScrapeCache)
 _METRICS_PARAMS: Final = ("flow", "flows")
@@ -26,11 +27,24 @@ _METRICS_PARAMS: Final = ("flow", "flows")
 
 @on_front
 async def healthz(request: web.Request) -> web.Response:
-    """A document of constant size however many flows run: counts, not ids."""
-    engine = request.app[CONTEXT].engine
+    """A document of constant size however many flows run: counts, not ids. A process of a
+    scale-out also says whether Redis and the database answer (503 when one does not)."""
+    ctx = request.app[CONTEXT]
+    engine = ctx.engine
     states = Counter[str](engine.status(flow_id) for flow_id in engine.flows())
     flows = {state: states[state] for state in STATES}
-    return web.json_response({"status": "ok", "flows": flows})
+    if ctx.notices is None:
+        return web.json_response({"status": "ok", "flows": flows})
+    checks = await request.app[BRIDGE].call(reachable(ctx))
+    up = all(checks.values())
+    body = {
+        "status": "ok" if up else "unavailable",
+        "role": ctx.role,
+        "process": engine.owner,
+        "reachable": checks,
+        "flows": flows,
+    }
+    return web.json_response(body, status=200 if up else 503)
 
 
 def flow_selection(request: web.Request) -> FlowSelection:
