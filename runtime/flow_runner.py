@@ -461,6 +461,10 @@ class FlowRunner:
         held = sum(node.channel.depth() for node in self.nodes.values())
         in_handlers = self.pending.count - held  # (or being committed)
         if self._broker.durable:
+            if getattr(self._broker, "shared", False):
+                # Other processes take messages of this flow too: the count of this one's is no
+                # measure of what its handlers hold, so ask them.
+                in_handlers = sum(node.in_hand() for node in self.nodes.values())
             # A handler waiting for its quota has sent nothing: its message stays a row and is
             # delivered at the next start, so a stop does not wait for the quota to open.
             return in_handlers <= self._waiting_for_quota()
