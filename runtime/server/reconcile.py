@@ -115,6 +115,8 @@ class Reconciler:
             return
         assert deployment is not None
         plan = await compile_flow(ctx, deployment.definition, f"deployed flow {flow_id!r}")
+        # Accounts connected (or reconnected) through an API process since the last start.
+        await ctx.credentials_changed()
         try:
             await engine.start_flow(plan)
         except EngineError as exc:

@@ -17,6 +17,7 @@ import pytest
 
 from components.pinterest.emulator import RateLimits
 from runtime.auth import generate_key
+from tests.pinterest.auth_kit import LOOPBACK_REDIRECT, SERVICE, app_config
 from tests.pinterest.emulator_harness import EmulatorHarness, MakeEmulator
 from tests.pinterest.test_faults import (
     FLOW,
@@ -30,8 +31,9 @@ from tests.pinterest.test_faults import (
     settle,
     title,
 )
+from tests.pinterest.test_serve_postgres import ACCOUNT, account_flow
 from tests.scale_out_kit import WorkerProcess, health, running_flows, seconds_until
-from tests.serve_process import Admin, ServeProcess
+from tests.serve_process import ADMIN_TOKEN, Admin, ServeProcess
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -72,7 +74,7 @@ async def cluster(
     } | QUOTA_ENV
     api = ServeProcess(home / "api", env, "--no-workers")
     started: list[ServeProcess] = []
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         try:
             admin = Admin(session, await api.start())
             started.append(api)
@@ -192,3 +194,51 @@ async def test_a_worker_killed_mid_stream_leaves_its_messages_to_the_other(
     assert len(accepted) == events
     assert_each_once(accepted, pins, letters, set())
     assert survivor == 1
+
+
+async def connect(c: Cluster, *, replace: bool) -> None:
+    """Connect the account through the API process (the emulator approves at once)."""
+    query = f"account={ACCOUNT}&replace={'true' if replace else 'false'}"
+    async with c.session.get(
+        f"{c.api.url}/auth/pinterest/start?{query}",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    ) as response:
+        assert response.status == 200, await response.text()
+
+
+async def test_a_refused_account_pauses_both_workers_and_a_reconnect_through_the_api_resumes_both(
+    make_emulator: MakeEmulator, tmp_path: Path, postgres_url: str, redis_url: str
+) -> None:
+    async with (
+        make_emulator(clock=time.time, rate_limits=limits(), auto_approve=True) as harness,
+        cluster(harness, tmp_path, postgres_url, redis_url) as c,
+    ):
+        app = harness.emu.state.apps["emulator-app"]
+        app.redirect_uris = (*app.redirect_uris, LOOPBACK_REDIRECT)
+        status, body = await c.admin.api("PUT", f"/api/config/{SERVICE}", app_config(harness))
+        assert status == 200, body
+        await connect(c, replace=False)
+        secret = await c.admin.deploy(account_flow())
+        await c.reach([1, 1])
+        before = await push_all(c.admin, secret, range(10))
+        first = {title(n) for n, s in before.items() if s == 202}
+        await settle(harness, c.admin, first)
+
+        for token in harness.emu.state.tokens.values():  # the grant is gone
+            token.revoked = True
+        refused = await push_all(c.admin, secret, range(10, 20))
+        paused = await c.reach([0, 0])
+        _, summary = await c.admin.api("GET", f"/api/flows/{FLOW_ID}")
+        await connect(c, replace=True)
+        resumed = await c.reach([1, 1])
+        accepted = first | {title(n) for n, s in refused.items() if s == 202}
+        pins, letters = await settle(harness, c.admin, accepted)
+        _, after = await c.admin.api("GET", f"/api/flows/{FLOW_ID}")
+
+    assert len(accepted) == 20
+    assert summary["status"] == "awaiting-account"
+    assert paused < 15, "met by a worker, then told to the other"
+    assert resumed < REACH
+    assert after["status"] == "running"
+    assert_each_once(accepted, pins, letters, set())
+    assert not letters, "the parked events were delivered again, not dead-lettered"
