@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from components.pinterest.emulator import RateLimits
+from components.pinterest.emulator import FaultPlan, RateLimits
 from runtime.auth import generate_key
 from tests.pinterest.auth_kit import LOOPBACK_REDIRECT, SERVICE, app_config
 from tests.pinterest.emulator_harness import EmulatorHarness, MakeEmulator
@@ -242,3 +242,34 @@ async def test_a_refused_account_pauses_both_workers_and_a_reconnect_through_the
     assert after["status"] == "running"
     assert_each_once(accepted, pins, letters, set())
     assert not letters, "the parked events were delivered again, not dead-lettered"
+
+
+async def test_dead_letters_retried_through_the_api_process_are_pinned_by_the_workers(
+    make_emulator: MakeEmulator, tmp_path: Path, postgres_url: str, redis_url: str
+) -> None:
+    # The first three pin creations fail, and the flow tries once: three dead letters.
+    faults = FaultPlan(
+        error_rate=1.0, error_statuses=(500,), operations=frozenset({"pins/create"}), max_faults=3
+    )
+    flow = {**FLOW, "retry": {"maxAttempts": 1}}
+    async with (
+        make_emulator(clock=time.time, rate_limits=limits(), faults=faults) as harness,
+        cluster(harness, tmp_path, postgres_url, redis_url) as c,
+    ):
+        secret = await c.admin.deploy(flow)
+        await c.reach([1, 1])
+        statuses = await push_all(c.admin, secret, range(3))
+
+        async def three_letters() -> bool:
+            return len(await c.admin.dead_letters(FLOW_ID)) == 3
+
+        await seconds_until(three_letters)
+        status, retried = await c.admin.api("POST", f"/api/dead-letters/retry?flow={FLOW_ID}")
+        accepted = {title(n) for n, s in statuses.items() if s == 202}
+        pins, letters = await settle(harness, c.admin, accepted)
+
+    assert status == 200, retried
+    assert retried == {"requeued": 3, "scheduled": 0}
+    assert_each_once(accepted, pins, letters, set())
+    assert sum(pins.values()) == 3
+    assert not letters
