@@ -51,6 +51,7 @@ class Reconciler:
         self._every = every
         self._locks: dict[str, asyncio.Lock] = {}
         self._definitions: dict[str, str] = {}  # the definition each running flow started with
+        self._versions: dict[str, float] = {}  # the wanted state's time each one started under
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
 
@@ -108,7 +109,15 @@ class Reconciler:
         wanted = None if deployment is None else deployment.status
         active = wanted == RUNNING or (not engine.workers and wanted in PAUSED_STATES)
         text = "" if deployment is None else json.dumps(deployment.definition, sort_keys=True)
-        if engine.is_running(flow_id) and (not active or self._definitions.get(flow_id) != text):
+        changed = self._definitions.get(flow_id) != text
+        # Paused here under an older wanted state (a refusal met before the account was
+        # connected again): started afresh, it takes its parked messages up again.
+        stale = (
+            engine.status(flow_id) == "paused"
+            and deployment is not None
+            and self._versions.get(flow_id) != deployment.updated_at
+        )
+        if engine.is_running(flow_id) and (not active or changed or stale):
             await engine.stop_flow(flow_id)
             self._definitions.pop(flow_id, None)
         if not active or engine.is_running(flow_id):
@@ -123,6 +132,7 @@ class Reconciler:
             ctx.logger.error("deployed flow did not start", flow_id=flow_id, error=str(exc))
             return
         self._definitions[flow_id] = text
+        self._versions[flow_id] = deployment.updated_at
         if engine.status(flow_id) == "paused":  # restored parked messages: wanted running
             await engine.resume_flow(flow_id)
 
@@ -134,7 +144,13 @@ class Reconciler:
 
     async def _pause_everywhere(self, flow_id: str, reason: str) -> None:
         deployment = await self._ctx.deployments.get(flow_id)
-        if deployment is not None and deployment.status == RUNNING:
+        # Only under the wanted state the flow started with: a refusal met with the old grant
+        # after the account was connected again must not pause the flow anew.
+        if (
+            deployment is not None
+            and deployment.status == RUNNING
+            and deployment.updated_at == self._versions.get(flow_id)
+        ):
             await self._ctx.deployments.set_status(flow_id, AWAITING_ACCOUNT)
             self._ctx.logger.warning("flow paused on every process", flow_id=flow_id, reason=reason)
         await self._notices.publish(flow_id, "pause")

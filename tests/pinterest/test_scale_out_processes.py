@@ -83,6 +83,10 @@ async def cluster(
                 await member.start()
                 started.append(member)
             yield Cluster(admin, api, members, session)
+        except BaseException:
+            for process in started:  # shown by pytest with the failure
+                print(f"--- {process.home.name}:", "".join(process.lines[-300:]))
+            raise
         finally:
             for process in started:
                 await process.stop()
