@@ -3,7 +3,9 @@ Redis server and a PostgreSQL database, and a worker says when Redis does not an
 
 from __future__ import annotations
 
+import logging
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -12,6 +14,7 @@ import pytest
 from runtime.auth import generate_key
 from runtime.cli import main
 from runtime.errors import ConfigurationError
+from runtime.logging import reset_logging
 from runtime.settings import Settings
 from tests.scale_out_kit import WorkerProcess, health
 
@@ -24,10 +27,17 @@ COMMANDS = [
 
 
 @pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("FLOWMIXER_HOME", str(tmp_path))
     for name in ("FLOWMIXER_DATABASE_URL", "FLOWMIXER_REDIS_URL"):
         monkeypatch.delenv(name, raising=False)
+    # main() points the logs at this test's captured stderr: later tests must not write there.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    reset_logging()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.mark.parametrize(("command", "named"), COMMANDS)

@@ -116,6 +116,8 @@ async def start(ctx: ServerContext, flow_id: str) -> None:
             await ctx.engine.start_flow(plan)
         except EngineError as exc:
             raise fail(409, str(exc)) from None
+        if ctx.reconciler is not None:  # so that its next look does not start it again
+            ctx.reconciler.started(flow_id, deployment.definition)
     await ctx.deployments.set_status(flow_id, RUNNING)
     await announce(ctx, flow_id, "start")
 

@@ -136,6 +136,10 @@ class Reconciler:
         if engine.status(flow_id) == "paused":  # restored parked messages: wanted running
             await engine.resume_flow(flow_id)
 
+    def started(self, flow_id: str, definition: dict[str, object]) -> None:
+        """``flow_id`` was started here with ``definition`` (by a request, not a reconcile)."""
+        self._definitions[flow_id] = json.dumps(definition, sort_keys=True)
+
     def paused(self, flow_id: str, reason: str) -> None:
         """A flow here met a refused account (``Engine.on_pause``): record it, tell the others."""
         task = asyncio.get_running_loop().create_task(self._pause_everywhere(flow_id, reason))
