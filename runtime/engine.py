@@ -69,6 +69,9 @@ class Engine:
     ``stall_threshold``: once a flow starts, a stall of the event loop longer than this many
     seconds is logged with the component that caused it (:mod:`runtime.loop_watch`); ``None``
     turns that off.
+    ``workers`` False makes every flow publish only (the API process of a scale-out: events
+    and retried dead letters go into the broker, other processes run the components).
+    ``on_pause`` is told ``(flow_id, reason)`` when a flow pauses for a refused account.
     The engine owns the broker and the HTTP session it creates, not the store it is given.
     """
 
@@ -87,6 +90,8 @@ class Engine:
         circuits: Circuits | None = None,
         stall_threshold: float | None = DEFAULT_THRESHOLD,
         leases: TriggerLeases | None = None,
+        workers: bool = True,
+        on_pause: Callable[[str, str], None] | None = None,
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
@@ -108,6 +113,8 @@ class Engine:
         self.leases = leases
         self.owner: str = process_owner() if leases is None else leases.owner
         """This process's owner id (``host:pid:random``): the holder of its triggers' leases."""
+        self.workers = workers
+        self.on_pause = on_pause
         self.deadlines = Deadlines()  # one sweeper of handler calls for all the flows
         self._loop_watch = (
             None
@@ -148,6 +155,8 @@ class Engine:
             circuits=self.circuits,
             deadlines=self.deadlines,
             leases=self.leases,
+            publish_only=not self.workers,
+            on_pause=self._told_pause,
         )
         self._flows[plan.id] = runner
         try:
@@ -165,6 +174,10 @@ class Engine:
         if self._flows.get(flow_id) is runner:  # a start that failed meanwhile removed it
             del self._flows[flow_id]
         self._logger.info("flow stopped", flow_id=flow_id)
+
+    def _told_pause(self, flow_id: str, reason: str) -> None:
+        if self.on_pause is not None:
+            self.on_pause(flow_id, reason)
 
     def flows(self) -> list[str]:
         """Ids of the running flows."""

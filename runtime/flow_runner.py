@@ -26,6 +26,12 @@ commit together. With ``leases`` (a database shared by several processes) each p
 ticks only in the process holding its lease, and its ticks commit fenced by it
 (:mod:`runtime.ticker`); a stop gives the leases up once its ticks are done.
 
+Publishing only (``publish_only``, the flows of an API process of a scale-out, which runs no
+component): the flow takes webhook events and retried dead letters into its channels and
+nothing else; no component starts, no worker reads, no trigger polls, and a stop waits for
+nothing but the events handed over. Pausing by a refused account is told to ``on_pause`` (with
+the flow's id and the reason) so that the other processes sharing the flow pause it too.
+
 Events from another thread (the server's front, while this flow's loop may be busy) come in
 through :attr:`FlowRunner.from_thread` (:mod:`runtime.flow_intake`); a stop waits for those
 handed over to arrive before it halts the workers.
@@ -106,8 +112,12 @@ class FlowRunner:
         circuits: Circuits | None = None,
         deadlines: Deadlines | None = None,
         leases: TriggerLeases | None = None,
+        publish_only: bool = False,
+        on_pause: Callable[[str, str], None] | None = None,
     ) -> None:
         self.plan = plan
+        self.publish_only = publish_only
+        self._on_pause = on_pause
         auth = resolve_credentials(plan, credentials)
         self.status = "starting"
         self.pause_reason: str | None = None
@@ -149,7 +159,7 @@ class FlowRunner:
         }
         for node in self.nodes.values():
             node.connect(dict(channels))
-            node.on_pause = self.pause
+            node.on_pause = self._refused
 
     @property
     def _logger(self) -> FilteringBoundLogger:
@@ -172,6 +182,10 @@ class FlowRunner:
             self._start_done.set()
 
     async def _start(self) -> None:
+        if self.publish_only:
+            await self._requeue_retries()
+            self.status = "running"
+            return
         started: list[Node] = []
         try:
             for node in self.nodes.values():
@@ -271,7 +285,9 @@ class FlowRunner:
         """Queue ``envelope`` for its component (pushed events, retried dead letters)."""
         self.pending.add()
         node = self.nodes[envelope.component_id]
-        if not node.workers():  # a polling trigger has none until a message comes for it
+        if (
+            not node.workers() and not self.publish_only
+        ):  # a polling trigger has none until a message comes for it
             node.start_workers()
         channel = node.channel
         if not channel.offer(envelope):
@@ -327,10 +343,10 @@ class FlowRunner:
     async def _run_tick(self, node: Node, lease: Lease | None) -> float | None:
         broker = self._broker if self._atomic_ticks else None
         if lease is None:
-            return await run_tick(node, broker, self._store, self.pending, self.pause)
+            return await run_tick(node, broker, self._store, self.pending, self._refused)
         assert self._leases is not None
         store = self._leases.store
-        return await run_tick(node, broker, self._store, self.pending, self.pause, lease, store)
+        return await run_tick(node, broker, self._store, self.pending, self._refused, lease, store)
 
     # -- pause -------------------------------------------------------------------------
 
@@ -344,6 +360,14 @@ class FlowRunner:
         )
         self._resumed.clear()
         self._logger.warning("flow paused", reason=self.pause_reason)
+
+    def _refused(self, node: Node, error: str) -> None:
+        """Pause for ``node``'s refused account, and tell ``on_pause`` (a restored flow
+        pauses through :meth:`pause` alone: the pause was told when it happened)."""
+        was = self.status
+        self.pause(node, error)
+        if self._on_pause is not None and was != self.status and self.pause_reason is not None:
+            self._on_pause(self.plan.id, self.pause_reason)
 
     def parked(self) -> list[Envelope]:
         """The messages waiting for the flow to resume (per component, oldest first)."""
@@ -398,6 +422,12 @@ class FlowRunner:
             return
         with self.from_thread.lock:  # no event is reserved from another thread after this
             self.status = "stopping"
+        if self.publish_only:
+            await self.from_thread.settle(timeout)
+            self.from_thread.halt()
+            self._broker.release(self.plan.id)
+            self.status = "stopped"
+            return
         self._resumed.set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -431,6 +461,10 @@ class FlowRunner:
         held = sum(node.channel.depth() for node in self.nodes.values())
         in_handlers = self.pending.count - held  # (or being committed)
         if self._broker.durable:
+            if getattr(self._broker, "shared", False):
+                # Other processes take messages of this flow too: the count of this one's is no
+                # measure of what its handlers hold, so ask them.
+                in_handlers = sum(node.in_hand() for node in self.nodes.values())
             # A handler waiting for its quota has sent nothing: its message stays a row and is
             # delivered at the next start, so a stop does not wait for the quota to open.
             return in_handlers <= self._waiting_for_quota()

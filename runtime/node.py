@@ -257,6 +257,10 @@ class Node:
         call.task = asyncio.create_task(self._work(call), name=name)
         return call.task
 
+    def in_hand(self) -> int:
+        """How many messages this node's handlers are working on now, and failures settling."""
+        return sum(call.envelope is not None for call in self._calls) + len(self._settling)
+
     def workers(self) -> list[asyncio.Task[None]]:
         """The tasks of the running workers."""
         return self._workers

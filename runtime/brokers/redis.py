@@ -62,6 +62,7 @@ class RedisBroker(Broker):
     """
 
     durable = True
+    shared = True  # other processes consume the same streams: a flow's own count is no measure
 
     def __init__(
         self,

@@ -44,6 +44,7 @@ COMMAND_MODULES = (
     "runtime.cli.call",
     "runtime.cli.dead_letters",
     "runtime.cli.serve",
+    "runtime.cli.worker",
     "runtime.cli.config",
     "runtime.cli.auth",
     "runtime.cli.deploy",

@@ -8,37 +8,27 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import aiohttp
 import structlog
 
 from runtime.auth.secretbox import SecretBox
 from runtime.cli.bind_check import BIND_ERRORS, bind_error, check_port
-from runtime.cli.broker_option import add_broker_option, make_broker
+from runtime.cli.broker_option import add_broker_option
+from runtime.cli.engine_parts import EngineParts, PartsOptions, check_scale_out
 from runtime.cli.loading import load_registry
 from runtime.cli.usage import StopSignals
 from runtime.engine import QUEUE_SIZE
 from runtime.errors import ConfigurationError
 from runtime.event_loop import run
-from runtime.quota import quota_state
-from runtime.registry import Registry
 from runtime.server import Server
-from runtime.server.assemble import assemble
 from runtime.server.bridge import Bridge
 from runtime.server.engine_loop import EngineLoop
 from runtime.server.intake import HOOK_WAIT, KEY_WINDOW, HookIntake
-from runtime.settings import REDIS_VISIBILITY
 from runtime.stores.urls import join_loop, leave_loop, opened_store
 
 if TYPE_CHECKING:
     import argparse
 
-    from structlog.typing import FilteringBoundLogger
-
-    from runtime.brokers.base import Broker
-    from runtime.quota import QuotaState
-    from runtime.server.context import ServerContext
     from runtime.settings import Settings
-    from runtime.stores.contracts import DataStore
 
 ADMIN_TOKEN_VARIABLE = "FLOWMIXER_ADMIN_TOKEN"
 QUEUE_VARIABLE = "FLOWMIXER_QUEUE_SIZE"
@@ -106,6 +96,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="run the flows on the HTTP server's event loop instead of their own thread (for"
         " debugging: a component that blocks then stalls every request)",
     )
+    serve.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="answer HTTP only (webhooks, admin API, OAuth): no component runs here; flows run"
+        " on `flowmixer worker` processes. Needs --redis and a postgresql:// --database",
+    )
     serve.set_defaults(handler=cmd_serve)
 
 
@@ -161,6 +157,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         _timeout("--body-timeout", args.body_timeout, settings.body_timeout),
     )
     queue_size, intake = intake_settings(args)
+    if args.no_workers:
+        check_scale_out(settings, "--no-workers")
     check_port(args.host, args.port)  # before any flow starts
     options = _Options(
         args.host,
@@ -171,8 +169,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         timeouts,
         queue_size,
         intake,
-        settings.redis_url,
-        settings.redis_visibility,
+        "api" if args.no_workers else "all",
     )
     return run(_serve(options, settings, single_loop=args.single_loop))
 
@@ -197,8 +194,7 @@ class _Options:
     timeouts: tuple[float, float]  # the header and the body deadlines
     queue_size: int
     intake: HookIntake
-    redis_url: str | None = None  # the Redis Streams broker's server, when given
-    redis_visibility: float = REDIS_VISIBILITY
+    role: str = "all"  # "api" with --no-workers
 
 
 async def _serve(options: _Options, settings: Settings, *, single_loop: bool) -> int:
@@ -212,12 +208,25 @@ async def _serve(options: _Options, settings: Settings, *, single_loop: bool) ->
     async with opened_store(settings.database) as store:
         engine_loop = None if single_loop else EngineLoop()
         bridge = Bridge(None if engine_loop is None else engine_loop.start())
-        parts = _EngineParts(store, registry, box, options, logger)
+        parts = EngineParts(
+            store,
+            registry,
+            box,
+            settings,
+            PartsOptions(
+                options.role,
+                options.broker_kind,
+                options.token,
+                options.url,
+                options.queue_size,
+                options.intake,
+            ),
+            logger,
+        )
         try:
             if bridge.crosses:
                 await bridge.call(join_loop(store))
             ctx = await bridge.call(parts.open())
-            ctx.max_components = settings.max_components
             if options.token is None:
                 logger.warning("admin API off: it answers 503 until FLOWMIXER_ADMIN_TOKEN is set")
             header_timeout, body_timeout = options.timeouts
@@ -240,6 +249,7 @@ async def _serve(options: _Options, settings: Settings, *, single_loop: bool) ->
                 await stop.event.wait()
                 logger.info("server stopping")
             finally:
+                await bridge.call(parts.quiet())  # no reconcile restarts a flow being stopped
                 await server.close()  # stops listening, then the flows
         finally:
             await bridge.call(parts.close())  # the broker's last writes, before the store
@@ -248,61 +258,3 @@ async def _serve(options: _Options, settings: Settings, *, single_loop: bool) ->
             if engine_loop is not None:
                 await asyncio.to_thread(engine_loop.stop)
     return stop.exit_code()
-
-
-class _EngineParts:
-    """What runs the flows, made and closed on the engine's loop: the components' HTTP
-    session, the broker, and the engine with its credentials and quotas (in ``open``; shared
-    on the Redis server of ``options.redis_url`` when one is set)."""
-
-    def __init__(
-        self,
-        store: DataStore,
-        registry: Registry,
-        box: SecretBox,
-        options: _Options,
-        logger: FilteringBoundLogger,
-    ) -> None:
-        self._args = (store, registry, box)
-        self._quota_state: QuotaState | None = None
-        self._options = options
-        self._logger = logger
-        self._session: aiohttp.ClientSession | None = None
-        self._broker: Broker | None = None
-
-    async def open(self) -> ServerContext:
-        store, registry, box = self._args
-        options = self._options
-        self._session = aiohttp.ClientSession()
-        self._broker = make_broker(
-            options.broker_kind,
-            store,
-            options.redis_url,
-            redis_visibility=options.redis_visibility,
-        )
-        self._quota_state = quota_state(options.redis_url)
-        return await assemble(
-            store,
-            registry,
-            box,
-            self._session,
-            admin_token=options.token,
-            public_url=options.url,
-            logger=self._logger,
-            broker=self._broker,
-            queue_size=options.queue_size,
-            intake=options.intake,
-            quota_state=self._quota_state,
-        )
-
-    async def close(self) -> None:
-        try:
-            if self._broker is not None:
-                await self._broker.close()
-        finally:
-            try:
-                if self._quota_state is not None:
-                    await self._quota_state.aclose()
-            finally:
-                if self._session is not None:
-                    await self._session.close()

@@ -6,6 +6,7 @@ POST     /api/flows                        deploy a flow (JSON body; 201 new, 20
 GET      /api/flows/{id}                   status, counters and queue depths
 POST     /api/flows/{id}/start             start (and start again at the server's next start)
 POST     /api/flows/{id}/stop              stop gracefully
+POST     /api/flows/{id}/pause             pause: events are taken, none is handled
 POST     /api/flows/{id}/resume            resume a paused flow: deliver its parked messages
 DELETE   /api/flows/{id}                   stop and forget the flow
 =======  ================================  ===================================================
@@ -17,11 +18,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from runtime.errors import EngineError
 from runtime.server import admin_dead_letters, control
 from runtime.server.bodies import read_json
 from runtime.server.context import CONTEXT
-from runtime.server.errors import fail
+from runtime.server.deployments import PAUSED
 from runtime.server.flow_listing import list_flows
 from runtime.server.flow_summary import flow_summary
 
@@ -70,14 +70,18 @@ async def stop_flow(request: web.Request) -> web.Response:
     return web.json_response(flow_summary(ctx, flow_id, "stopped"))
 
 
+async def pause_flow(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    flow_id = request.match_info["flow_id"]
+    await control.pause(ctx, flow_id)
+    return web.json_response(flow_summary(ctx, flow_id, PAUSED))
+
+
 async def resume_flow(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     flow_id = request.match_info["flow_id"]
+    redelivered = await control.resume(ctx, flow_id)
     deployment = await control.deployed(ctx, flow_id)
-    try:
-        redelivered = await ctx.engine.resume_flow(flow_id)
-    except EngineError as exc:
-        raise fail(409, str(exc)) from None
     body = {**flow_summary(ctx, flow_id, deployment.status), "redelivered": redelivered}
     return web.json_response(body)
 
@@ -95,6 +99,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/api/flows/{flow_id}", flow_status)
     router.add_post("/api/flows/{flow_id}/start", start_flow)
     router.add_post("/api/flows/{flow_id}/stop", stop_flow)
+    router.add_post("/api/flows/{flow_id}/pause", pause_flow)
     router.add_post("/api/flows/{flow_id}/resume", resume_flow)
     router.add_delete("/api/flows/{flow_id}", delete_flow)
     admin_dead_letters.add_routes(app)

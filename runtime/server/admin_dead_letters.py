@@ -14,7 +14,8 @@ Filters (query parameters, all optional except ``flow`` for the bulk routes): ``
 ``component``, ``errorType``, ``since`` and ``until`` (ISO 8601, epoch seconds or an age such as
 ``2h``), ``search`` (in the error, any case). Listing also takes ``limit`` (1-1000, default 100)
 and ``cursor`` (the ``next`` of the page before). A letter is delivered again at once when its
-flow runs in this server, else marked for the flow's next start.
+flow runs in this server (in an API process of a scale-out: into the flow's stream, for the
+workers), else marked for the flow's next start; a scale-out's processes are told either way.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Final
 from aiohttp import web
 
 from runtime.errors import EngineError
+from runtime.server import control
 from runtime.server.context import CONTEXT
 from runtime.server.errors import fail
 from runtime.stores.letters import DeadLetterQuery, parse_time
@@ -105,12 +107,14 @@ async def show_letter(request: web.Request) -> web.Response:
 async def retry_letter(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     letter_id = request.match_info["letter_id"]
-    if await ctx.store.get_dead_letter(letter_id) is None:
+    letter = await ctx.store.get_dead_letter(letter_id)
+    if letter is None:
         raise fail(404, f"there is no dead letter {letter_id!r}")
     try:
         result = await ctx.engine.retry_dead_letter(letter_id)
     except EngineError as exc:
         raise fail(409, str(exc)) from None
+    await control.announce(ctx, letter.flow_id, "retry")
     return web.json_response({"id": letter_id, "result": result})
 
 
@@ -120,8 +124,11 @@ async def retry_letters(request: web.Request) -> web.Response:
     assert query.flow_id is not None
     if not ctx.engine.is_running(query.flow_id):
         scheduled = await ctx.store.request_retries(query)
+        await control.announce(ctx, query.flow_id, "retry")
         return web.json_response({"requeued": 0, "scheduled": scheduled})
-    return web.json_response(await _requeue(ctx, query))
+    results = await _requeue(ctx, query)
+    await control.announce(ctx, query.flow_id, "retry")
+    return web.json_response(results)
 
 
 async def _requeue(ctx: ServerContext, query: DeadLetterQuery) -> dict[str, int]:

@@ -46,6 +46,7 @@ async def assemble(
     queue_size: int = QUEUE_SIZE,
     intake: HookIntake | None = None,
     quota_state: QuotaState | None = None,
+    workers: bool = True,
 ) -> ServerContext:
     """The server's context: an engine whose flows get connected accounts (then environment
     tokens, from ``environ``, default ``os.environ``), the vault, the app configuration, and
@@ -56,7 +57,8 @@ async def assemble(
 
     ``broker`` (default: in-memory) is the caller's to close, after the engine. ``queue_size``
     bounds each component's channel; ``intake`` says how long a webhook event waits for room
-    and how long idempotency keys count (default :class:`HookIntake`'s)."""
+    and how long idempotency keys count (default :class:`HookIntake`'s). ``workers`` False
+    makes the engine publish only (an API process of a scale-out)."""
     vault = TokenVault(store, box)
     app_config = AppConfigStore(store, box, registry.services(), environ)
     metrics = Metrics()
@@ -72,6 +74,7 @@ async def assemble(
         telemetry=metrics,
         quotas=quotas,
         queue_size=queue_size,
+        workers=workers,
     )
 
     async def reload() -> None:

@@ -195,6 +195,10 @@ async def callback(request: web.Request) -> web.Response:
         await logins.on_connected()
     ctx.logger.info("account connected", service=manifest.service, account=account)
     resumed = await ctx.engine.resume_paused(manifest.service)
+    if ctx.notices is not None:  # the flows paused on every process of a scale-out
+        from runtime.server.reconcile import resume_awaiting
+
+        resumed += await resume_awaiting(ctx, manifest.service)
     if resumed:
         ctx.logger.info("paused flows resumed", service=manifest.service, flows=resumed)
     page = _page(200, f"{manifest.service} account {account} is connected; you may close this.")

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from runtime.server.auth_routes import OAuthLogins
     from runtime.server.deployments import Deployments
     from runtime.server.metrics import Metrics
+    from runtime.server.notices import ControlNotices
+    from runtime.server.reconcile import Reconciler
     from runtime.stores.contracts import DataStore
 
 
@@ -59,6 +61,13 @@ class ServerContext:
     """The webhook triggers' event schemas, checked before an event is committed."""
     hook_secrets: HookSecrets = field(default_factory=HookSecrets)
     """The webhook triggers' secret hashes, read once (forgotten at a deploy or delete)."""
+
+    role: str = "all"
+    """``api`` (publishes only), ``worker`` (no HTTP API) or ``all`` (the single process)."""
+    notices: ControlNotices | None = None
+    """The control channel of a scale-out (``--redis``): changes are announced on it."""
+    reconciler: Reconciler | None = None
+    """Keeps the flows as the database wants them (the API and worker processes)."""
 
     async def credentials_changed(self) -> None:
         if self.reload_credentials is not None:

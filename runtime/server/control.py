@@ -11,7 +11,7 @@ from aiohttp import web
 
 from runtime.errors import EngineError, FlowValidationError
 from runtime.flow import validate_flow
-from runtime.server.deployments import RUNNING, STOPPED
+from runtime.server.deployments import PAUSED, PAUSED_STATES, RUNNING, STOPPED
 from runtime.server.errors import fail
 
 if TYPE_CHECKING:
@@ -82,16 +82,28 @@ async def deployed(ctx: ServerContext, flow_id: str) -> Deployment:
     return found
 
 
+async def announce(ctx: ServerContext, flow_id: str, action: str) -> None:
+    """Tell every process of a scale-out to reconcile ``flow_id`` (after the database says
+    what it should be); nothing without a control channel."""
+    if ctx.notices is not None:
+        await ctx.notices.publish(flow_id, action)
+
+
 async def deploy(ctx: ServerContext, definition: Any) -> tuple[FlowPlan, dict[str, str], bool]:
     """Check and keep a flow; returns its plan, the new hook secrets and whether it is new."""
     plan = await compile_flow(ctx, definition, "the flow")
     if ctx.engine.is_running(plan.id):
         raise fail(409, f"flow {plan.id!r} is running; stop it before deploying it again")
-    new = await ctx.deployments.get(plan.id) is None
+    found = await ctx.deployments.get(plan.id)
+    if ctx.notices is not None and found is not None and found.status != STOPPED:
+        # Other processes may run it: the database, not this engine, says whether it runs.
+        raise fail(409, f"flow {plan.id!r} is {found.status}; stop it before deploying it again")
+    new = found is None
     hooks = [cid for cid, node in plan.nodes.items() if node.webhook]
     secrets = await ctx.deployments.save(plan.id, definition, hooks)
     ctx.hook_secrets.forget(plan.id)
     ctx.logger.info("flow deployed", flow_id=plan.id, new=new)
+    await announce(ctx, plan.id, "deploy")
     return plan, secrets, new
 
 
@@ -104,7 +116,10 @@ async def start(ctx: ServerContext, flow_id: str) -> None:
             await ctx.engine.start_flow(plan)
         except EngineError as exc:
             raise fail(409, str(exc)) from None
+        if ctx.reconciler is not None:  # so that its next look does not start it again
+            ctx.reconciler.started(flow_id, deployment.definition)
     await ctx.deployments.set_status(flow_id, RUNNING)
+    await announce(ctx, flow_id, "start")
 
 
 async def stop(ctx: ServerContext, flow_id: str) -> None:
@@ -113,6 +128,42 @@ async def stop(ctx: ServerContext, flow_id: str) -> None:
     if ctx.engine.is_running(flow_id):
         await ctx.engine.stop_flow(flow_id)
     await ctx.deployments.set_status(flow_id, STOPPED)
+    await announce(ctx, flow_id, "stop")
+
+
+async def pause(ctx: ServerContext, flow_id: str) -> None:
+    """Record that the flow is paused and tell every process: workers stop handling its
+    messages (kept by the broker); an API process goes on taking its webhook events. A process
+    that runs components itself (no control channel, or ``all``) stops the flow."""
+    await deployed(ctx, flow_id)
+    await ctx.deployments.set_status(flow_id, PAUSED)
+    if ctx.reconciler is not None:
+        await ctx.reconciler.reconcile(flow_id)
+    elif ctx.engine.is_running(flow_id):
+        await ctx.engine.stop_flow(flow_id)
+    await announce(ctx, flow_id, "pause")
+
+
+async def resume(ctx: ServerContext, flow_id: str) -> int | None:
+    """Resume a flow paused by a person or awaiting an account: record ``running`` and tell
+    every process; a flow paused here is resumed here. How many parked messages this process
+    delivered again (``None``: the workers do, on their own)."""
+    deployment = await deployed(ctx, flow_id)
+    if deployment.status in PAUSED_STATES:
+        await ctx.deployments.set_status(flow_id, RUNNING)
+        if ctx.reconciler is not None:
+            await ctx.reconciler.reconcile(flow_id)
+        elif not ctx.engine.is_running(flow_id):
+            await start(ctx, flow_id)
+        await announce(ctx, flow_id, "resume")
+    if ctx.engine.status(flow_id) == "paused":
+        try:
+            return await ctx.engine.resume_flow(flow_id)
+        except EngineError as exc:
+            raise fail(409, str(exc)) from None
+    if deployment.status not in PAUSED_STATES:
+        raise fail(409, f"flow {flow_id!r} is {deployment.status}, not paused")
+    return None if ctx.reconciler is not None else 0
 
 
 async def delete(ctx: ServerContext, flow_id: str) -> None:
@@ -128,10 +179,14 @@ async def delete(ctx: ServerContext, flow_id: str) -> None:
     await ctx.store.delete_hook_keys(flow_id)
     await ctx.engine.broker.delete_flow(flow_id)
     ctx.logger.info("flow deleted", flow_id=flow_id)
+    await announce(ctx, flow_id, "delete")
 
 
 async def resume_all(ctx: ServerContext) -> list[str]:
-    """Start every deployed flow whose status is running; one that fails is logged and left."""
+    """Start every deployed flow whose status is running; one that fails is logged and left.
+    With a reconciler, every flow as it says (paused ones take events in an API process)."""
+    if ctx.reconciler is not None:
+        return await ctx.reconciler.reconcile_all()
     started: list[str] = []
     for deployment in await ctx.deployments.all():
         if deployment.status != RUNNING:

@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 RUNNING = "running"
 STOPPED = "stopped"
+PAUSED = "paused"
+"""Paused by a person (``POST /api/flows/ID/pause``): events are taken, none is handled."""
+AWAITING_ACCOUNT = "awaiting-account"
+"""Paused because a process met a refused account: reconnecting it resumes the flow."""
+PAUSED_STATES = (PAUSED, AWAITING_ACCOUNT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,13 @@ from typing import Final
 
 from aiohttp import web
 
-from runtime.server.bridge import on_front
+from runtime.server.bridge import BRIDGE, on_front
 from runtime.server.context import CONTEXT
 from runtime.server.errors import fail
 from runtime.server.metrics import CONTENT_TYPE
 from runtime.server.metrics_engine import STATES, FlowSelection
 from runtime.server.metrics_render import ScrapeCache
+from runtime.server.probes import reachable
 
 SCRAPES: Final = web.AppKey("scrapes", ScrapeCache)
 _METRICS_PARAMS: Final = ("flow", "flows")
@@ -26,18 +27,29 @@ _METRICS_PARAMS: Final = ("flow", "flows")
 
 @on_front
 async def healthz(request: web.Request) -> web.Response:
-    """A document of constant size however many flows run: counts, not ids. With a broker on a
-    server of its own (Redis), whether it was reachable a second ago: ``"degraded"`` while it
-    is not (still 200: the process waits and reconnects by itself, a restart would not help)."""
-    engine = request.app[CONTEXT].engine
+    """A document of constant size however many flows run: counts, not ids.
+
+    With a broker on a server of its own (Redis), whether it was reachable a second ago:
+    ``"degraded"`` while it is not. A process of a scale-out (``--redis``) also says its role and
+    id and whether Redis and the database answer now, and answers 503 when one does not (a proxy
+    or an orchestrator then sends its traffic elsewhere; the process waits and reconnects)."""
+    ctx = request.app[CONTEXT]
+    engine = ctx.engine
     states = Counter[str](engine.status(flow_id) for flow_id in engine.flows())
     flows = {state: states[state] for state in STATES}
     body: dict[str, object] = {"status": "ok", "flows": flows}
-    for name, reachable in engine.broker.servers().items():
-        body[name] = "reachable" if reachable else "unreachable"
-        if not reachable:
+    for name, reachable_now in engine.broker.servers().items():
+        body[name] = "reachable" if reachable_now else "unreachable"
+        if not reachable_now:
             body["status"] = "degraded"
-    return web.json_response(body)
+    if ctx.notices is None:
+        return web.json_response(body)
+    checks = await request.app[BRIDGE].call(reachable(ctx))
+    up = all(checks.values())
+    body.update(role=ctx.role, process=engine.owner, reachable=checks)
+    if not up:
+        body["status"] = "unavailable"
+    return web.json_response(body, status=200 if up else 503)
 
 
 def flow_selection(request: web.Request) -> FlowSelection:

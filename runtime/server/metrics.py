@@ -111,6 +111,7 @@ class Metrics:
             ["flow", "component", "error_type"],
             registry=self.registry,
         )
+        self._labels: dict[str, str] = {}
         self._loop_stalls = Counter(
             "flowmixer_loop_stalls",
             "Times the event loop did not run for longer than its threshold, by the component"
@@ -118,6 +119,10 @@ class Metrics:
             ["flow", "component"],
             registry=self.registry,
         )
+
+    def label(self, **labels: str) -> None:
+        """Add ``labels`` (e.g. the process's role and id) to every series of every scrape."""
+        self._labels = dict(labels)
 
     def observe(self, engine: Engine) -> None:
         """Report ``engine``'s message counters, queue depths and circuits."""
@@ -161,7 +166,8 @@ class Metrics:
     def render(self, flows: FlowSelection = _NO_FLOWS) -> bytes:
         """Every metric in the Prometheus text format (:data:`CONTENT_TYPE`), with per-flow
         series for the ``flows`` selected (see :mod:`runtime.server.metrics_engine`)."""
-        return generate_latest(_Scrape(self.registry, self._engine, flows, self._groups))
+        scrape = _Scrape(self.registry, self._engine, flows, self._groups, self._labels)
+        return generate_latest(scrape)
 
 
 class _Scrape:
@@ -175,13 +181,26 @@ class _Scrape:
         engine: Engine | None,
         flows: FlowSelection,
         groups: TypeGroups,
+        labels: dict[str, str],
     ) -> None:
+        self._labels = labels
         self._registry = registry
         self._engine = engine
         self._flows = flows
         self._groups = groups
 
     def collect(self) -> Iterator[Metric]:
+        if not self._labels:
+            yield from self._metrics()
+            return
+        for metric in self._metrics():
+            metric.samples = [
+                sample._replace(labels={**sample.labels, **self._labels})
+                for sample in metric.samples
+            ]
+            yield metric
+
+    def _metrics(self) -> Iterator[Metric]:
         if self._engine is not None:
             yield from engine_metrics(self._engine, self._flows, self._groups)
         yield from self._registry.collect()
