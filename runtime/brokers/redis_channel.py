@@ -100,10 +100,12 @@ class RedisChannel(Channel):
         keys = [stream, delayed, parked, scripts.sent_key(self.flow_id, envelope.id)]
         while True:
             args = [self.group, self._reserved, text, scripts.PUT_TTL, self._maxsize]
-            if await self._link.script(self._link.put_script, keys, args):
+            added = await self._link.script(self._link.put_script, keys, args)
+            if not isinstance(added, int):  # the new entry's id, or 'dup'
                 self._held += 1
                 self._depth += 1
                 return
+            self._held = added  # full: the count the script saw
             await self._wait_for_others()
 
     async def admit(
@@ -141,14 +143,15 @@ class RedisChannel(Channel):
         return self._held + self._reserved < self._maxsize
 
     async def _wait_for_others(self) -> None:
-        """Wait for a read here or a while (reads elsewhere are not told), then look again."""
+        """Wait for a read here (it counts the room it made) or, failing one, a while, then
+        look again (reads elsewhere are not told). A wake-up costs no round trip: putters
+        woken one after another each looking in turn made a look per publish under load."""
         wait_for = ROOM_POLL[0] if not self._putters else ROOM_POLL[1]
         try:
             async with asyncio.timeout(wait_for):
                 await wait(self._putters, self._has_room)
         except TimeoutError:
-            pass
-        await self._look()
+            await self._look()
 
     # -- out ---------------------------------------------------------------------------------
 
@@ -223,19 +226,21 @@ class RedisChannel(Channel):
         return self._take_in(reply[1], read=False)
 
     def _take_in(self, entries: Any, *, read: bool) -> bool:
-        took = False
+        took = 0
         for entry, fields in entries:
             if entry in self.held_ids or not fields:
                 continue
             envelope = codec.decode_envelope(fields[scripts.ENTRY_FIELD])
             self.held_ids.add(entry)
             self._ready.append((entry, envelope))
-            took = True
+            took += 1
             if read:
                 self._held = max(0, self._held - 1)
-        if took and self._putters:
+        # A read of n entries made n places: as many putters go on (a claim made none, but
+        # its putter looks again).
+        for _ in range(min(took, len(self._putters))):
             wake_next(self._putters)
-        return took
+        return took > 0
 
     async def _look(self) -> None:
         """Move due retries into the stream and read the counts."""

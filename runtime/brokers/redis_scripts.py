@@ -63,14 +63,16 @@ end
 """
 
 # KEYS: stream, delayed, parked, mark. ARGV: group, places this process holds back (its
-# reservations), envelope, mark ttl, bound. The new entry's id; false when the bound is full;
-# 'dup' when the mark says this envelope was published already (a retried put).
+# reservations), envelope, mark ttl, bound. The new entry's id; when the bound is full, the
+# count it holds (a number: the caller learns it without another look); 'dup' when the mark
+# says this envelope was published already (a retried put).
 PUT: Final = (
     _HELD
     + """
 if redis.call('EXISTS', KEYS[4]) == 1 then return 'dup' end
-if held(KEYS[1], KEYS[2], KEYS[3], ARGV[1]) + tonumber(ARGV[2]) >= tonumber(ARGV[5]) then
-  return false
+local count = held(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+if count + tonumber(ARGV[2]) >= tonumber(ARGV[5]) then
+  return count
 end
 redis.call('SET', KEYS[4], 1, 'EX', ARGV[4])
 return redis.call('XADD', KEYS[1], '*', 'e', ARGV[3])
