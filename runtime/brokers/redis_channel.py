@@ -216,7 +216,9 @@ class RedisChannel(Channel):
         for entry, fields in entries:
             if entry in self.held_ids or not fields:
                 continue
-            envelope = codec.decode_envelope(fields[scripts.ENTRY_FIELD])
+            # A read in a script answers the fields as a list: ['e', envelope].
+            text = fields[scripts.ENTRY_FIELD] if isinstance(fields, dict) else fields[1]
+            envelope = codec.decode_envelope(text)
             self.held_ids.add(entry)
             self._ready.append((entry, envelope))
             took += 1
@@ -265,7 +267,10 @@ class RedisChannel(Channel):
         sends = hop.close() if hop is not None and hop.envelope is envelope else []
         link = self._link
         keys = [*self.keys, *(target.keys[0] for target, _ in sends)]
-        args = [self.group, link.consumer, entry, outcome, field, value]
+        # The settling worker comes back for a message next: one comes with the answer when
+        # none is ready here (a read of its own would cost a round trip per message).
+        read_next = 0 if self._ready or self.closed else 1
+        args = [self.group, link.consumer, entry, outcome, field, value, read_next]
         args.extend(text for _, text in sends)
         try:
             done = await link.script(link.settle_script, keys, args)
@@ -274,7 +279,9 @@ class RedisChannel(Channel):
                 target._reserved -= 1
         self._taken.pop(envelope, None)
         self.held_ids.discard(entry)
-        if not done:
+        if done:
+            self.take_in(done[1], read=True)
+        else:
             link.logger.warning(
                 "a message was taken over by another consumer before it was settled here",
                 flow_id=self.flow_id,

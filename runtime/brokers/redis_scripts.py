@@ -101,8 +101,10 @@ return {held(KEYS[1], KEYS[2], KEYS[3], ARGV[1]),
 # KEYS: stream, delayed, parked, burying, then one stream per message sent.
 # ARGV: group, consumer, entry id ('' when not delivered from here), outcome ('ack', 'retry',
 # 'park', 'bury'), its field (retry: due ms; park: envelope id; bury: letter id), its value
-# (the envelope, the parked record or the letter), then one envelope per sent stream.
-# 1 when settled, 0 when the entry is not this consumer's any more (nothing done).
+# (the envelope, the parked record or the letter), how many new entries to read for this
+# consumer once settled (0: none), then one envelope per sent stream.
+# {1, entries read} when settled (the settling worker's next message comes with the answer, not
+# in a read of its own), 0 when the entry is not this consumer's any more (nothing done).
 SETTLE: Final = """
 local entry = ARGV[3]
 if entry ~= '' then
@@ -122,9 +124,14 @@ elseif outcome == 'bury' then
   redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
 end
 for i = 5, #KEYS do
-  redis.call('XADD', KEYS[i], '*', 'e', ARGV[i + 2])
+  redis.call('XADD', KEYS[i], '*', 'e', ARGV[i + 3])
 end
-return 1
+if ARGV[7] ~= '0' then
+  local read = redis.pcall('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[7],
+    'STREAMS', KEYS[1], '>')
+  if type(read) == 'table' and read.err == nil and read[1] then return {1, read[1][2]} end
+end
+return {1, {}}
 """
 
 # KEYS: stream. ARGV: group, consumer, idle (ms), then entry ids.
