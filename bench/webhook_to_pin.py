@@ -43,7 +43,7 @@ from typing import Any
 import aiohttp
 from cryptography.fernet import Fernet
 
-from bench.counted_serve import EVENT
+from bench.counted_serve import EVENT, REDIS_EVENT
 from bench.serve_child import REPO, ServeChild, admin, deploy_and_start
 
 TARGETS = {"memory": 0.5, "sqlite": 0.35}
@@ -188,7 +188,7 @@ async def run_server(
                 **dict(variant.env),
             },
         )
-        server.watch = (EVENT,)
+        server.watch = (EVENT, REDIS_EVENT)
         await server.start()
         try:
             async with aiohttp.ClientSession() as session:
@@ -208,6 +208,10 @@ async def run_server(
             await server.stop()
         trips = server.events.get(EVENT, {}).get("count")
         figures["trips"] = None if trips is None else trips / max(figures["accepted"], 1)
+        if "FLOWMIXER_REDIS_URL" in dict(variant.env):
+            redis_trips = server.events.get(REDIS_EVENT, {}).get("count")
+            if redis_trips is not None:
+                figures["redis_trips"] = redis_trips / max(figures["accepted"], 1)
         return figures
 
 
@@ -243,6 +247,7 @@ def show(name: str, figures: dict[str, Any], baseline: float | None, width: int 
         f"  {figures['pins_per_s']:8,.0f} pins/s"
         f"  p50 {figures['p50'] * 1000:6.1f} ms  p99 {figures['p99'] * 1000:6.1f} ms"
         + ("" if trips is None else f"  store trips/event {trips:.2f}")
+        + (f"  redis trips/event {figures['redis_trips']:.2f}" if "redis_trips" in figures else "")
         + (
             f"  CPU {figures['cpu_ms'] / max(figures['accepted'], 1):.2f} ms/event"
             if "cpu_ms" in figures

@@ -21,9 +21,10 @@ import collections
 import json
 import sys
 import time
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from runtime.brokers import redis_held as held
+from runtime.brokers import redis_letters as letters
 from runtime.brokers import redis_scripts as scripts
 from runtime.brokers.base import Channel
 from runtime.brokers.redis_hop import CURRENT, Hop
@@ -73,8 +74,8 @@ class RedisChannel(Channel):
         self._held = 0  # the bound's count last seen in Redis (or moved since)
         self._depth = 0  # stream entries and delayed retries last seen (or moved since)
         self._look_at = 0.0  # monotonic time of the next look at the counts and due retries
-        self._claim_at = 0.0  # monotonic time of the next claim of abandoned entries
-        self._claim_from = "0-0"
+        self.claim_at = 0.0  # monotonic time of the next claim of abandoned entries
+        self.claim_from = "0-0"
         self._reading = asyncio.Lock()
         self._wanting = 0  # workers waiting in get
         self._group_made = False
@@ -100,10 +101,12 @@ class RedisChannel(Channel):
         keys = [stream, delayed, parked, scripts.sent_key(self.flow_id, envelope.id)]
         while True:
             args = [self.group, self._reserved, text, scripts.PUT_TTL, self._maxsize]
-            if await self._link.script(self._link.put_script, keys, args):
+            added = await self._link.script(self._link.put_script, keys, args)
+            if not isinstance(added, int):  # the new entry's id, or 'dup'
                 self._held += 1
                 self._depth += 1
                 return
+            self._held = added  # full: the count the script saw
             await self._wait_for_others()
 
     async def admit(
@@ -141,14 +144,15 @@ class RedisChannel(Channel):
         return self._held + self._reserved < self._maxsize
 
     async def _wait_for_others(self) -> None:
-        """Wait for a read here or a while (reads elsewhere are not told), then look again."""
+        """Wait for a read here (it counts the room it made) or, failing one, a while, then
+        look again (reads elsewhere are not told). A wake-up costs no round trip: putters
+        woken one after another each looking in turn made a look per publish under load."""
         wait_for = ROOM_POLL[0] if not self._putters else ROOM_POLL[1]
         try:
             async with asyncio.timeout(wait_for):
                 await wait(self._putters, self._has_room)
         except TimeoutError:
-            pass
-        await self._look()
+            await self._look()
 
     # -- out ---------------------------------------------------------------------------------
 
@@ -182,11 +186,11 @@ class RedisChannel(Channel):
             now = time.monotonic()
             if now >= self._look_at:
                 await self._look()
-            if now >= self._claim_at:
-                self._claim_at = now + min(link.visibility_ms / 4000, 5.0)
-                if await self._claim():
+            if now >= self.claim_at:
+                self.claim_at = now + min(link.visibility_ms / 4000, 5.0)
+                if await held.claim(self):
                     return
-            until = min(self._look_at, self._claim_at) - time.monotonic()
+            until = min(self._look_at, self.claim_at) - time.monotonic()
             block = max(1, min(BLOCK_MS, int(until * 1000)))
             reply = await link.client.xreadgroup(
                 self.group,
@@ -203,39 +207,28 @@ class RedisChannel(Channel):
                 self._group_made = False
                 return
             raise
-        for _, entries in _streams(reply):
-            self._take_in(entries, read=True)
+        for _, entries in held.streams(reply):
+            self.take_in(entries, read=True)
 
-    async def _claim(self) -> bool:
-        """Take the entries other consumers left idle past the visibility timeout."""
-        link = self._link
-        reply = await link.client.xautoclaim(
-            self.keys[0],
-            self.group,
-            link.consumer,
-            link.visibility_ms,
-            start_id=self._claim_from,
-            count=max(1, self._wanting),
-        )
-        self._claim_from = reply[0] if reply[0] else "0-0"
-        if self._claim_from != "0-0":
-            self._claim_at = 0.0  # more to look at
-        return self._take_in(reply[1], read=False)
-
-    def _take_in(self, entries: Any, *, read: bool) -> bool:
-        took = False
+    def take_in(self, entries: Any, *, read: bool) -> bool:
+        """Queue in ``ready`` the entries read (or claimed) for this consumer; whether any."""
+        took = 0
         for entry, fields in entries:
             if entry in self.held_ids or not fields:
                 continue
-            envelope = codec.decode_envelope(fields[scripts.ENTRY_FIELD])
+            # A read in a script answers the fields as a list: ['e', envelope].
+            text = fields[scripts.ENTRY_FIELD] if isinstance(fields, dict) else fields[1]
+            envelope = codec.decode_envelope(text)
             self.held_ids.add(entry)
             self._ready.append((entry, envelope))
-            took = True
+            took += 1
             if read:
                 self._held = max(0, self._held - 1)
-        if took and self._putters:
+        # A read of n entries made n places: as many putters go on (a claim made none, but
+        # its putter looks again).
+        for _ in range(min(took, len(self._putters))):
             wake_next(self._putters)
-        return took
+        return took > 0
 
     async def _look(self) -> None:
         """Move due retries into the stream and read the counts."""
@@ -274,7 +267,10 @@ class RedisChannel(Channel):
         sends = hop.close() if hop is not None and hop.envelope is envelope else []
         link = self._link
         keys = [*self.keys, *(target.keys[0] for target, _ in sends)]
-        args = [self.group, link.consumer, entry, outcome, field, value]
+        # The settling worker comes back for a message next: one comes with the answer when
+        # none is ready here (a read of its own would cost a round trip per message).
+        read_next = 0 if self._ready or self.closed else 1
+        args = [self.group, link.consumer, entry, outcome, field, value, read_next]
         args.extend(text for _, text in sends)
         try:
             done = await link.script(link.settle_script, keys, args)
@@ -283,7 +279,9 @@ class RedisChannel(Channel):
                 target._reserved -= 1
         self._taken.pop(envelope, None)
         self.held_ids.discard(entry)
-        if not done:
+        if done:
+            self.take_in(done[1], read=True)
+        else:
             link.logger.warning(
                 "a message was taken over by another consumer before it was settled here",
                 flow_id=self.flow_id,
@@ -324,7 +322,7 @@ class RedisChannel(Channel):
     async def dead_letter(self, envelope: Envelope, letter: DeadLetter, store: Store) -> None:
         """Move the message into the ``burying`` hash (with the hop's sends), write the letter
         in ``store``, then forget it: a crash in between is finished by the next restore."""
-        text = _encode_letter(letter)
+        text = letters.encode(letter)
         if await self._settle(envelope, "bury", letter.id, text):
             self._depth -= 1
             await store.add_dead_letter(letter)
@@ -372,7 +370,7 @@ class RedisChannel(Channel):
         self.restored = True
         await self._make_group()
         await self._outbox.relay_left(self.flow_id, self.component_id)
-        await self._finish_burials()
+        await letters.finish_burials(self._link, self._store, self.keys[3])
         records = await self._link.run(lambda: self._link.client.hvals(self.keys[2]))
         parked = []
         for record in records:
@@ -382,62 +380,11 @@ class RedisChannel(Channel):
         await self._look()
         return parked
 
-    async def _finish_burials(self) -> None:
-        store = self._store
-        burying = self.keys[3]
-        letters = await self._link.run(lambda: self._link.client.hgetall(burying))
-        for letter_id, text in letters.items():
-            await store.add_dead_letter(_decode_letter(text))  # type: ignore[attr-defined]
-            await self._link.run(partial(self._link.client.hdel, burying, letter_id))
-
     async def let_go(self) -> None:
         """Make the entries held here claimable by any consumer at once (the flow stopped)."""
-        entries = sorted(self.held_ids)
-        self._ready.clear()
-        self.held_ids.clear()
-        link = self._link
-        for start in range(0, len(entries), 500):
-            args = [self.group, link.consumer, link.visibility_ms, *entries[start : start + 500]]
-            await link.script(link.touch, [self.keys[0]], args)
+        await held.let_go(self)
 
     async def touch(self) -> None:
         """Keep the entries held here fresh, so no other consumer claims them; drop from
         ``ready`` those another consumer claimed anyway."""
-        entries = sorted(self.held_ids)
-        link = self._link
-        for start in range(0, len(entries), 500):
-            args = [self.group, link.consumer, 0, *entries[start : start + 500]]
-            lost = set(await link.script(link.touch, [self.keys[0]], args))
-            if lost:
-                self._ready = collections.deque(r for r in self._ready if r[0] not in lost)
-                self.held_ids.difference_update(lost)
-
-
-def _streams(reply: Any) -> list[tuple[str, Any]]:
-    """The ``(stream, entries)`` of an ``XREADGROUP`` reply (RESP2 list or RESP3 map)."""
-    if not reply:
-        return []
-    if isinstance(reply, dict):
-        return [(name, entries[0]) for name, entries in reply.items()]
-    return [(name, entries) for name, entries in reply]
-
-
-def _encode_letter(letter: DeadLetter) -> str:
-    return json.dumps(
-        {
-            "id": letter.id,
-            "envelope": codec.encode_envelope(letter.envelope),
-            "error": letter.error,
-            "error_type": letter.error_type,
-            "attempts": letter.attempts,
-            "failed_at": letter.failed_at,
-        }
-    )
-
-
-def _decode_letter(text: str) -> DeadLetter:
-    data = json.loads(text)
-    envelope = codec.decode_envelope(data["envelope"])
-    return DeadLetter(
-        data["id"], envelope, data["error"], data["error_type"], data["attempts"], data["failed_at"]
-    )
+        await held.touch(self)

@@ -63,14 +63,16 @@ end
 """
 
 # KEYS: stream, delayed, parked, mark. ARGV: group, places this process holds back (its
-# reservations), envelope, mark ttl, bound. The new entry's id; false when the bound is full;
-# 'dup' when the mark says this envelope was published already (a retried put).
+# reservations), envelope, mark ttl, bound. The new entry's id; when the bound is full, the
+# count it holds (a number: the caller learns it without another look); 'dup' when the mark
+# says this envelope was published already (a retried put).
 PUT: Final = (
     _HELD
     + """
 if redis.call('EXISTS', KEYS[4]) == 1 then return 'dup' end
-if held(KEYS[1], KEYS[2], KEYS[3], ARGV[1]) + tonumber(ARGV[2]) >= tonumber(ARGV[5]) then
-  return false
+local count = held(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+if count + tonumber(ARGV[2]) >= tonumber(ARGV[5]) then
+  return count
 end
 redis.call('SET', KEYS[4], 1, 'EX', ARGV[4])
 return redis.call('XADD', KEYS[1], '*', 'e', ARGV[3])
@@ -99,8 +101,10 @@ return {held(KEYS[1], KEYS[2], KEYS[3], ARGV[1]),
 # KEYS: stream, delayed, parked, burying, then one stream per message sent.
 # ARGV: group, consumer, entry id ('' when not delivered from here), outcome ('ack', 'retry',
 # 'park', 'bury'), its field (retry: due ms; park: envelope id; bury: letter id), its value
-# (the envelope, the parked record or the letter), then one envelope per sent stream.
-# 1 when settled, 0 when the entry is not this consumer's any more (nothing done).
+# (the envelope, the parked record or the letter), how many new entries to read for this
+# consumer once settled (0: none), then one envelope per sent stream.
+# {1, entries read} when settled (the settling worker's next message comes with the answer, not
+# in a read of its own), 0 when the entry is not this consumer's any more (nothing done).
 SETTLE: Final = """
 local entry = ARGV[3]
 if entry ~= '' then
@@ -120,9 +124,14 @@ elseif outcome == 'bury' then
   redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
 end
 for i = 5, #KEYS do
-  redis.call('XADD', KEYS[i], '*', 'e', ARGV[i + 2])
+  redis.call('XADD', KEYS[i], '*', 'e', ARGV[i + 3])
 end
-return 1
+if ARGV[7] ~= '0' then
+  local read = redis.pcall('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[7],
+    'STREAMS', KEYS[1], '>')
+  if type(read) == 'table' and read.err == nil and read[1] then return {1, read[1][2]} end
+end
+return {1, {}}
 """
 
 # KEYS: stream. ARGV: group, consumer, idle (ms), then entry ids.
