@@ -28,6 +28,7 @@ from runtime.brokers import redis_letters as letters
 from runtime.brokers import redis_scripts as scripts
 from runtime.brokers.base import Channel
 from runtime.brokers.redis_hop import CURRENT, Hop
+from runtime.brokers.redis_link import cancel_pending
 from runtime.brokers.waiters import Waiters, wait, wake_next
 from runtime.redaction import redact_text
 from runtime.stores import codec
@@ -173,6 +174,8 @@ class RedisChannel(Channel):
                     return envelope
                 if self.closed:  # stopping: nothing more is handed out
                     await asyncio.get_running_loop().create_future()
+                if cancel_pending():  # a cancel the client swallowed in a read
+                    raise asyncio.CancelledError
                 async with self._reading:
                     if not self._ready and not self.closed:
                         await self._fetch()
@@ -200,6 +203,8 @@ class RedisChannel(Channel):
                 block=block,
             )
         except Exception as exc:
+            if cancel_pending():  # a cancelled read may surface as a lost connection
+                raise asyncio.CancelledError from exc
             if link.gone(exc):
                 await link.run(link.client.ping)  # wait for the server
                 return
