@@ -23,6 +23,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from runtime.brokers import redelivery
 from runtime.brokers import redis_held as held
 from runtime.brokers import redis_letters as letters
 from runtime.brokers import redis_scripts as scripts
@@ -99,7 +100,10 @@ class RedisChannel(Channel):
     async def _publish(self, envelope: Envelope, text: str) -> None:
         await self._make_group()
         stream, delayed, parked, _ = self.keys
-        keys = [stream, delayed, parked, scripts.sent_key(self.flow_id, envelope.id)]
+        # A dead letter's retry is marked apart from the envelope's first put (same id).
+        letter = redelivery.LETTER.get()
+        mark = envelope.id if letter is None else f"{envelope.id}:retry:{letter}"
+        keys = [stream, delayed, parked, scripts.sent_key(self.flow_id, mark)]
         while True:
             args = [self.group, self._reserved, text, scripts.PUT_TTL, self._maxsize]
             added = await self._link.script(self._link.put_script, keys, args)
