@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import structlog
 
 from runtime.brokers.memory import MemoryBroker
+from runtime.brokers.redelivery import redelivering
 from runtime.circuit import Circuits
 from runtime.deadlines import Deadlines
 from runtime.errors import EngineError
@@ -290,7 +291,8 @@ class Engine:
             return "scheduled"
         envelope = letter.envelope
         envelope.attempt, envelope.first_failed_at = 1, None  # a fresh retry budget
-        await runner.deliver(envelope)
+        with redelivering(letter_id):
+            await runner.deliver(envelope)
         await self.store.delete_dead_letter(letter_id)
         return "requeued"
 

@@ -46,6 +46,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from runtime.brokers.redelivery import redelivering
 from runtime.component import Context
 from runtime.deadlines import Deadlines
 from runtime.envelope import Envelope, new_event_id
@@ -269,7 +270,8 @@ class FlowRunner:
                 await self._keep_unretryable(letter)
                 continue
             envelope.attempt, envelope.first_failed_at = 1, None
-            await self.deliver(envelope)
+            with redelivering(letter.id):
+                await self.deliver(envelope)
             await self._store.delete_dead_letter(letter.id)
 
     async def _keep_unretryable(self, letter: DeadLetter) -> None:

@@ -23,11 +23,13 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from runtime.brokers import redelivery
 from runtime.brokers import redis_held as held
 from runtime.brokers import redis_letters as letters
 from runtime.brokers import redis_scripts as scripts
 from runtime.brokers.base import Channel
 from runtime.brokers.redis_hop import CURRENT, Hop
+from runtime.brokers.redis_link import cancel_pending
 from runtime.brokers.waiters import Waiters, wait, wake_next
 from runtime.redaction import redact_text
 from runtime.stores import codec
@@ -98,7 +100,10 @@ class RedisChannel(Channel):
     async def _publish(self, envelope: Envelope, text: str) -> None:
         await self._make_group()
         stream, delayed, parked, _ = self.keys
-        keys = [stream, delayed, parked, scripts.sent_key(self.flow_id, envelope.id)]
+        # A dead letter's retry is marked apart from the envelope's first put (same id).
+        letter = redelivery.LETTER.get()
+        mark = envelope.id if letter is None else f"{envelope.id}:retry:{letter}"
+        keys = [stream, delayed, parked, scripts.sent_key(self.flow_id, mark)]
         while True:
             args = [self.group, self._reserved, text, scripts.PUT_TTL, self._maxsize]
             added = await self._link.script(self._link.put_script, keys, args)
@@ -173,6 +178,8 @@ class RedisChannel(Channel):
                     return envelope
                 if self.closed:  # stopping: nothing more is handed out
                     await asyncio.get_running_loop().create_future()
+                if cancel_pending():  # a cancel the client swallowed in a read
+                    raise asyncio.CancelledError
                 async with self._reading:
                     if not self._ready and not self.closed:
                         await self._fetch()
@@ -200,6 +207,8 @@ class RedisChannel(Channel):
                 block=block,
             )
         except Exception as exc:
+            if cancel_pending():  # a cancelled read may surface as a lost connection
+                raise asyncio.CancelledError from exc
             if link.gone(exc):
                 await link.run(link.client.ping)  # wait for the server
                 return

@@ -33,6 +33,14 @@ RECONNECT_WAIT = (0.05, 2.0)  # the first and the longest wait between tries, se
 _DEADLINE: ContextVar[float | None] = ContextVar("flowmixer_redis_deadline", default=None)
 
 
+def cancel_pending() -> bool:
+    """Whether the current task has been asked to stop. redis-py may answer a read that a
+    cancel interrupted with a connection error ("closed by server") instead of the
+    ``CancelledError``: such an error must end the task, never be waited out and retried."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def consumer_name() -> str:
     """``host:pid:random``: unique to this process (and to this broker in it)."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -97,6 +105,8 @@ class Link:
             try:
                 result = await call()
             except Exception as exc:
+                if cancel_pending():
+                    raise asyncio.CancelledError from exc
                 if not self.gone(exc) or self.closing:
                     raise
                 self.reachable = False
