@@ -33,7 +33,8 @@ def _binaries() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port free on 127.0.0.1 now (for a server the tests start)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -124,7 +125,7 @@ def start_cluster() -> PostgresCluster:
     if os.geteuid() == 0:
         shutil.chown(folder, user=SERVICE_USER, group=None)
         as_user = ["runuser", "-u", SERVICE_USER, "--"]
-    cluster = PostgresCluster(folder, binaries, _free_port(), as_user)
+    cluster = PostgresCluster(folder, binaries, free_port(), as_user)
     try:
         cluster.start()
     except (OSError, RuntimeError, subprocess.TimeoutExpired) as exc:

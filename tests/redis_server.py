@@ -21,14 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.postgres_server import free_port
+
 _databases = itertools.count(0)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def unavailable(reason: str) -> None:
@@ -119,7 +114,7 @@ def start_server() -> RedisServer:
     except ImportError:
         unavailable("the redis client is not installed (pip install 'flowmixer[redis]')")
     folder = Path(tempfile.mkdtemp(prefix="flowmixer-redis-"))
-    server = RedisServer(folder, binary, _free_port())
+    server = RedisServer(folder, binary, free_port())
     try:
         server.start()
     except (OSError, RuntimeError) as exc:

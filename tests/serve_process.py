@@ -43,15 +43,18 @@ class ServeProcess:
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
 
+    command: tuple[str, ...] = ("serve", "--port", "0")
+    """The sub-command and its options before ``args``."""
+    listening_event = "server listening"
+    """The log event that gives the port, once listening."""
+
     async def start(self, timeout: float = 30) -> str:
         """Start the server on a free port; its base URL once it listens."""
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "runtime.cli",
-            "serve",
-            "--port",
-            "0",
+            *self.command,
             *self.args,
             env=self.env,
             cwd=self.cwd,
@@ -75,10 +78,12 @@ class ServeProcess:
         async for raw in self._process.stdout:
             line = raw.decode("utf-8", "replace")
             self.lines.append(line)
-            if not listening.done() and "server listening" in line:
+            if not listening.done() and self.listening_event in line:
                 listening.set_result(int(json.loads(line)["port"]))
         if not listening.done():
-            listening.set_exception(AssertionError("the server ended before listening"))
+            listening.set_exception(
+                AssertionError("the process ended before listening:\n" + "".join(self.lines))
+            )
 
     async def kill(self) -> None:
         """``kill -9``: no goodbye, nothing flushed."""
