@@ -149,3 +149,14 @@ def test_without_orjson_the_standard_library_writes_what_orjson_reads(
     kept = Envelope.from_dict(json_text.loads(found["text"]))
     assert kept.payload["big"] == 2**70
     assert orjson.loads(found["text"].replace(str(2**70), "0"))["payload"]["title"] == "café"
+
+
+@given(
+    value=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+        max_leaves=10,
+    )
+)
+def test_bytes_are_the_text_encoded(value: object) -> None:
+    assert json_text.dumps_bytes(value) == json_text.dumps(value).encode()

@@ -155,7 +155,7 @@ class Transport:
                 raise ValueError("a request has a JSON body or data, not both")
             # orjson (through json_text) rather than aiohttp's json.dumps: a few microseconds
             # per call on the hot path.
-            data = json_text.dumps(json).encode()
+            data = json_text.dumps_bytes(json)
             sent_headers.setdefault("Content-Type", "application/json")
         started = time.perf_counter()
         try:

@@ -62,6 +62,17 @@ def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> str:
     return json.dumps(value, separators=(",", ":"), default=default)
 
 
+def dumps_bytes(value: Any) -> bytes:
+    """:func:`dumps` as UTF-8 bytes, without decoding orjson's bytes only to encode them again
+    (an HTTP request body)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value, option=_OPTIONS)
+        except TypeError:
+            pass
+    return dumps(value).encode()
+
+
 def loads(text: str) -> Any:
     """JSON text (from either library) back to data; ``ValueError`` when it is not JSON."""
     if orjson is None or _LONG_DIGITS.search(text) is not None:
